@@ -1,0 +1,141 @@
+"""The one place that knows which array library minirnn computes with.
+
+minirnn runs on NumPy (the default) or on CuPy (a GPU). Everything else in the
+package writes its math against an array namespace ``xp`` that it takes from
+its input arrays (:func:`array_module`) or from a model's backend
+(:func:`namespace`), so the same lines run on both. The few operations whose
+spelling differs between the two libraries live here and nowhere else:
+scatter-add (the embedding gradient), random numbers, and copies to the host.
+
+The default backend is ``"numpy"``, or the value of the environment variable
+``MINIRNN_BACKEND`` when it is set; :func:`use_backend` changes it for models
+built afterwards. A model keeps the backend it was built on until ``to()``
+moves it.
+"""
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import numpy
+
+BACKENDS = ("numpy", "cupy")
+
+_default = None  # resolved lazily so that importing minirnn never imports cupy
+
+
+def _load_cupy() -> ModuleType:
+    """Import CuPy and make sure a GPU answers; raise a RuntimeError saying which part is missing."""
+    try:
+        import cupy
+    except ImportError as err:
+        raise RuntimeError(
+            "backend 'cupy' needs CuPy, which is not installed: "
+            "pip install 'minirnn[gpu]' (CuPy for CUDA 12)") from err
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as err:  # the CUDA runtime raises its own error types
+        raise RuntimeError(f"backend 'cupy' needs a GPU, but CUDA found none ({err})") from err
+    if count == 0:
+        raise RuntimeError("backend 'cupy' needs a GPU, but CUDA found none")
+    return cupy
+
+
+def namespace(name: str) -> ModuleType:
+    """The array module for a backend name: ``numpy`` or ``cupy``."""
+    if name == "numpy":
+        return numpy
+    if name == "cupy":
+        return _load_cupy()
+    raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+
+
+def use_backend(name: str) -> None:
+    """Make ``name`` ("numpy" or "cupy") the backend of models built from now on."""
+    global _default
+    namespace(name)  # fail now, with the reason, rather than at the first model
+    _default = name
+
+
+def default_backend() -> str:
+    """The backend new models are built on: set by :func:`use_backend`, else ``MINIRNN_BACKEND``, else numpy."""
+    global _default
+    if _default is None:
+        name = os.environ.get("MINIRNN_BACKEND", "numpy").strip().lower() or "numpy"
+        if name not in BACKENDS:
+            raise ValueError(f"MINIRNN_BACKEND must be one of {BACKENDS}, got {name!r}")
+        namespace(name)
+        _default = name
+    return _default
+
+
+def gpu_available() -> bool:
+    """True when CuPy is installed and sees a GPU (the GPU tests ask this)."""
+    try:
+        _load_cupy()
+    except RuntimeError:
+        return False
+    return True
+
+
+def array_module(array) -> ModuleType:
+    """The array module an array belongs to (the get_array_module pattern)."""
+    if isinstance(array, numpy.ndarray) or numpy.isscalar(array):
+        return numpy
+    if type(array).__module__.split(".")[0] == "cupy":
+        import cupy
+        return cupy
+    return numpy
+
+
+def backend_name(array) -> str:
+    """"numpy" or "cupy" for an array, or a plain type name for anything else."""
+    if isinstance(array, numpy.ndarray):
+        return "numpy"
+    if type(array).__module__.split(".")[0] == "cupy":
+        return "cupy"
+    return type(array).__name__
+
+
+def to_host(array) -> numpy.ndarray:
+    """A NumPy copy of an array from either backend (a fresh array, never a view)."""
+    if isinstance(array, numpy.ndarray):
+        return array.copy()
+    return array.get()
+
+
+def to_backend(array, name: str):
+    """A copy of a host or device array on backend ``name``."""
+    if name == "numpy":
+        return to_host(array)
+    return namespace(name).array(array)
+
+
+def scatter_add(target, indices, values) -> None:
+    """``target[indices[k]] += values[k]`` with repeated indices summed (the embedding gradient).
+
+    Plain ``target[indices] += values`` would keep only one of the repeated rows.
+    """
+    if isinstance(target, numpy.ndarray):
+        numpy.add.at(target, indices, values)
+    else:
+        import cupyx
+        cupyx.scatter_add(target, indices, values)
+
+
+def rng(seed: int | None = None) -> numpy.random.Generator:
+    """A host random generator. Parameters are drawn on the host and then moved,
+    so a seed gives the same model on every backend."""
+    return numpy.random.default_rng(seed)
+
+
+def uniform(generator: numpy.random.Generator, low: float, high: float, shape, dtype, name: str):
+    """Uniform(low, high) numbers drawn on the host and placed on backend ``name``."""
+    values = generator.uniform(low, high, size=shape).astype(dtype)
+    return values if name == "numpy" else namespace(name).asarray(values)
+
+
+def normal(generator: numpy.random.Generator, shape, dtype, name: str):
+    """Standard normal numbers drawn on the host and placed on backend ``name``."""
+    values = generator.standard_normal(size=shape).astype(dtype)
+    return values if name == "numpy" else namespace(name).asarray(values)

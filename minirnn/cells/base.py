@@ -1,0 +1,34 @@
+"""The description a sequence layer needs of a cell."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A recurrent cell's gate math and the buffers it asks the sequence layer for.
+
+    n_gates: blocks of H stacked in the weights (1 for RNN, 4 for LSTM, 3 for GRU).
+    state_names: the state carried between steps, h first: ("h",) or ("h", "c").
+    n_saved: H-wide arrays the forward keeps per step for the backward.
+    n_scratch: (B, H) work buffers, reused every step (no allocation in the loop).
+    shares_gate_grads: the recurrent pre-activation enters the gates only by
+        addition (RNN, LSTM), so its gradient is the gate gradient itself and
+        b_hh can be folded into x_proj before the loop. The GRU multiplies it by r.
+    forward(gates, hh, prev, out, saved, scratch): gates (B, G*H) holds the
+        input pre-activations and is overwritten with what backward needs; hh
+        (B, G*H) the recurrent ones; prev and out are state tuples of (B, H).
+    backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch): d_state
+        holds dL/d(out) and leaves with dL/d(prev) for every state but h;
+        writes the gate gradients into d_gates (and d_hh when it is separate).
+        Returns the part of dL/dh_prev that bypasses W_hh (GRU), or None.
+    """
+    name: str
+    n_gates: int
+    state_names: tuple
+    n_saved: int
+    n_scratch: int
+    shares_gate_grads: bool
+    forward: Callable
+    backward: Callable

@@ -1,0 +1,46 @@
+"""The Elman cell: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
+
+This is the article's picture: two linear layers, the input one and the hidden
+one, whose outputs are added before the nonlinearity.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..ops.activations import note_relu_input
+from .base import Cell
+
+
+def tanh_forward(gates, hh, prev, out, saved, scratch):
+    xp = backend.array_module(gates)
+    gates += hh                                   # a_t = W_ih x_t + b + W_hh h_{t-1}
+    xp.tanh(gates, out=out[0])                    # h_t = tanh(a_t)
+
+
+def tanh_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
+    xp = backend.array_module(gates)
+    (h,), (dh,) = out, d_state
+    xp.multiply(h, h, out=d_gates)                # tanh'(a) = 1 - h^2, from the output
+    xp.subtract(1, d_gates, out=d_gates)
+    d_gates *= dh                                 # dL/da_t = dh_t (1 - h_t^2)
+    return None
+
+
+def relu_forward(gates, hh, prev, out, saved, scratch):
+    xp = backend.array_module(gates)
+    gates += hh                                   # a_t = W_ih x_t + b + W_hh h_{t-1}
+    note_relu_input(gates)
+    xp.maximum(gates, 0, out=out[0])              # h_t = max(a_t, 0)
+
+
+def relu_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
+    xp = backend.array_module(gates)
+    (h,), (dh,) = out, d_state
+    xp.greater(h, 0, out=d_gates)                 # relu'(a) = 1 where h > 0
+    d_gates *= dh                                 # dL/da_t = dh_t [h_t > 0]
+    return None
+
+
+RNN_TANH_CELL = Cell("rnn_tanh", n_gates=1, state_names=("h",), n_saved=0, n_scratch=0,
+                     shares_gate_grads=True, forward=tanh_forward, backward=tanh_backward)
+RNN_RELU_CELL = Cell("rnn_relu", n_gates=1, state_names=("h",), n_saved=0, n_scratch=0,
+                     shares_gate_grads=True, forward=relu_forward, backward=relu_backward)

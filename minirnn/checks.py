@@ -1,0 +1,87 @@
+"""Input checks for the public entry points.
+
+Every public function checks its arguments once, here, and says what it expected
+and what it got (``x must be (T, B, 10) float array, got (5, 3, 9) int64``);
+the math behind it then trusts its inputs.
+"""
+from __future__ import annotations
+
+import numbers
+
+from . import backend
+
+
+def describe(value) -> str:
+    """How an argument looks, for an error message: '(5, 3, 9) float32' or its type."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"{tuple(value.shape)} {value.dtype}"
+    return type(value).__name__
+
+
+def _pattern(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _matches(actual, expected) -> bool:
+    return len(actual) == len(expected) and all(
+        isinstance(e, str) or e == a for a, e in zip(actual, expected))
+
+
+def check_backend(name: str, value, backend_name: str) -> None:
+    """Refuse an array from the other backend with a message that says how to fix it."""
+    got = backend.backend_name(value)
+    if got in backend.BACKENDS and got != backend_name:
+        raise TypeError(
+            f"{name} is a {got} array but the model's parameters are on {backend_name}; "
+            f"move the model with .to({got!r}) or the array to {backend_name}")
+
+
+def float_array(name: str, value, shape, xp, dtype):
+    """Check a float input of the given shape and return it as ``dtype`` on ``xp``.
+
+    shape: a tuple whose entries are ints (must match) or names such as 'T' (any
+    size). Floats of another precision are converted (a copy); integers, bools
+    and non-arrays are refused.
+    """
+    check_backend(name, value, xp.__name__)
+    if not hasattr(value, "dtype") or value.dtype.kind != "f" or not _matches(value.shape, shape):
+        raise (ValueError if hasattr(value, "dtype") and value.dtype.kind == "f" else TypeError)(
+            f"{name} must be {_pattern(shape)} float array, got {describe(value)}")
+    return value if value.dtype == dtype else value.astype(dtype)
+
+
+def id_array(name: str, value, shape, vocab_size: int, xp, ignore_index: int | None = None):
+    """Check an integer array of ids in [0, vocab_size) (``ignore_index`` also allowed)."""
+    check_backend(name, value, xp.__name__)
+    if not hasattr(value, "dtype") or value.dtype.kind not in "iu" or not _matches(value.shape, shape):
+        raise (ValueError if hasattr(value, "dtype") and value.dtype.kind in "iu" else TypeError)(
+            f"{name} must be {_pattern(shape)} integer array, got {describe(value)}")
+    if value.size:
+        counted = value if ignore_index is None else value[value != ignore_index]
+        if counted.size:
+            low, high = int(counted.min()), int(counted.max())
+            if low < 0 or high >= vocab_size:
+                bad = low if low < 0 else high
+                raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got {bad}")
+    return value
+
+
+def positive_int(name: str, value) -> int:
+    """An int >= 1 (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def probability(name: str, value) -> float:
+    """A float in [0, 1)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def choice(name: str, value, options) -> str:
+    """One of a fixed set of strings."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
+    return value

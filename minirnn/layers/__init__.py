@@ -1,0 +1,5 @@
+"""Sequence layers: a cell unrolled over time (unroll), stacked and bidirectional (recurrent),
+and single steps (step)."""
+from .recurrent import GRU, LSTM, RNN, Recurrent
+
+__all__ = ["RNN", "LSTM", "GRU", "Recurrent"]

@@ -1,0 +1,243 @@
+"""RNN, LSTM and GRU over whole sequences, mirroring torch.nn.RNN, LSTM and GRU.
+
+The three differ only in their cell (minirnn.cells); everything about sequences
+is written once here: stacked layers, the two directions, dropout between
+layers, variable lengths, batch_first, and carrying the state between chunks.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy
+
+from .. import backend, checks
+from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from ..module import Module
+from .unroll import layer_backward, layer_forward
+
+
+def lengths_mask(lengths, T: int, B: int, xp):
+    """Check ``lengths`` and return (mask (T, B, 1) bool, reverse_index (T, B) int).
+
+    lengths: B integers in [1, T], in any order (a list or a host or device array).
+    """
+    host = backend.to_host(lengths) if backend.backend_name(lengths) == "cupy" else numpy.asarray(lengths)
+    if host.shape != (B,) or host.dtype.kind not in "iu":
+        raise ValueError(f"lengths must be B={B} integers in [1, T={T}], got {checks.describe(host)}")
+    if host.min() < 1 or host.max() > T:
+        bad = host.min() if host.min() < 1 else host.max()
+        raise ValueError(f"lengths must be B={B} integers in [1, T={T}], got a length of {bad}")
+    steps = numpy.arange(T)[:, None]
+    mask = steps < host[None, :]
+    reverse_index = numpy.where(mask, host[None, :] - 1 - steps, steps)
+    return xp.asarray(mask[:, :, None]), xp.asarray(reverse_index)
+
+
+class Recurrent(Module):
+    """Shared by RNN, LSTM and GRU: a stack of layers, each one or two directions of a cell.
+
+    Parameters per layer k and direction (suffix "" or "_reverse"), with torch's
+    names and shapes: weight_ih_l{k} (G*H, I_k), weight_hh_l{k} (G*H, H),
+    bias_ih_l{k} (G*H,), bias_hh_l{k} (G*H,), where G is the cell's number of
+    gates and I_k is input_size for k = 0, else H times the number of directions.
+    All are drawn from U(-1/sqrt(H), 1/sqrt(H)), as torch does.
+    """
+
+    def __init__(self, cell, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype="float32", seed: int | None = None, proj_size: int = 0):
+        super().__init__(dtype, seed)
+        if proj_size:
+            raise ValueError("proj_size is not supported by minirnn (torch's LSTM projections); use proj_size=0")
+        self.cell = cell
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
+        self.num_layers = checks.positive_int("num_layers", num_layers)
+        self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
+        self.dropout = checks.probability("dropout", dropout)
+        self.directions = ("", "_reverse") if self.bidirectional else ("",)
+        H, G = self.hidden_size, cell.n_gates
+        bound = 1.0 / math.sqrt(H)
+        for layer in range(self.num_layers):
+            layer_input = self.input_size if layer == 0 else H * len(self.directions)
+            for suffix in self.directions:
+                self.add_param(f"weight_ih_l{layer}{suffix}", self.uniform_(bound, (G * H, layer_input)))
+                self.add_param(f"weight_hh_l{layer}{suffix}", self.uniform_(bound, (G * H, H)))
+                if self.bias:
+                    self.add_param(f"bias_ih_l{layer}{suffix}", self.uniform_(bound, (G * H,)))
+                    self.add_param(f"bias_hh_l{layer}{suffix}", self.uniform_(bound, (G * H,)))
+
+    def config(self) -> dict:
+        return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
+                    bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
+                    bidirectional=self.bidirectional, dtype=self.dtype.name)
+
+    def _weights(self, layer: int, suffix: str):
+        p = self._params
+        names = [f"{kind}_l{layer}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+        return [p.get(name) for name in names], names
+
+    # -- the state at the boundary: one array for RNN and GRU, an (h, c) pair for LSTM --------
+    def _state_tuple(self, names: tuple, value, B: int) -> tuple:
+        """Check a user's state (h0, or d_h_n) and return one (L*D, B, H) array or None per state.
+
+        names: one argument name per state, ("h0",) or ("h0", "c0").
+        """
+        if len(names) == 1:
+            values = (value,)
+        elif value is None:
+            values = (None,) * len(names)
+        elif isinstance(value, (tuple, list)) and len(value) == len(names):
+            values = tuple(value)
+        else:
+            raise TypeError(f"({', '.join(names)}) must be a pair of arrays (either may be None) or None, "
+                            f"got {checks.describe(value)}")
+        shape = (self.num_layers * len(self.directions), B, self.hidden_size)
+        return tuple(None if v is None else checks.float_array(name, v, shape, self.xp, self.dtype)
+                     for name, v in zip(names, values))
+
+    def _state_out(self, values: tuple):
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def forward(self, x, hx=None, lengths=None):
+        """Run the stack over a batch of sequences.
+
+        x: (T, B, I), or (B, T, I) with batch_first; float (converted to the model's dtype).
+        hx: initial state (L*D, B, H), L layers and D directions, or None for zeros.
+            For the LSTM, a pair (h0, c0) where either may be None.
+        lengths: B integers in [1, T], or None when every sequence has T steps.
+            Steps past a sequence's end leave its state unchanged and output zero.
+        Returns (output, h_n): output (T, B, D*H) (batch_first: (B, T, D*H)), the top
+        layer's h at every step, both directions concatenated; h_n (L*D, B, H), the
+        final state of every layer and direction in torch's order (layer-major); for
+        the LSTM, (h_n, c_n).
+        """
+        xp, H = self.xp, self.hidden_size
+        x = checks.float_array("x", x, ("B", "T", self.input_size) if self.batch_first
+                               else ("T", "B", self.input_size), xp, self.dtype)
+        if self.batch_first:
+            x = x.transpose(1, 0, 2)
+        T, B = x.shape[:2]
+        state0 = self._state_tuple(tuple(f"{s}0" for s in self.cell.state_names), hx, B)
+        mask, reverse_index = lengths_mask(lengths, T, B, xp) if lengths is not None else (None, None)
+        finals = [[] for _ in self.cell.state_names]
+        layer_caches, drop_masks = [], []
+        layer_input = x
+        for layer in range(self.num_layers):
+            drop = self._dropout_mask(layer_input.shape) if layer > 0 else None
+            if drop is not None:
+                layer_input = layer_input * drop
+            drop_masks.append(drop)
+            outputs, caches = [], []
+            for d, suffix in enumerate(self.directions):
+                index = layer * len(self.directions) + d
+                s0 = tuple(xp.zeros((B, H), self.dtype) if s is None else s[index] for s in state0)
+                (w_ih, w_hh, b_ih, b_hh), _ = self._weights(layer, suffix)
+                h_out, final, cache = layer_forward(self.cell, layer_input, w_ih, w_hh, b_ih, b_hh, s0,
+                                                    mask, reverse=d == 1, reverse_index=reverse_index)
+                outputs.append(h_out)
+                caches.append(cache)
+                for store, s in zip(finals, final):
+                    store.append(s)
+            # A fresh array for the next layer and the caller: never a view into a cache.
+            layer_input = outputs[0].copy() if len(outputs) == 1 else xp.concatenate(outputs, axis=-1)
+            if mask is not None:
+                xp.copyto(layer_input, 0, where=~mask)
+            layer_caches.append(caches)
+        output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+        h_n = tuple(xp.stack(store) for store in finals)
+        self.save_cache((layer_caches, drop_masks, mask, T, B))
+        return output, self._state_out(h_n)
+
+    def _dropout_mask(self, shape):
+        """Inverted dropout between layers: keep with probability 1 - p, scale by 1 / (1 - p)."""
+        if not self.training or self.dropout == 0.0:
+            return None
+        keep = backend.uniform(self.rng, 0.0, 1.0, shape, self.dtype, self.backend) >= self.dropout
+        return keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - self.dropout))
+
+    def backward(self, d_output, d_hx=None):
+        """Backpropagation through time for the last forward.
+
+        d_output: dL/d(output), the output's shape (or None); d_hx: dL/d(h_n), h_n's
+        shape, or None (for the LSTM a pair (d_h_n, d_c_n), either may be None).
+        Adds the parameter gradients into ``grads`` and returns (dx, dh0) with x's
+        and h0's shapes (for the LSTM, (dx, (dh0, dc0))).
+        """
+        layer_caches, drop_masks, mask, T, B = self.take_cache()
+        xp, H, D = self.xp, self.hidden_size, len(self.directions)
+        if d_output is not None:
+            d_output = checks.float_array("d_output", d_output, (B, T, D * H) if self.batch_first
+                                          else (T, B, D * H), xp, self.dtype)
+            if self.batch_first:
+                d_output = d_output.transpose(1, 0, 2)
+            if mask is not None:                    # outputs past the end were set to zero
+                d_output = xp.where(mask, d_output, 0)
+        d_final = self._state_tuple(tuple(f"d_{s}_n" for s in self.cell.state_names), d_hx, B)
+        d_state0 = [[None] * (self.num_layers * D) for _ in self.cell.state_names]
+        d_layer_out = d_output
+        for layer in reversed(range(self.num_layers)):
+            d_input = None
+            for d, suffix in enumerate(self.directions):
+                index = layer * D + d
+                d_h = None if d_layer_out is None else d_layer_out[..., d * H:(d + 1) * H]
+                d_fin = tuple(None if s is None else s[index] for s in d_final)
+                dx, d_s0, grads = layer_backward(layer_caches[layer][d], d_h, d_fin)
+                _, names = self._weights(layer, suffix)
+                for name, grad in zip(names, grads):
+                    if grad is not None:
+                        self._grads[name] += grad
+                for store, ds in zip(d_state0, d_s0):
+                    store[index] = ds
+                d_input = dx if d_input is None else d_input + dx
+            if drop_masks[layer] is not None:
+                d_input *= drop_masks[layer]
+            d_layer_out = d_input
+        dx = d_layer_out.transpose(1, 0, 2) if self.batch_first else d_layer_out
+        return dx, self._state_out(tuple(xp.stack(store) for store in d_state0))
+
+
+class RNN(Recurrent):
+    """Elman RNN: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
+
+    Same constructor, shapes and parameter names as torch.nn.RNN (``proj_size`` aside).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, dtype="float32", seed: int | None = None):
+        self.nonlinearity = checks.choice("nonlinearity", nonlinearity, ("tanh", "relu"))
+        cell = RNN_TANH_CELL if nonlinearity == "tanh" else RNN_RELU_CELL
+        super().__init__(cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed)
+
+    def config(self) -> dict:
+        return dict(super().config(), nonlinearity=self.nonlinearity)
+
+
+class LSTM(Recurrent):
+    """LSTM with torch's equations and gate order (i, f, g, o); the state is a pair (h, c).
+
+    Same constructor, shapes and parameter names as torch.nn.LSTM (``proj_size``
+    is not supported). forward(x, (h0, c0)) -> (output, (h_n, c_n));
+    backward(d_output, (d_h_n, d_c_n)) -> (dx, (dh0, dc0)).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype="float32", seed: int | None = None, proj_size: int = 0):
+        super().__init__(LSTM_CELL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed, proj_size)
+
+
+class GRU(Recurrent):
+    """GRU with torch's equations and gate order (r, z, n).
+
+    Same constructor, shapes and parameter names as torch.nn.GRU.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype="float32", seed: int | None = None):
+        super().__init__(GRU_CELL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, seed)

@@ -1,0 +1,157 @@
+"""Unrolling one cell over time, forward and backward (BPTT), for one layer and one direction.
+
+The same weights are applied at every step, so the expensive parts are hoisted
+out of the time loop: the caller computes the input projection of all T steps
+as one matmul, and the weight gradients are one matmul each after the backward
+loop, over the per-step deltas stacked in (T, B, G*H) arrays. Inside the loops
+there is only the recurrent matmul (h_{t-1} W_hh^T forward, d_hh W_hh backward)
+and the cell's elementwise math, written into buffers allocated once per call.
+"""
+from __future__ import annotations
+
+from .. import backend
+
+
+def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None):
+    """Run ``cell`` over T steps.
+
+    x_proj: (T, B, G*H) input pre-activations W_ih x_t + b_ih (+ b_hh when
+        cell.shares_gate_grads), owned by this call: it is overwritten with the
+        gate values the backward needs.
+    weight_hh: (G*H, H); bias_hh: (G*H,) added per step, or None.
+    state0: tuple of (B, H) initial states, h first.
+    mask: (T, B, 1) bool, False past each sequence's end, or None (all steps real).
+        A masked step leaves the state unchanged.
+    Returns (states, cache): states is a tuple of (T+1, B, H) arrays with the
+    initial state at index 0, so states[0][1:] are the outputs h_1..h_T.
+    """
+    xp = backend.array_module(x_proj)
+    T, B, GH = x_proj.shape
+    H = weight_hh.shape[1]
+    states = tuple(xp.empty((T + 1, B, H), dtype=x_proj.dtype) for _ in cell.state_names)
+    for store, s0 in zip(states, state0):
+        store[0] = s0
+    saved = xp.empty((T, B, H), dtype=x_proj.dtype) if cell.n_saved else None
+    hh = xp.empty((B, GH), dtype=x_proj.dtype)
+    scratch = tuple(xp.empty((B, H), dtype=x_proj.dtype) for _ in range(cell.n_scratch))
+    weight_hh_t = weight_hh.T
+    ended = None if mask is None else ~mask
+    for t in range(T):
+        prev = tuple(store[t] for store in states)
+        out = tuple(store[t + 1] for store in states)
+        xp.matmul(prev[0], weight_hh_t, out=hh)            # the one matmul that must stay in the loop
+        if bias_hh is not None:
+            hh += bias_hh
+        cell.forward(x_proj[t], hh, prev, out, None if saved is None else saved[t], scratch)
+        if mask is not None:                               # finished sequences keep their last state
+            for s_prev, s_out in zip(prev, out):
+                xp.copyto(s_out, s_prev, where=ended[t])
+    return states, (cell, x_proj, states, saved, weight_hh, mask, ended)
+
+
+def unroll_backward(cache, d_outputs, d_final):
+    """Backpropagation through time for one :func:`unroll_forward`.
+
+    d_outputs: (T, B, H) dL/dh_t from above (zero past each sequence's end), or None.
+    d_final: tuple of (B, H) or None, dL/d(final state) for each state.
+    Returns (d_x_proj, d_state0, d_weight_hh, d_bias_hh): d_x_proj (T, B, G*H) is
+    dL/d(input pre-activations); d_state0 a tuple of (B, H); d_bias_hh is the sum
+    of the recurrent pre-activation gradients (equal to that of the gates when
+    cell.shares_gate_grads).
+    """
+    cell, gates, states, saved, weight_hh, mask, ended = cache
+    xp = backend.array_module(gates)
+    T, B, GH = gates.shape
+    H = weight_hh.shape[1]
+    d_gates = xp.empty_like(gates)
+    d_hh = d_gates if cell.shares_gate_grads else xp.empty_like(gates)
+    d_state = [xp.zeros((B, H), dtype=gates.dtype) if d is None else xp.array(d, dtype=gates.dtype)
+               for d in d_final]                       # running dL/d(state_t), carried backwards
+    scratch = tuple(xp.empty((B, H), dtype=gates.dtype) for _ in range(cell.n_scratch))
+    skipped = tuple(xp.empty((B, H), dtype=gates.dtype) for _ in d_state) if mask is not None else None
+    for t in reversed(range(T)):
+        if d_outputs is not None:
+            d_state[0] += d_outputs[t]
+        if mask is not None:                               # a masked step passed its state on unchanged
+            for ds, ds_skip in zip(d_state, skipped):
+                xp.multiply(ds, ended[t], out=ds_skip)
+                ds *= mask[t]
+        prev = tuple(store[t] for store in states)
+        out = tuple(store[t + 1] for store in states)
+        d_direct = cell.backward(tuple(d_state), gates[t], prev, out, None if saved is None else saved[t],
+                                 d_gates[t], d_hh[t], scratch)
+        xp.matmul(d_hh[t], weight_hh, out=d_state[0])     # dL/dh_{t-1} = d_hh W_hh (+ the direct path)
+        if d_direct is not None:
+            d_state[0] += d_direct
+        if mask is not None:
+            for ds, ds_skip in zip(d_state, skipped):
+                ds += ds_skip
+    # The weights are shared by every step: their gradient is one matmul over all (t, b) rows.
+    d_hh_rows = d_hh.reshape(T * B, GH)
+    d_weight_hh = d_hh_rows.T @ states[0][:-1].reshape(T * B, H)   # sum_t d_hh_t^T h_{t-1}
+    d_bias_hh = d_hh_rows.sum(axis=0)
+    return d_gates, tuple(d_state), d_weight_hh, d_bias_hh
+
+
+def reverse_time(a, reverse_index=None):
+    """a (T, B, ...) with each sequence's steps in reverse order.
+
+    Without lengths this is a[::-1] (a view). With lengths, reverse_index (T, B)
+    maps step t of sequence b to lengths[b] - 1 - t inside the sequence and
+    leaves the padding in place, so the reverse direction starts at each
+    sequence's own last step; applying it twice gives ``a`` back.
+    """
+    if reverse_index is None:
+        return a[::-1]
+    xp = backend.array_module(a)
+    return a[reverse_index, xp.arange(a.shape[1])]
+
+
+def layer_forward(cell, x, weight_ih, weight_hh, bias_ih, bias_hh, state0,
+                  mask=None, reverse=False, reverse_index=None):
+    """One layer, one direction: the input projection of all steps, then the unrolled cell.
+
+    x: (T, B, I) in the sequence's own time order; weight_ih (G*H, I), weight_hh
+    (G*H, H), biases (G*H,) or None; state0 a tuple of (B, H); mask (T, B, 1) bool
+    or None; reverse: run from the last step to the first (reverse_index as in
+    :func:`reverse_time` when the sequences have lengths).
+    Returns (h_out, final_state, cache): h_out (T, B, H) in x's time order (a view
+    of the cache: copy it before handing it out), final_state a tuple of (B, H) views.
+    """
+    x_proj = x @ weight_ih.T                             # all T input projections in one matmul
+    if bias_ih is not None:
+        x_proj += bias_ih
+    if bias_hh is not None and cell.shares_gate_grads:  # b_hh only adds to the gates: add it once here
+        x_proj += bias_hh
+    if reverse:
+        x_proj = backend.array_module(x).ascontiguousarray(reverse_time(x_proj, reverse_index))
+    if mask is not None:                                 # padding never reaches the gates, even if NaN
+        backend.array_module(x).copyto(x_proj, 0, where=~mask)
+    step_bias = None if cell.shares_gate_grads else bias_hh
+    states, cache = unroll_forward(cell, x_proj, weight_hh, step_bias, state0, mask)
+    h_out = states[0][1:]
+    if reverse:
+        h_out = reverse_time(h_out, reverse_index)
+    final = tuple(store[-1] for store in states)
+    return h_out, final, (cache, x, weight_ih, bias_ih is not None, bias_hh is not None, reverse, reverse_index)
+
+
+def layer_backward(cache, d_h_out, d_final):
+    """Backward of :func:`layer_forward`.
+
+    d_h_out: (T, B, H) dL/dh in x's time order, or None; d_final a tuple of (B, H) or None.
+    Returns (dx, d_state0, grads) with grads = (dW_ih, dW_hh, db_ih, db_hh); the
+    biases' entries are None when the layer has none.
+    """
+    unroll_cache, x, weight_ih, has_bias_ih, has_bias_hh, reverse, reverse_index = cache
+    if reverse and d_h_out is not None:
+        d_h_out = reverse_time(d_h_out, reverse_index)
+    d_x_proj, d_state0, d_weight_hh, d_bias_hh = unroll_backward(unroll_cache, d_h_out, d_final)
+    if reverse:                                          # back to x's time order; the sums below
+        d_x_proj = reverse_time(d_x_proj, reverse_index)  # are over all (t, b) rows either way
+    GH = d_x_proj.shape[-1]
+    d_rows = d_x_proj.reshape(-1, GH)
+    d_weight_ih = d_rows.T @ x.reshape(-1, x.shape[-1])  # sum_t d_x_proj_t^T x_t, one matmul
+    d_bias_ih = d_rows.sum(axis=0) if has_bias_ih else None
+    dx = d_x_proj @ weight_ih                            # dL/dx_t = d_x_proj_t W_ih
+    return dx, d_state0, (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh if has_bias_hh else None)

@@ -1,0 +1,160 @@
+"""What every minirnn model shares: parameters and gradients side by side, and moving them around.
+
+A model keeps ``params`` and ``grads``, two dicts with the same keys (torch's
+parameter names) holding the live arrays. An optimizer changes ``params`` in
+place; ``backward`` adds into ``grads``; ``zero_grad`` clears them. Models built
+from other models (children) show the children's arrays under a dotted prefix,
+``rnn.weight_ih_l0``, as torch's state_dict does.
+"""
+from __future__ import annotations
+
+import numpy
+
+from . import backend, checks
+from .grad_mode import is_grad_enabled
+
+DTYPES = ("float32", "float64")
+
+
+class Module:
+    """Base class: parameter bookkeeping, state dicts, dtype and backend moves, train/eval.
+
+    Subclasses register parameters with :meth:`add_param` (and children with
+    :meth:`add_child`), store their forward cache with :meth:`save_cache` and
+    fetch it once in backward with :meth:`take_cache`.
+    """
+
+    def __init__(self, dtype="float32", seed: int | None = None):
+        dtype = numpy.dtype(dtype).name if isinstance(dtype, (str, type, numpy.dtype)) else dtype
+        self.dtype = numpy.dtype(checks.choice("dtype", dtype, DTYPES))
+        self.backend = backend.default_backend()
+        self.xp = backend.namespace(self.backend)
+        self.rng = backend.rng(seed)   # parameter init, then dropout masks
+        self.training = True
+        self._params: dict = {}
+        self._grads: dict = {}
+        self._children: dict[str, Module] = {}
+        self._cache = None
+
+    # -- parameters ---------------------------------------------------------------
+    def add_param(self, name: str, value) -> None:
+        """Register a parameter (already on this model's backend and dtype) and a zero gradient for it."""
+        self._params[name] = value
+        self._grads[name] = self.xp.zeros_like(value)
+
+    def add_child(self, name: str, child: "Module") -> "Module":
+        self._children[name] = child
+        return child
+
+    @property
+    def params(self) -> dict:
+        """Name -> live parameter array, the children's under 'child.' prefixes."""
+        merged = dict(self._params)
+        for prefix, child in self._children.items():
+            merged.update({f"{prefix}.{k}": v for k, v in child.params.items()})
+        return merged
+
+    @property
+    def grads(self) -> dict:
+        """Name -> gradient array, with the same keys as :attr:`params`."""
+        merged = dict(self._grads)
+        for prefix, child in self._children.items():
+            merged.update({f"{prefix}.{k}": v for k, v in child.grads.items()})
+        return merged
+
+    def zero_grad(self) -> None:
+        """Set every gradient to zero (backward adds into them)."""
+        for grad in self.grads.values():
+            grad.fill(0)
+
+    def uniform_(self, bound: float, shape):
+        """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
+        return backend.uniform(self.rng, -bound, bound, shape, self.dtype, self.backend)
+
+    # -- state dicts ----------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Host NumPy copies of every parameter, keyed by torch's names."""
+        return {name: backend.to_host(value) for name, value in self.params.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Copy arrays (NumPy, or anything with a matching shape) into the live parameters.
+
+        Names must match exactly and shapes must agree; values are converted to the
+        model's dtype. The parameter arrays keep their identity, so an optimizer
+        holding them sees the new values.
+        """
+        if not isinstance(state, dict):
+            raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
+        params = self.params
+        missing = sorted(set(params) - set(state))
+        unexpected = sorted(set(state) - set(params))
+        if missing or unexpected:
+            raise ValueError(f"state_dict keys do not match the model: missing {missing}, unexpected {unexpected}")
+        for name, value in state.items():
+            value = numpy.asarray(backend.to_host(value) if backend.backend_name(value) == "cupy" else value)
+            if value.shape != tuple(params[name].shape):
+                raise ValueError(f"state_dict[{name!r}] must have shape {tuple(params[name].shape)}, "
+                                 f"got {checks.describe(value)}")
+            params[name][...] = self.xp.asarray(value.astype(self.dtype))
+
+    # -- moves ----------------------------------------------------------------------
+    def _modules(self):
+        yield self
+        for child in self._children.values():
+            yield from child._modules()
+
+    def astype(self, dtype) -> "Module":
+        """Convert parameters and gradients to float32 or float64 (in place on the model; returns it)."""
+        dtype = numpy.dtype(checks.choice("dtype", numpy.dtype(dtype).name, DTYPES))
+        for module in self._modules():
+            module.dtype = dtype
+            for store in (module._params, module._grads):
+                for name in store:
+                    store[name] = store[name].astype(dtype)
+            module._cache = None
+        return self
+
+    def to(self, name: str) -> "Module":
+        """Move parameters and gradients to backend "numpy" or "cupy" (returns the model)."""
+        xp = backend.namespace(checks.choice("backend", name, backend.BACKENDS))
+        for module in self._modules():
+            module.backend, module.xp = name, xp
+            for store in (module._params, module._grads):
+                for key in store:
+                    store[key] = backend.to_backend(store[key], name)
+            module._cache = None
+        return self
+
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active) or, with mode=False, evaluation mode."""
+        for module in self._modules():
+            module.training = bool(mode)
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    # -- the forward cache ------------------------------------------------------------
+    def save_cache(self, cache) -> None:
+        """Keep what backward needs, unless inside ``no_grad()``."""
+        self._cache = cache if is_grad_enabled() else None
+
+    def take_cache(self):
+        """The last forward's cache, handed out once: a second backward is an error."""
+        if self._cache is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward needs a forward first: call forward (outside no_grad()) "
+                "before each backward; a forward's cache is used by one backward only")
+        cache, self._cache = self._cache, None
+        return cache
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+    def config(self) -> dict:
+        """The constructor arguments that rebuild this model (JSON-friendly)."""
+        raise NotImplementedError

@@ -1,0 +1,86 @@
+"""Elementwise activations and the log-softmax, each with its backward.
+
+The backwards are written from the forward's *output* where the math allows
+(tanh' = 1 - y^2, sigmoid' = y (1 - y)), so a cache holds one array, not two.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from .. import backend
+
+# While a gradient check runs, every ReLU reports which of its inputs were
+# positive, so that a finite-difference step that flips one (a kink) is noticed.
+_relu_patterns: list | None = None
+
+
+@contextmanager
+def record_relu_patterns():
+    """Collect the sign pattern of every ReLU input computed inside the block (for the gradient check)."""
+    global _relu_patterns
+    outer, _relu_patterns = _relu_patterns, []
+    try:
+        yield _relu_patterns
+    finally:
+        _relu_patterns = outer
+
+
+def note_relu_input(pre) -> None:
+    """Record which entries of a ReLU's input are positive, when a recorder is active."""
+    if _relu_patterns is not None:
+        _relu_patterns.append(backend.to_host(pre > 0))
+
+
+def relu_forward(x):
+    """y = max(x, 0). Returns y and the cache (the output)."""
+    note_relu_input(x)
+    y = backend.array_module(x).maximum(x, 0)
+    return y, y
+
+
+def relu_backward(dy, y):
+    """dL/dx = dy where x > 0, else 0 (read from the output: y > 0 exactly where x > 0)."""
+    return dy * (y > 0)
+
+
+def tanh_forward(x):
+    """y = tanh(x). Returns y and the cache (the output)."""
+    y = backend.array_module(x).tanh(x)
+    return y, y
+
+
+def tanh_backward(dy, y):
+    """dL/dx = dy (1 - y^2), from the output alone."""
+    return dy * (1 - y * y)
+
+
+def sigmoid(x, out=None):
+    """The logistic function 1 / (1 + e^-x), computed as 0.5 tanh(x / 2) + 0.5.
+
+    The tanh form never overflows (exp(-x) does for x < -88 in float32) and takes
+    three passes over memory; ``out`` may be ``x`` to compute in place.
+    """
+    xp = backend.array_module(x)
+    out = xp.multiply(x, 0.5, out=out)
+    xp.tanh(out, out=out)
+    out *= 0.5
+    out += 0.5
+    return out
+
+
+def log_softmax_forward(logits):
+    """log p = z - max(z) - log(sum(exp(z - max(z)))) over the last axis.
+
+    Subtracting the row maximum first keeps exp() from overflowing at any logit
+    size. logits: (..., V). Returns log p (..., V) and the cache (log p).
+    """
+    xp = backend.array_module(logits)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    logp = shifted - xp.log(xp.exp(shifted).sum(axis=-1, keepdims=True))
+    return logp, logp
+
+
+def log_softmax_backward(d_logp, logp):
+    """dL/dz = d - softmax(z) * sum(d) over the last axis, with softmax = exp(log p)."""
+    xp = backend.array_module(logp)
+    return d_logp - xp.exp(logp) * d_logp.sum(axis=-1, keepdims=True)

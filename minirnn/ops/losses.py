@@ -1,0 +1,64 @@
+"""Losses that return the loss and its gradient together, reduced by the mean as torch does."""
+from __future__ import annotations
+
+from .. import backend, checks
+from .activations import log_softmax_backward, log_softmax_forward
+
+
+def _counted(target, ignore_index, mask, xp):
+    """A float weight per target: 1 where it counts, 0 for ignore_index or mask == 0."""
+    weight = xp.ones(target.shape, dtype=bool)
+    if ignore_index is not None:
+        weight &= target != ignore_index
+    if mask is not None:
+        checks.check_backend("mask", mask, xp.__name__)
+        if tuple(mask.shape) != tuple(target.shape):
+            raise ValueError(f"mask must have the target's shape {tuple(target.shape)}, "
+                             f"got {checks.describe(mask)}")
+        weight &= mask.astype(bool)
+    return weight
+
+
+def _check(name, scores, target, ignore_index):
+    """Check (B, V) or (T, B, V) float scores and integer targets of their leading shape."""
+    if not hasattr(scores, "dtype") or scores.dtype.kind != "f" or scores.ndim not in (2, 3):
+        error = ValueError if hasattr(scores, "dtype") and scores.dtype.kind == "f" else TypeError
+        raise error(f"{name} must be (B, V) or (T, B, V) float array, got {checks.describe(scores)}")
+    xp = backend.array_module(scores)
+    checks.id_array("target", target, scores.shape[:-1], scores.shape[-1], xp, ignore_index)
+    return xp
+
+
+def nll_loss(logp, target, ignore_index: int | None = None, mask=None):
+    """Negative log-likelihood of the targets, averaged over the targets that count.
+
+    logp: (B, V) or (T, B, V) log-probabilities; target: (B,) or (T, B) ints in [0, V).
+    ignore_index: a target value that does not count (padding); mask: same shape as
+    target, zero where a target does not count. Returns (loss, d_logp) with loss a
+    Python float: L = -(1/N) sum_n logp[n, target[n]].
+    """
+    xp = _check("logp", logp, target, ignore_index)
+    weight = _counted(target, ignore_index, mask, xp)
+    count = int(weight.sum())
+    if count == 0:
+        raise ValueError("nll_loss has no target to average: every target is ignored or masked")
+    rows = logp.reshape(-1, logp.shape[-1])
+    flat_target = xp.where(weight, target, 0).reshape(-1)
+    flat_weight = weight.reshape(-1).astype(logp.dtype)
+    picked = rows[xp.arange(rows.shape[0]), flat_target]
+    loss = -float((picked * flat_weight).sum()) / count
+    d_rows = xp.zeros_like(rows)
+    d_rows[xp.arange(rows.shape[0]), flat_target] = -flat_weight / count   # dL/dlogp = -1/N at the target
+    return loss, d_rows.reshape(logp.shape)
+
+
+def cross_entropy(logits, target, ignore_index: int | None = None, mask=None):
+    """nll_loss(log_softmax(logits), target), with the combined gradient (softmax - onehot) / N.
+
+    logits: (B, V) or (T, B, V). Stable at any logit size (the row maximum is
+    subtracted inside the log-softmax). Returns (loss, d_logits).
+    """
+    _check("logits", logits, target, ignore_index)
+    logp, cache = log_softmax_forward(logits)
+    loss, d_logp = nll_loss(logp, target, ignore_index, mask)
+    return loss, log_softmax_backward(d_logp, cache)
