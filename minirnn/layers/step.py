@@ -1,0 +1,108 @@
+"""Single steps, mirroring torch.nn.RNNCell, LSTMCell and GRUCell.
+
+A step is the sequence layer with T = 1: the same cell math, run through the
+same unroll, so a step by step loop gives exactly what the sequence classes give.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import checks
+from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from ..module import Module
+from .unroll import layer_backward, layer_forward
+
+_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+class StepCell(Module):
+    """Shared by RNNCell, LSTMCell and GRUCell: one step of a cell, forward and backward.
+
+    Parameters weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh
+    (G*H,), drawn from U(-1/sqrt(H), 1/sqrt(H)) as torch does.
+    """
+
+    def __init__(self, cell, input_size: int, hidden_size: int, bias: bool = True,
+                 dtype="float32", seed: int | None = None):
+        super().__init__(dtype, seed)
+        self.cell = cell
+        self.input_size = checks.positive_int("input_size", input_size)
+        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
+        self.bias = bool(bias)
+        GH, H, bound = cell.n_gates * self.hidden_size, self.hidden_size, 1.0 / math.sqrt(self.hidden_size)
+        self.add_param("weight_ih", self.uniform_(bound, (GH, self.input_size)))
+        self.add_param("weight_hh", self.uniform_(bound, (GH, H)))
+        if self.bias:
+            self.add_param("bias_ih", self.uniform_(bound, (GH,)))
+            self.add_param("bias_hh", self.uniform_(bound, (GH,)))
+
+    def config(self) -> dict:
+        return dict(input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias,
+                    dtype=self.dtype.name)
+
+    def _states(self, names, value, B):
+        if len(names) == 1:
+            value = (value,)
+        elif value is None:
+            value = (None,) * len(names)
+        elif not (isinstance(value, (tuple, list)) and len(value) == len(names)):
+            raise TypeError(f"({', '.join(names)}) must be a pair of arrays (either may be None) or None, "
+                            f"got {checks.describe(value)}")
+        shape = (B, self.hidden_size)
+        return tuple(None if v is None else checks.float_array(n, v, shape, self.xp, self.dtype)
+                     for n, v in zip(names, value))
+
+    def _out(self, values):
+        return values[0].copy() if len(values) == 1 else tuple(v.copy() for v in values)
+
+    def forward(self, x, hx=None):
+        """x: (B, I); hx: (B, H) or None (LSTMCell: a pair (h, c), either may be None).
+        Returns the next state: h' (B, H), or (h', c') for the LSTMCell."""
+        x = checks.float_array("x", x, ("B", self.input_size), self.xp, self.dtype)
+        B = x.shape[0]
+        state = self._states(tuple(f"{s}_prev" for s in self.cell.state_names), hx, B)
+        state = tuple(self.xp.zeros((B, self.hidden_size), self.dtype) if s is None else s for s in state)
+        weights = [self._params.get(name) for name in _NAMES]
+        _, final, cache = layer_forward(self.cell, x[None], *weights, state)
+        self.save_cache((cache, B))
+        return self._out(final)
+
+    def backward(self, d_state):
+        """d_state: dL/dh' (B, H) (LSTMCell: a pair (dh', dc'), either may be None).
+        Adds into ``grads`` and returns (dx, dh) (LSTMCell: (dx, (dh, dc)))."""
+        cache, B = self.take_cache()
+        d_final = self._states(tuple(f"d_{s}" for s in self.cell.state_names), d_state, B)
+        dx, d_prev, grads = layer_backward(cache, None, d_final)
+        for name, grad in zip(_NAMES, grads):
+            if grad is not None:
+                self._grads[name] += grad
+        return dx[0], (d_prev[0] if len(d_prev) == 1 else tuple(d_prev))
+
+
+class RNNCell(StepCell):
+    """h' = act(W_ih x + b_ih + W_hh h + b_hh), act = "tanh" or "relu" (torch.nn.RNNCell)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
+                 dtype="float32", seed: int | None = None):
+        self.nonlinearity = checks.choice("nonlinearity", nonlinearity, ("tanh", "relu"))
+        super().__init__(RNN_TANH_CELL if nonlinearity == "tanh" else RNN_RELU_CELL,
+                         input_size, hidden_size, bias, dtype, seed)
+
+    def config(self) -> dict:
+        return dict(super().config(), nonlinearity=self.nonlinearity)
+
+
+class LSTMCell(StepCell):
+    """One LSTM step, gates (i, f, g, o) (torch.nn.LSTMCell): forward(x, (h, c)) -> (h', c')."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 dtype="float32", seed: int | None = None):
+        super().__init__(LSTM_CELL, input_size, hidden_size, bias, dtype, seed)
+
+
+class GRUCell(StepCell):
+    """One GRU step, gates (r, z, n) (torch.nn.GRUCell): forward(x, h) -> h'."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 dtype="float32", seed: int | None = None):
+        super().__init__(GRU_CELL, input_size, hidden_size, bias, dtype, seed)

@@ -1,0 +1,85 @@
+"""The article's character model, CharLoopModel, with its backward written out.
+
+For each character c_t of a window, from h_0 = 0:
+
+    inp_t = relu(l_in(e[c_t]))
+    h_t   = tanh(l_hidden(h_{t-1} + inp_t))
+    log p = log_softmax(l_out(h_T))
+
+Since l_hidden(h + inp) = inp W^T + b + h W^T, this is exactly an Elman RNN
+step whose input and hidden weights are the same matrix W = l_hidden.weight:
+the model reuses the shared unroll with W in both places, and l_hidden.weight's
+gradient is the sum of the two gradients the unroll reports.
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend, checks
+from ..cells import RNN_TANH_CELL
+from ..layers.unroll import unroll_backward, unroll_forward
+from ..module import Module
+from ..ops import (embedding_backward, embedding_forward, linear_backward, linear_forward,
+                   log_softmax_backward, log_softmax_forward, relu_backward, relu_forward)
+
+
+class CharLoopModel(Module):
+    """Predict the character after a window of characters (the article's model).
+
+    Parameters, with the names and shapes of the article's PyTorch module so that
+    state dicts move both ways: e.weight (V, n_fac); l_in.weight (n_hidden, n_fac),
+    l_in.bias; l_hidden.weight (n_hidden, n_hidden), l_hidden.bias; l_out.weight
+    (V, n_hidden), l_out.bias. Initialised as torch initialises nn.Embedding
+    (N(0, 1)) and nn.Linear (U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
+    """
+
+    def __init__(self, vocab_size: int, n_fac: int, n_hidden: int, dtype="float32", seed: int | None = None):
+        super().__init__(dtype, seed)
+        self.vocab_size = checks.positive_int("vocab_size", vocab_size)
+        self.n_fac = checks.positive_int("n_fac", n_fac)
+        self.n_hidden = checks.positive_int("n_hidden", n_hidden)
+        V, F, H = self.vocab_size, self.n_fac, self.n_hidden
+        self.add_param("e.weight", backend.normal(self.rng, (V, F), self.dtype, self.backend))
+        for name, (fan_out, fan_in) in (("l_in", (H, F)), ("l_hidden", (H, H)), ("l_out", (V, H))):
+            bound = 1.0 / math.sqrt(fan_in)
+            self.add_param(f"{name}.weight", self.uniform_(bound, (fan_out, fan_in)))
+            self.add_param(f"{name}.bias", self.uniform_(bound, (fan_out,)))
+
+    def config(self) -> dict:
+        return dict(vocab_size=self.vocab_size, n_fac=self.n_fac, n_hidden=self.n_hidden, dtype=self.dtype.name)
+
+    def forward(self, cs):
+        """cs: (T, B) integer character ids. Returns log-probabilities (B, V) of the next character."""
+        p, xp = self._params, self.xp
+        cs = checks.id_array("cs", cs, ("T", "B"), self.vocab_size, xp)
+        emb, emb_cache = embedding_forward(cs, p["e.weight"])                     # e[c_t]      (T, B, F)
+        pre_in, in_cache = linear_forward(emb, p["l_in.weight"], p["l_in.bias"])  # l_in(e[c_t]) (T, B, H)
+        inp, relu_cache = relu_forward(pre_in)                                    # inp_t
+        # inp_t W^T + b for every step at once; the h_{t-1} W^T half is added inside the loop.
+        x_proj, hidden_cache = linear_forward(inp, p["l_hidden.weight"], p["l_hidden.bias"])
+        h0 = xp.zeros((cs.shape[1], self.n_hidden), dtype=self.dtype)
+        states, unroll_cache = unroll_forward(RNN_TANH_CELL, x_proj, p["l_hidden.weight"], None, (h0,))
+        logits, out_cache = linear_forward(states[0][-1], p["l_out.weight"], p["l_out.bias"])
+        logp, logp_cache = log_softmax_forward(logits)
+        self.save_cache((emb_cache, in_cache, relu_cache, hidden_cache, unroll_cache, out_cache, logp_cache))
+        return logp
+
+    def backward(self, d_logp) -> None:
+        """d_logp: (B, V), dL/d(log p). Adds every parameter's gradient into ``grads``."""
+        emb_cache, in_cache, relu_cache, hidden_cache, unroll_cache, out_cache, logp_cache = self.take_cache()
+        g = self._grads
+        d_logp = checks.float_array("d_logp", d_logp, (unroll_cache[1].shape[1], self.vocab_size),
+                                    self.xp, self.dtype)
+        d_logits = log_softmax_backward(d_logp, logp_cache)
+        d_h_last, d_w, d_b = linear_backward(d_logits, out_cache)
+        g["l_out.weight"] += d_w
+        g["l_out.bias"] += d_b
+        d_x_proj, _, d_w_recurrent, _ = unroll_backward(unroll_cache, None, (d_h_last,))  # BPTT
+        d_inp, d_w_input, d_b = linear_backward(d_x_proj, hidden_cache)
+        g["l_hidden.weight"] += d_w_input + d_w_recurrent   # W is used on inp_t and on h_{t-1}
+        g["l_hidden.bias"] += d_b
+        d_pre_in = relu_backward(d_inp, relu_cache)
+        d_emb, d_w, d_b = linear_backward(d_pre_in, in_cache)
+        g["l_in.weight"] += d_w
+        g["l_in.bias"] += d_b
+        g["e.weight"] += embedding_backward(d_emb, emb_cache)
