@@ -19,7 +19,8 @@ def describe(value) -> str:
 
 
 def _pattern(shape) -> str:
-    return "(" + ", ".join(str(d) for d in shape) + ")"
+    """('T', 'B', 10) -> '(T, B, 10)', and a single size as '(4,)'."""
+    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
 def _matches(actual, expected) -> bool:

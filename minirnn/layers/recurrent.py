@@ -120,6 +120,8 @@ class Recurrent(Module):
         T, B = x.shape[:2]
         state0 = self._state_tuple(tuple(f"{s}0" for s in self.cell.state_names), hx, B)
         mask, reverse_index = lengths_mask(lengths, T, B, xp) if lengths is not None else (None, None)
+        if mask is not None:                        # padding never reaches the model, not even a NaN
+            x = xp.where(mask, x, 0)
         finals = [[] for _ in self.cell.state_names]
         layer_caches, drop_masks = [], []
         layer_input = x

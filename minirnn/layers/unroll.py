@@ -125,8 +125,6 @@ def layer_forward(cell, x, weight_ih, weight_hh, bias_ih, bias_hh, state0,
         x_proj += bias_hh
     if reverse:
         x_proj = backend.array_module(x).ascontiguousarray(reverse_time(x_proj, reverse_index))
-    if mask is not None:                                 # padding never reaches the gates, even if NaN
-        backend.array_module(x).copyto(x_proj, 0, where=~mask)
     step_bias = None if cell.shares_gate_grads else bias_hh
     states, cache = unroll_forward(cell, x_proj, weight_hh, step_bias, state0, mask)
     h_out = states[0][1:]

@@ -1,0 +1,11 @@
+"""Proof that every hand-written backward is right: finite differences in float64.
+
+``check_gradients`` compares any analytic gradients with central differences
+(check.py); ``cases`` builds every model of the library under every option and
+runs that comparison (cases.py); ``scripts/gradcheck.py`` and ``minirnn
+gradcheck`` print the result as a table.
+"""
+from .cases import MODELS, Case, draw_cases, run_case
+from .check import ATOL, EPS, RTOL, TensorReport, check_gradients
+
+__all__ = ["check_gradients", "TensorReport", "Case", "draw_cases", "run_case", "MODELS", "EPS", "ATOL", "RTOL"]

@@ -1,0 +1,231 @@
+"""The gradient-check cases: every model the library has, under every option.
+
+A :class:`Case` names a model and its options; :func:`run_case` builds that
+model in float64 with random inputs, computes its analytic gradients (every
+parameter, the float inputs and the initial state) and holds them against
+finite differences of one scalar loss. The loss weights every output and the
+final state by fixed random numbers, L = sum(G_out * output) + sum(G_h * h_n),
+so every entry of d_output and d_h_n is exercised.
+
+Truncated BPTT: with ``chunks`` > 1 the sequence is run chunk by chunk, each
+chunk's h_n handed to the next as h0 and each chunk's backward called on its
+own, so gradients accumulate across chunks and stop at chunk boundaries. The
+finite differences then treat the handed-over states as constants (computed once
+at the unperturbed point), which is exactly what cutting the gradient means.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy
+
+from .. import backend
+from ..layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from ..models import CharLoopModel
+from ..ops import cross_entropy, nll_loss
+from .check import check_gradients
+
+SEQUENCE_MODELS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+STEP_MODELS = {"rnncell": RNNCell, "lstmcell": LSTMCell, "grucell": GRUCell}
+MODELS = (*SEQUENCE_MODELS, *STEP_MODELS, "charloop", "nll_loss", "cross_entropy")
+# Options left out of a case's label when they have these values.
+DEFAULTS = dict(layers=1, bidirectional=False, h0=False, chunks=1, lengths=False, dropout=0.0,
+                batch_first=False, bias=True, masked=False, T=None)
+
+
+@dataclass
+class Case:
+    """One model with one set of options, e.g. Case("lstm", {"T": 3, "layers": 2, ...})."""
+    model: str
+    options: dict = field(default_factory=dict)
+
+    def label(self) -> str:
+        """The options as 'T=4 B=2 ... layers=2 lengths=True', leaving out those at their defaults."""
+        shown = {k: v for k, v in self.options.items() if DEFAULTS.get(k, object()) != v}
+        return " ".join(f"{k}={v}" for k, v in shown.items())
+
+
+def _sequence_options(model: str, rng: numpy.random.Generator) -> dict:
+    """A random combination of every option a sequence model takes (small sizes)."""
+    layers = int(rng.integers(1, 3))
+    chunks = int(rng.choice([1, 1, 2, 3]))
+    options = dict(T=int(rng.integers(1, 6)), B=int(rng.integers(1, 4)), I=int(rng.integers(1, 5)),
+                   H=int(rng.integers(1, 5)), layers=layers, bidirectional=bool(rng.integers(2)),
+                   h0=bool(rng.integers(2)), chunks=chunks, lengths=chunks == 1 and bool(rng.integers(2)),
+                   dropout=0.5 if layers > 1 and rng.integers(2) else 0.0,
+                   batch_first=bool(rng.integers(2)), bias=bool(rng.integers(4)))
+    options["T"] = max(options["T"], chunks)
+    if model == "rnn":
+        options["nonlinearity"] = str(rng.choice(["tanh", "relu"]))
+    return options
+
+
+def draw_cases(model: str, count: int, seed: int = 0) -> list[Case]:
+    """``count`` cases of one model: fixed corner cases first, then random combinations."""
+    rng = numpy.random.default_rng(seed)
+    if model in SEQUENCE_MODELS:
+        base = dict(T=4, B=2, I=3, H=3, layers=1, bidirectional=False, h0=True, chunks=1, lengths=False,
+                    dropout=0.0, batch_first=False, bias=True)
+        corners = [dict(base, T=1, h0=False), dict(base, layers=2), dict(base, chunks=2),
+                   dict(base, bidirectional=True, lengths=True)]
+        if model == "rnn":
+            corners = [dict(c, nonlinearity=nl) for c in corners for nl in ("tanh", "relu")]
+        cases = [Case(model, c) for c in corners]
+        while len(cases) < count:
+            cases.append(Case(model, _sequence_options(model, rng)))
+        return cases[:count]
+    if model in STEP_MODELS:
+        cases = [Case(model, dict(B=int(rng.integers(1, 4)), I=int(rng.integers(1, 5)),
+                                  H=int(rng.integers(1, 5)), h0=bool(k % 2 == 0), bias=bool(k % 3 != 2)))
+                 for k in range(count)]
+        if model == "rnncell":
+            for k, case in enumerate(cases):
+                case.options["nonlinearity"] = ("tanh", "relu")[k % 2]
+        return cases
+    if model == "charloop":
+        return [Case(model, dict(T=int(rng.integers(1, 6)), B=int(rng.integers(1, 4)),
+                                 V=int(rng.integers(2, 7)), n_fac=int(rng.integers(1, 5)),
+                                 n_hidden=int(rng.integers(1, 5)))) for _ in range(count)]
+    if model in ("nll_loss", "cross_entropy"):
+        return [Case(model, dict(T=int(rng.integers(1, 4)) if k % 2 else None, B=int(rng.integers(1, 4)),
+                                 V=int(rng.integers(2, 6)), masked=bool(k % 3 == 1)))
+                for k in range(count)]
+    raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+
+
+def _normal(rng, shape, name):
+    return backend.to_backend(rng.standard_normal(shape), name)
+
+
+def _sequence_problem(case: Case, seed: int, name: str):
+    o = case.options
+    cls = SEQUENCE_MODELS[case.model]
+    extra = {"nonlinearity": o["nonlinearity"]} if "nonlinearity" in o else {}
+    model = cls(o["I"], o["H"], num_layers=o["layers"], bias=o["bias"], batch_first=o["batch_first"],
+                dropout=o["dropout"], bidirectional=o["bidirectional"], dtype="float64", seed=seed, **extra)
+    model.to(name).train()
+    rng = numpy.random.default_rng(seed + 1)
+    T, B, H = o["T"], o["B"], o["H"]
+    D, time_axis = (2 if o["bidirectional"] else 1), (1 if o["batch_first"] else 0)
+    shape = (B, T, o["I"]) if o["batch_first"] else (T, B, o["I"])
+    x = _normal(rng, shape, name)
+    state_names = model.cell.state_names
+    h0 = {f"{s}0": _normal(rng, (o["layers"] * D, B, H), name) for s in state_names} if o["h0"] else {}
+    lengths = rng.integers(1, T + 1, size=B) if o["lengths"] else None
+    out_shape = (B, T, D * H) if o["batch_first"] else (T, B, D * H)
+    g_out = _normal(rng, out_shape, name)
+    g_final = tuple(_normal(rng, (o["layers"] * D, B, H), name) for _ in state_names)
+    bounds = numpy.linspace(0, T, o["chunks"] + 1).astype(int)
+    xp = model.xp
+
+    def pack(states):
+        return states[0] if len(states) == 1 else tuple(states)
+
+    def chunk(a, k):
+        index = [slice(None)] * a.ndim
+        index[time_axis] = slice(bounds[k], bounds[k + 1])
+        return a[tuple(index)]
+
+    rng_state = model.rng.bit_generator.state
+
+    def run(handed_over=None, backward=False):
+        """Forward (and backward) chunk by chunk; returns loss, the handed-over states, dx, dh0."""
+        model.rng.bit_generator.state = rng_state           # the same dropout masks every time
+        state = pack(tuple(h0[f"{s}0"] for s in state_names)) if h0 else None
+        loss, carried, dx_chunks, d_state0 = 0.0, [], [], None
+        for k in range(o["chunks"]):
+            if k > 0:
+                state = handed_over[k - 1] if handed_over is not None else state
+            out, h_n = model(chunk(x, k), state, lengths=lengths)
+            loss += float((out * chunk(g_out, k)).sum())
+            last = k == o["chunks"] - 1
+            if last:
+                loss += sum(float((a * g).sum()) for a, g in zip(h_n if len(state_names) > 1 else (h_n,), g_final))
+            if backward:
+                dx, dh0 = model.backward(chunk(g_out, k), pack(g_final) if last else None)
+                dx_chunks.append(dx)
+                d_state0 = dh0 if k == 0 else d_state0
+            carried.append(h_n)
+            state = h_n
+        dx = xp.concatenate(dx_chunks, axis=time_axis) if backward else None
+        return loss, carried, dx, d_state0
+
+    model.zero_grad()
+    _, carried, dx, d_state0 = run(backward=True)
+    grads = dict(model.grads, x=dx)
+    if h0:
+        d_states = d_state0 if len(state_names) > 1 else (d_state0,)
+        grads.update({f"{s}0": d for s, d in zip(state_names, d_states)})
+    tensors = dict(model.params, x=x, **h0)
+    return (lambda: run(handed_over=carried)[0]), grads, tensors
+
+
+def _step_problem(case: Case, seed: int, name: str):
+    o = case.options
+    extra = {"nonlinearity": o["nonlinearity"]} if "nonlinearity" in o else {}
+    model = STEP_MODELS[case.model](o["I"], o["H"], bias=o["bias"], dtype="float64", seed=seed, **extra)
+    model.to(name)
+    rng = numpy.random.default_rng(seed + 1)
+    n_states = len(model.cell.state_names)
+    x = _normal(rng, (o["B"], o["I"]), name)
+    h = {f"{s}_prev": _normal(rng, (o["B"], o["H"]), name) for s in model.cell.state_names} if o["h0"] else {}
+    g = tuple(_normal(rng, (o["B"], o["H"]), name) for _ in range(n_states))
+
+    def forward():
+        state = tuple(h.values()) if h else None
+        out = model(x, state if n_states > 1 or state is None else state[0])
+        out = out if n_states > 1 else (out,)
+        return sum(float((a * b).sum()) for a, b in zip(out, g))
+
+    model.zero_grad()
+    forward()
+    dx, d_prev = model.backward(g if n_states > 1 else g[0])
+    d_prev = d_prev if n_states > 1 else (d_prev,)
+    grads = dict(model.grads, x=dx, **{k: d for k, d in zip(h, d_prev)})
+    return forward, grads, dict(model.params, x=x, **h)
+
+
+def _charloop_problem(case: Case, seed: int, name: str):
+    o = case.options
+    model = CharLoopModel(o["V"], o["n_fac"], o["n_hidden"], dtype="float64", seed=seed).to(name)
+    rng = numpy.random.default_rng(seed + 1)
+    cs = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
+    target = backend.to_backend(rng.integers(0, o["V"], size=o["B"]), name)
+
+    def forward():
+        return nll_loss(model(cs), target)[0]
+
+    model.zero_grad()
+    _, d_logp = nll_loss(model(cs), target)
+    model.backward(d_logp)
+    return forward, model.grads, model.params
+
+
+def _loss_problem(case: Case, seed: int, name: str):
+    o = case.options
+    rng = numpy.random.default_rng(seed + 1)
+    lead = (o["B"],) if o["T"] is None else (o["T"], o["B"])
+    scores = _normal(rng, (*lead, o["V"]), name)
+    target = backend.to_backend(rng.integers(0, o["V"], size=lead), name)
+    mask = None
+    if o["masked"]:
+        host_mask = rng.integers(0, 2, size=lead)
+        host_mask.flat[0] = 1                        # at least one target counts
+        mask = backend.to_backend(host_mask, name)
+    loss_fn = nll_loss if case.model == "nll_loss" else cross_entropy
+    _, d_scores = loss_fn(scores, target, mask=mask)
+    return (lambda: loss_fn(scores, target, mask=mask)[0]), {"input": d_scores}, {"input": scores}
+
+
+def run_case(case: Case, seed: int = 0, backend_name: str = "numpy", max_entries: int = 400):
+    """Build the case's model in float64 on ``backend_name`` and check every gradient."""
+    if case.model in SEQUENCE_MODELS:
+        problem = _sequence_problem
+    elif case.model in STEP_MODELS:
+        problem = _step_problem
+    elif case.model == "charloop":
+        problem = _charloop_problem
+    else:
+        problem = _loss_problem
+    loss_fn, grads, tensors = problem(case, seed, backend_name)
+    return check_gradients(loss_fn, grads, tensors, max_entries=max_entries, seed=seed)

@@ -1,0 +1,140 @@
+"""Central finite differences against the hand-written gradients.
+
+For a scalar loss L(theta), the central difference
+
+    n_i = (L(theta + eps e_i) - L(theta - eps e_i)) / (2 eps)
+
+approximates dL/dtheta_i with an error of order eps^2 (plus rounding of order
+1e-16 |L| / eps), so in float64 with eps = 1e-6 it agrees with a correct
+analytic gradient a_i to about 1e-9. An entry passes when
+|a - n| <= atol + rtol |n| with atol = 1e-7 and rtol = 1e-6 (torch.autograd's
+gradcheck allows 1e-5 + 1e-3 |n|).
+
+A ReLU is not differentiable at 0: when the +eps and -eps evaluations see a
+ReLU input on different sides of 0, the difference quotient straddles a kink
+and means nothing. Such entries are detected (every ReLU records its input's
+sign pattern during the check) and skipped, or redrawn when checking a random
+subset, and counted in the report.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy  # host-side bookkeeping of the comparison; the model math runs on its own backend
+
+from .. import backend
+from ..ops.activations import record_relu_patterns
+
+EPS = 1e-6
+ATOL = 1e-7
+RTOL = 1e-6
+TINY = 1e-30
+
+
+@dataclass
+class TensorReport:
+    """How one tensor's gradient compared with finite differences."""
+    name: str
+    checked: int            # entries compared (plus one random direction for large tensors)
+    kinks: int              # entries skipped or redrawn because a step crossed a ReLU kink
+    max_abs_error: float    # max |a - n|
+    max_rel_error: float    # max |a - n| / max(|a| + |n|, tiny)
+    passed: bool            # every entry within atol + rtol |n|
+
+    def __str__(self) -> str:
+        verdict = "ok" if self.passed else "FAIL"
+        return (f"{self.name:<24} {self.checked:>7} {self.kinks:>5} {self.max_abs_error:>10.2e} "
+                f"{self.max_rel_error:>10.2e}  {verdict}")
+
+
+def _evaluate(loss_fn):
+    """L and the sign pattern of every ReLU input seen while computing it."""
+    with record_relu_patterns() as patterns:
+        loss = float(loss_fn())
+    return loss, patterns
+
+
+def _same_side(patterns_a, patterns_b) -> bool:
+    return len(patterns_a) == len(patterns_b) and all(
+        a.shape == b.shape and bool((a == b).all()) for a, b in zip(patterns_a, patterns_b))
+
+
+def _difference(loss_fn, array, index, eps):
+    """Central difference of L along one entry, and whether the step crossed a kink."""
+    original = float(array[index])
+    array[index] = original + eps
+    loss_plus, patterns_plus = _evaluate(loss_fn)
+    array[index] = original - eps
+    loss_minus, patterns_minus = _evaluate(loss_fn)
+    array[index] = original
+    return (loss_plus - loss_minus) / (2 * eps), not _same_side(patterns_plus, patterns_minus)
+
+
+def _direction_difference(loss_fn, array, direction, eps):
+    """Central difference of L along a whole-tensor direction v: (L(x + eps v) - L(x - eps v)) / 2 eps."""
+    original = array.copy()
+    array += eps * direction
+    loss_plus, patterns_plus = _evaluate(loss_fn)
+    array[...] = original - eps * direction
+    loss_minus, patterns_minus = _evaluate(loss_fn)
+    array[...] = original
+    return (loss_plus - loss_minus) / (2 * eps), not _same_side(patterns_plus, patterns_minus)
+
+
+def check_gradients(loss_fn, grads: dict, tensors: dict, *, eps: float = EPS, atol: float = ATOL,
+                    rtol: float = RTOL, max_entries: int = 400, seed: int = 0) -> list[TensorReport]:
+    """Compare analytic gradients with central finite differences, tensor by tensor.
+
+    loss_fn: () -> float, the loss computed from the current values of ``tensors``
+        (it must be deterministic: hold dropout masks and other randomness fixed).
+    grads: name -> analytic dL/d(tensor), computed beforehand at the same point.
+    tensors: name -> float64 array that loss_fn reads; entries are perturbed in
+        place and restored.
+    max_entries: tensors with at most this many entries are checked entry by
+        entry; larger ones at a seeded random subset of that many entries plus
+        one random direction over the whole tensor.
+    Returns one :class:`TensorReport` per tensor, in the order of ``tensors``.
+    """
+    picker = numpy.random.default_rng(seed)
+    reports = []
+    for name, array in tensors.items():
+        if array.dtype != numpy.float64:
+            raise TypeError(f"the gradient check needs float64 tensors; {name} is {array.dtype}")
+        analytic = backend.to_host(grads[name]).astype(numpy.float64)
+        if analytic.shape != tuple(array.shape):
+            raise ValueError(f"gradient of {name} has shape {analytic.shape}, the tensor {tuple(array.shape)}")
+        pairs, kinks = [], 0
+        if array.size <= max_entries:
+            for index in numpy.ndindex(*array.shape):
+                numeric, crossed = _difference(loss_fn, array, index, eps)
+                if crossed:
+                    kinks += 1
+                else:
+                    pairs.append((analytic[index], numeric))
+        else:
+            tries = 0
+            while len(pairs) < max_entries and tries < 4 * max_entries:
+                tries += 1
+                index = tuple(int(picker.integers(n)) for n in array.shape)
+                numeric, crossed = _difference(loss_fn, array, index, eps)
+                if crossed:
+                    kinks += 1             # redraw: another entry takes its place
+                else:
+                    pairs.append((analytic[index], numeric))
+            direction = picker.standard_normal(array.shape)
+            direction /= numpy.linalg.norm(direction)
+            numeric, crossed = _direction_difference(
+                loss_fn, array, backend.to_backend(direction, backend.backend_name(array)), eps)
+            if crossed:
+                kinks += 1
+            else:
+                pairs.append((float((analytic * direction).sum()), numeric))
+        a = numpy.array([p[0] for p in pairs], dtype=numpy.float64)
+        n = numpy.array([p[1] for p in pairs], dtype=numpy.float64)
+        error = numpy.abs(a - n)
+        reports.append(TensorReport(
+            name=name, checked=len(pairs), kinks=kinks,
+            max_abs_error=float(error.max(initial=0.0)),
+            max_rel_error=float((error / numpy.maximum(numpy.abs(a) + numpy.abs(n), TINY)).max(initial=0.0)),
+            passed=bool((error <= atol + rtol * numpy.abs(n)).all())))
+    return reports

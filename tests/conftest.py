@@ -1,0 +1,29 @@
+"""Shared test settings: a bounded, deterministic hypothesis profile and the optional references."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import minirnn
+
+# Bounded and derandomized: the suite runs the same examples every time, with no timing deadlines,
+# so it cannot flake on a slow or busy machine.
+settings.register_profile("minirnn", max_examples=15, deadline=None, derandomize=True,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile("minirnn")
+
+BACKENDS = ["numpy", pytest.param("cupy", marks=pytest.mark.skipif(
+    not minirnn.gpu_available(), reason="CuPy with a GPU is not available"))]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def torch():
+    """torch in float64, or a skip when it is not installed (it is never a dependency)."""
+    torch = pytest.importorskip("torch", reason="torch is not installed: comparisons with torch.nn skipped")
+    torch.set_default_dtype(torch.float64)
+    yield torch
+    torch.set_default_dtype(torch.float32)

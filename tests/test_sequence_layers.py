@@ -1,0 +1,239 @@
+"""Behaviour of RNN, LSTM and GRU beyond their gradients: the contract of forward and backward."""
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minirnn
+from minirnn import GRU, LSTM, RNN
+
+CLASSES = [RNN, LSTM, GRU]
+
+
+def make(cls, I=3, H=4, **kwargs):
+    return cls(I, H, dtype=kwargs.pop("dtype", "float64"), seed=kwargs.pop("seed", 0), **kwargs)
+
+
+def first_state(state):
+    """h from an RNN/GRU state, or from an LSTM (h, c) pair."""
+    return state[0] if isinstance(state, tuple) else state
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_parameters_have_torch_names_shapes_and_init_range(cls):
+    model = cls(5, 4, num_layers=2, bidirectional=True, seed=0)
+    G = {RNN: 1, LSTM: 4, GRU: 3}[cls]
+    assert model.params["weight_ih_l0"].shape == (G * 4, 5)
+    assert model.params["weight_ih_l1_reverse"].shape == (G * 4, 8)
+    assert model.params["bias_hh_l1"].shape == (G * 4,)
+    assert len(model.params) == 16 and set(model.grads) == set(model.params)
+    assert all(abs(p).max() <= 0.5 and p.dtype == np.float32 for p in model.params.values())
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_batch_first_gives_the_same_numbers(cls, rng):
+    x = rng.standard_normal((5, 2, 3))
+    a, b = make(cls, num_layers=2, bidirectional=True), make(cls, num_layers=2, bidirectional=True, batch_first=True)
+    out_a, h_a = a(x)
+    out_b, h_b = b(x.transpose(1, 0, 2))
+    np.testing.assert_allclose(out_b.transpose(1, 0, 2), out_a, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(first_state(h_b), first_state(h_a), rtol=0, atol=1e-14)
+    g = rng.standard_normal(out_a.shape)
+    dx_a, _ = a.backward(g)
+    dx_b, _ = b.backward(g.transpose(1, 0, 2))
+    np.testing.assert_allclose(dx_b.transpose(1, 0, 2), dx_a, rtol=0, atol=1e-14)
+    for name in a.grads:
+        np.testing.assert_allclose(b.grads[name], a.grads[name], rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+@given(T=st.integers(2, 8), split=st.integers(1, 7), layers=st.integers(1, 3))
+def test_truncated_chunks_equal_the_whole_sequence_forward(cls, T, split, layers):
+    split = min(split, T - 1)
+    model = make(cls, num_layers=layers)
+    x = np.random.default_rng(T).standard_normal((T, 2, 3))
+    whole, h_whole = model(x)
+    first, h_mid = model(x[:split])
+    second, h_end = model(x[split:], h_mid)
+    np.testing.assert_allclose(np.concatenate([first, second]), whole, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(first_state(h_end), first_state(h_whole), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_float32_agrees_with_float64(cls, rng):
+    x = rng.standard_normal((6, 3, 3))
+    model64 = make(cls, num_layers=2)
+    model32 = make(cls, num_layers=2, dtype="float32")
+    out32, _ = model32(x.astype(np.float32))
+    out64, _ = model64(x)
+    assert out32.dtype == np.float32
+    np.testing.assert_allclose(out32, out64, atol=2e-6)
+    dx32, _ = model32.backward(np.ones_like(out32))
+    dx64, _ = model64.backward(np.ones_like(out64))
+    assert dx32.dtype == np.float32 and all(g.dtype == np.float32 for g in model32.grads.values())
+    np.testing.assert_allclose(dx32, dx64, atol=2e-5)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_state_dict_round_trips(cls, rng):
+    source, target = make(cls, num_layers=2, seed=1), make(cls, num_layers=2, seed=2)
+    target.load_state_dict(source.state_dict())
+    x = rng.standard_normal((4, 2, 3))
+    np.testing.assert_array_equal(target(x)[0], source(x)[0])
+    assert all(type(v) is np.ndarray for v in source.state_dict().values())
+
+
+def test_state_dict_returns_copies_not_the_live_arrays():
+    model = make(RNN)
+    state = model.state_dict()
+    state["weight_hh_l0"][...] = 0
+    assert np.abs(model.params["weight_hh_l0"]).sum() > 0
+
+
+def test_changing_params_in_place_takes_effect_at_the_next_forward(rng):
+    model = make(RNN)
+    x = rng.standard_normal((3, 2, 3))
+    before, _ = model(x)
+    model.params["weight_ih_l0"] *= 0.5          # what an optimizer does
+    after, _ = model(x)
+    assert not np.allclose(before, after)
+
+
+def test_returned_arrays_are_not_overwritten_by_a_later_call(rng):
+    model = make(LSTM)
+    out, (h_n, c_n) = model(rng.standard_normal((3, 2, 3)))
+    kept = out.copy(), h_n.copy(), c_n.copy()
+    dx, (dh0, dc0) = model.backward(np.ones_like(out))
+    kept_grads = dx.copy(), dh0.copy()
+    model(rng.standard_normal((3, 2, 3)))
+    model.backward(np.ones_like(out))
+    for a, b in zip((out, h_n, c_n, dx, dh0), (*kept, *kept_grads)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_modifying_the_output_does_not_change_the_gradients(rng):
+    x = rng.standard_normal((3, 2, 3))
+    model = make(GRU)
+    out, _ = model(x)
+    model.backward(np.ones_like(out))
+    expected = {k: v.copy() for k, v in model.grads.items()}
+    model.zero_grad()
+    out, _ = model(x)
+    out[...] = 0
+    model.backward(np.ones_like(out))
+    for name in expected:
+        np.testing.assert_array_equal(model.grads[name], expected[name])
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_inputs_are_never_modified(cls, rng):
+    x, h0 = rng.standard_normal((4, 2, 3)), rng.standard_normal((1, 2, 4))
+    hx = (h0, h0.copy()) if cls is LSTM else h0
+    g = rng.standard_normal((4, 2, 4))
+    copies = x.copy(), h0.copy(), g.copy()
+    model = make(cls)
+    model(x, hx, lengths=np.array([4, 2]))
+    model.backward(g, hx)
+    for a, b in zip((x, h0, g), copies):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_backward_adds_into_grads_until_zero_grad(rng):
+    model = make(RNN)
+    x = rng.standard_normal((3, 2, 3))
+    out, _ = model(x)
+    model.backward(np.ones_like(out))
+    once = {k: v.copy() for k, v in model.grads.items()}
+    out, _ = model(x)
+    model.backward(np.ones_like(out))
+    for name in once:
+        np.testing.assert_allclose(model.grads[name], 2 * once[name], rtol=1e-14)
+    model.zero_grad()
+    assert all(not g.any() for g in model.grads.values())
+
+
+def test_backward_without_a_forward_is_refused():
+    with pytest.raises(RuntimeError, match="forward first"):
+        make(RNN).backward(np.zeros((1, 1, 4)))
+
+
+def test_a_second_backward_for_one_forward_is_refused(rng):
+    model = make(GRU)
+    out, _ = model(rng.standard_normal((2, 1, 3)))
+    model.backward(out)
+    with pytest.raises(RuntimeError, match="one backward only"):
+        model.backward(out)
+
+
+def test_no_grad_stores_no_cache(rng):
+    model = make(LSTM)
+    with minirnn.no_grad():
+        out, _ = model(rng.standard_normal((2, 1, 3)))
+    assert model._cache is None
+    with pytest.raises(RuntimeError):
+        model.backward(out)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_steps_past_the_end_leave_the_state_and_output_zero(cls, rng):
+    """Each sequence of a padded batch gives what it gives alone, in both directions."""
+    model = make(cls, num_layers=2, bidirectional=True)
+    x = rng.standard_normal((6, 3, 3))
+    lengths = np.array([2, 6, 4])
+    out, h_n = model(x, lengths=lengths)
+    for b, n in enumerate(lengths):
+        alone, h_alone = model(x[:n, b:b + 1])
+        np.testing.assert_allclose(out[:n, b:b + 1], alone, rtol=0, atol=1e-14)
+        assert not out[n:, b].any()
+        np.testing.assert_allclose(first_state(h_n)[:, b:b + 1], first_state(h_alone), rtol=0, atol=1e-14)
+
+
+def test_padding_values_do_not_matter_even_nan(rng):
+    model = make(LSTM)
+    x = rng.standard_normal((5, 2, 3))
+    lengths = np.array([3, 5])
+    out, _ = model(x, lengths=lengths)
+    model.backward(np.ones_like(out))
+    clean = {k: v.copy() for k, v in model.grads.items()}
+    x[3:, 0] = np.nan
+    model.zero_grad()
+    out_nan, _ = model(x, lengths=lengths)
+    dx, _ = model.backward(np.ones_like(out))
+    np.testing.assert_array_equal(out_nan, out)
+    assert np.isfinite(dx[:3, 0]).all() and not dx[3:, 0].any()
+    for name in clean:
+        np.testing.assert_array_equal(model.grads[name], clean[name])
+
+
+def test_dropout_acts_in_training_only_and_is_seeded(rng):
+    x = rng.standard_normal((4, 2, 3))
+    a, b = make(GRU, num_layers=2, dropout=0.5, seed=3), make(GRU, num_layers=2, dropout=0.5, seed=3)
+    np.testing.assert_array_equal(a(x)[0], b(x)[0])          # same seed, same masks
+    assert not np.array_equal(a(x)[0], a(x)[0])             # a new mask each forward
+    a.eval()
+    reference = make(GRU, num_layers=2, seed=3)
+    np.testing.assert_array_equal(a(x)[0], reference(x)[0])  # eval: no dropout at all
+
+
+def test_astype_and_to_keep_the_function():
+    model = make(RNN, dtype="float32")
+    x = np.random.default_rng(0).standard_normal((3, 2, 3))
+    out32, _ = model(x)
+    model.astype("float64").to("numpy")
+    assert all(p.dtype == np.float64 for p in model.params.values())
+    out64, _ = model(x)
+    assert out64.dtype == np.float64
+    np.testing.assert_allclose(out64, out32, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_single_steps_give_what_the_sequence_gives(cls, rng):
+    cell_cls = {RNN: minirnn.RNNCell, LSTM: minirnn.LSTMCell, GRU: minirnn.GRUCell}[cls]
+    sequence, step = make(cls), cell_cls(3, 4, dtype="float64", seed=9)
+    step.load_state_dict({k[:-3]: v for k, v in sequence.state_dict().items()})
+    x = rng.standard_normal((5, 2, 3))
+    out, _ = sequence(x)
+    state = None
+    for t in range(5):
+        state = step(x[t], state)
+        np.testing.assert_allclose(first_state(state), out[t], rtol=0, atol=1e-14)
