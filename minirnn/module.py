@@ -16,6 +16,15 @@ from .grad_mode import is_grad_enabled
 DTYPES = ("float32", "float64")
 
 
+def float_dtype(value) -> numpy.dtype:
+    """float32 or float64 from a name or a NumPy dtype; anything else is refused by name."""
+    try:
+        name = numpy.dtype(value).name
+    except TypeError:
+        name = value
+    return numpy.dtype(checks.choice("dtype", name, DTYPES))
+
+
 class Module:
     """Base class: parameter bookkeeping, state dicts, dtype and backend moves, train/eval.
 
@@ -25,8 +34,7 @@ class Module:
     """
 
     def __init__(self, dtype="float32", seed: int | None = None):
-        dtype = numpy.dtype(dtype).name if isinstance(dtype, (str, type, numpy.dtype)) else dtype
-        self.dtype = numpy.dtype(checks.choice("dtype", dtype, DTYPES))
+        self.dtype = float_dtype(dtype)
         self.backend = backend.default_backend()
         self.xp = backend.namespace(self.backend)
         self.rng = backend.rng(seed)   # parameter init, then dropout masks
@@ -105,7 +113,7 @@ class Module:
 
     def astype(self, dtype) -> "Module":
         """Convert parameters and gradients to float32 or float64 (in place on the model; returns it)."""
-        dtype = numpy.dtype(checks.choice("dtype", numpy.dtype(dtype).name, DTYPES))
+        dtype = float_dtype(dtype)
         for module in self._modules():
             module.dtype = dtype
             for store in (module._params, module._grads):
