@@ -37,7 +37,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy
 
 from . import backend, checkpoint, checks
 from .data import (DEFAULT_CORPUS_BYTES, StreamBatcher, Vocab, WindowBatcher, default_corpus, read_text, split,
@@ -136,12 +135,21 @@ class TrainResult:
     out: str
 
 
+def load_text(config: TrainConfig) -> str:
+    """The text a run trains on: the --text file, or the default corpus."""
+    return default_corpus(config.corpus_bytes) if config.text is None else read_text(config.text)
+
+
+def text_digest(text: str) -> str:
+    """SHA-256 of the text, kept in checkpoints so that a resumed run can tell the text is the same."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class Data:
     """The text as ids, its vocabulary, and the batchers the model needs."""
 
-    def __init__(self, config: TrainConfig, vocab: Vocab | None = None):
-        text = default_corpus(config.corpus_bytes) if config.text is None else read_text(config.text)
-        self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    def __init__(self, config: TrainConfig, text: str, vocab: Vocab | None = None):
+        self.digest = text_digest(text)
         self.vocab = vocab or Vocab.from_text(text)
         train_ids, val_ids = split(self.vocab.encode(text), config.val_fraction)
         if config.model == "charrnn":
@@ -204,7 +212,11 @@ class Trainer:
             raise ValueError(f"out directory {str(self.out)!r} already holds a run (last.npz): pass resume "
                              "(--resume) to continue it, or choose another out directory (--out)")
         self.config = config
-        self.data = Data(config, Vocab.from_json(saved.meta["vocab"]) if config.resume else None)
+        text = load_text(config)
+        if config.resume and saved.meta["text_sha256"] != text_digest(text):
+            raise ValueError(f"the text differs from the one {saved.path} was trained on; resume with the same "
+                             "text (--text, --corpus-bytes)")
+        self.data = Data(config, text, Vocab.from_json(saved.meta["vocab"]) if config.resume else None)
         self.model = build_model(config, len(self.data.vocab))
         self.optimizer = build_optimizer(config, self.model)
         self.step, self.epoch, self.batch_index = 0, 0, 0
@@ -237,9 +249,6 @@ class Trainer:
 
     def _restore(self, saved) -> None:
         meta = saved.meta
-        if meta["text_sha256"] != self.data.digest:
-            raise ValueError(f"the text differs from the one {saved.path} was trained on; resume with the same "
-                             "text (--text, --corpus-bytes)")
         self.model.load_state_dict(saved.params)
         self.optimizer.load_state_dict(saved.optimizer_arrays, saved.optimizer)
         for prefix, module in _modules(self.model):
