@@ -204,6 +204,8 @@ class Trainer:
         last = self.out / "last.npz"
         if config.resume:
             saved = checkpoint.load(last)
+            if not {"train_config", "vocab", "text_sha256", "rng_states"} <= set(saved.meta):
+                raise ValueError(f"{last} was not written by minirnn train, so it cannot be resumed")
             stored = dict(saved.meta["train_config"])
             stored.update({k: getattr(config, k) for k in TrainConfig.RESUMABLE})
             config = TrainConfig(**stored)

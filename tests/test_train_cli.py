@@ -11,6 +11,9 @@ import pytest
 
 import minirnn.train
 from minirnn import checkpoint, cli
+from minirnn.data import Vocab
+from minirnn.models import CharLoopModel, CharRNN
+from minirnn.sample import sample
 from minirnn.train import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
@@ -176,3 +179,25 @@ def test_python_dash_m_minirnn_trains_and_samples(corpus, tmp_path):
     sampled = subprocess.run([sys.executable, "-m", "minirnn", "sample", str(out / "last.npz"), "--length", "20"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert sampled.returncode == 0 and len(sampled.stdout) == 1 + 20 + 1   # the "\n" prime, 20 characters, newline
+
+
+def test_sampling_is_reproducible_and_top_k_1_is_greedy():
+    vocab = Vocab("abcdef")
+    model = CharRNN(len(vocab), emb=4, hidden=8, seed=1)
+    assert sample(model, vocab, "ab", 30, seed=5) == sample(model, vocab, "ab", 30, seed=5)
+    greedy = sample(model, vocab, "ab", 30, temperature=0)
+    assert sample(model, vocab, "ab", 30, top_k=1, seed=9) == greedy and greedy.startswith("ab")
+    assert model.training                                     # sampling leaves the mode as it found it
+
+
+def test_sampling_charloop_reads_the_last_window():
+    vocab = Vocab("xyz")
+    model = CharLoopModel(len(vocab), n_fac=2, n_hidden=4, seed=0)
+    text = sample(model, vocab, "", 12, seed=1, window=3)
+    assert len(text) == 13 and set(text) <= set("xyz")
+
+
+def test_sampling_names_unknown_prime_characters():
+    vocab = Vocab("ab")
+    with pytest.raises(ValueError, match="prime has characters that are not in the vocabulary: 'q'"):
+        sample(CharRNN(2, emb=2, hidden=2), vocab, "aq", 3)
