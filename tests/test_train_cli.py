@@ -69,9 +69,26 @@ def test_run_writes_checkpoints_metrics_and_plot(corpus, tmp_path):
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_without_matplotlib_the_plot_is_a_one_line_hint(corpus, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)   # makes its import fail
+    lines = []
+    train(small(corpus, tmp_path, epochs=0.2), lines.append)
+    assert not (tmp_path / "loss.png").exists()
+    assert [line for line in lines if "loss.png" in line] == [
+        "loss curve: install matplotlib (pip install 'minirnn[plot]') to get loss.png"]
+
+
 def test_training_lowers_validation_loss(corpus, tmp_path):
     result = train(small(corpus, tmp_path, epochs=3.0, eval_every=1000), quiet)
     assert result.val_loss < numpy.log(len(set(corpus.read_text()))) - 0.5   # well below a uniform guess
+
+
+def test_charloop_trains_below_the_unigram_baseline(corpus, tmp_path):
+    text = corpus.read_text()
+    counts = numpy.unique(list(text), return_counts=True)[1]
+    unigram_nats = -(counts / counts.sum() * numpy.log(counts / counts.sum())).sum()   # entropy of char frequencies
+    result = train(small(corpus, tmp_path, model="charloop", window=8, batch=32, epochs=2.0, eval_every=10**6), quiet)
+    assert result.val_loss < unigram_nats - 0.3
 
 
 def test_minutes_limit_stops_and_still_evaluates(corpus, tmp_path):
@@ -175,7 +192,8 @@ def test_python_dash_m_minirnn_trains_and_samples(corpus, tmp_path):
                               "--emb", "8", "--hidden", "16", "--batch", "4", "--bptt", "16", "--epochs", "0.3",
                               "--out", str(out)], env=env, capture_output=True, text=True, timeout=120)
     assert trained.returncode == 0, trained.stderr
-    assert "bits/char" in trained.stderr and (out / "last.npz").exists()
+    assert "bits/char" in trained.stderr and "tok_s=" in trained.stderr      # the reports and the progress bar
+    assert (out / "last.npz").exists()
     sampled = subprocess.run([sys.executable, "-m", "minirnn", "sample", str(out / "last.npz"), "--length", "20"],
                              env=env, capture_output=True, text=True, timeout=120)
     assert sampled.returncode == 0 and len(sampled.stdout) == 1 + 20 + 1   # the "\n" prime, 20 characters, newline
