@@ -13,7 +13,8 @@ Evaluation runs the validation text as stateful streams (CharRNN) or windows
 (CharLoopModel) under ``no_grad()`` and reports the mean loss in nats and in bits
 per character (loss / ln 2). It happens every ``eval_every`` steps and always at
 the end, also when ``minutes`` (which bounds the training time, evaluations
-excluded) stops the run. After each evaluation the run directory gets:
+excluded) or a Ctrl-C (after the step under way) stops the run. After each
+evaluation the run directory gets:
 
     last.npz       model, optimizer, position in the data, carried state, RNG states
     best.npz       the same, for the lowest validation loss so far
@@ -32,8 +33,11 @@ import dataclasses
 import hashlib
 import json
 import math
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -220,6 +224,7 @@ class Trainer:
         self.state = None                  # the carried RNN state (CharRNN)
         self.order = None                  # the window order of the current epoch (CharLoopModel)
         self.saved_step = None             # the step last.npz holds, for the NaN message
+        self.interrupted = False           # set by a first Ctrl-C: stop after this step, evaluated and saved
         self.train_seconds = 0.0           # training time so far, evaluations excluded
         self.best_val_loss = math.inf
         if config.resume:
@@ -347,27 +352,27 @@ class Trainer:
         losses, window_losses, window_tokens, window_seconds = [], [], 0, 0.0
         result = None
         try:
-            while True:
-                done = (total_steps is not None and self.step >= total_steps) or \
-                       (time_limit is not None and self.train_seconds >= time_limit)
-                if not done:
-                    started = time.perf_counter()
-                    loss, tokens = self.train_step()
-                    seconds = time.perf_counter() - started
-                    self.train_seconds += seconds
-                    window_seconds += seconds
-                    window_tokens += tokens
-                    losses.append(loss)
-                    window_losses.append(loss)
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{window_tokens / window_seconds:,.0f}",
-                                        refresh=False)
-                if window_losses and (done or self.step % config.eval_every == 0):
-                    result = self._report(window_losses, window_tokens, window_seconds, losses, bar)
-                    window_losses, window_tokens, window_seconds = [], 0, 0.0
-                if done:
-                    break
+            with _interrupt_stops(self):
+                while True:
+                    done = self._finished(total_steps, time_limit)
+                    if not done:
+                        started = time.perf_counter()
+                        loss, tokens = self.train_step()
+                        seconds = time.perf_counter() - started
+                        self.train_seconds += seconds
+                        window_seconds += seconds
+                        window_tokens += tokens
+                        losses.append(loss)
+                        window_losses.append(loss)
+                        if bar is not None:
+                            bar.update(1)
+                            bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{window_tokens / window_seconds:,.0f}",
+                                            refresh=False)
+                    if window_losses and (done or self.step % config.eval_every == 0):
+                        result = self._report(window_losses, window_tokens, window_seconds, losses, bar)
+                        window_losses, window_tokens, window_seconds = [], 0, 0.0
+                    if done:
+                        break
         finally:
             if bar is not None:
                 bar.close()
@@ -377,6 +382,11 @@ class Trainer:
             result = TrainResult(self.step, self.step / len(data.train), val_loss, val_loss / LN2,
                                  self.best_val_loss, 0.0, losses, str(self.out))
         return result
+
+    def _finished(self, total_steps: int | None, time_limit: float | None) -> bool:
+        """Whether to stop before the next step: the last step is taken, the time is used up, or Ctrl-C."""
+        return ((total_steps is not None and self.step >= total_steps)
+                or (time_limit is not None and self.train_seconds >= time_limit) or self.interrupted)
 
     def _report(self, window_losses, tokens, seconds, losses, bar) -> TrainResult:
         """Evaluate, write checkpoints and a metrics line, and say it."""
@@ -406,6 +416,32 @@ class Trainer:
             self.log(message)
         return TrainResult(self.step, record["epoch"], val_loss, record["val_bpc"], self.best_val_loss,
                            record["tokens_per_sec"], losses, str(self.out))
+
+
+@contextmanager
+def _interrupt_stops(trainer: Trainer):
+    """While training: a first Ctrl-C lets the current step finish, then the run evaluates, saves and returns
+    as if it had reached its end (so nothing since the last evaluation is lost); a second one stops at once.
+
+    The handler only sets a flag, so a step is never cut in half between the gradient and the update.
+    Signal handlers belong to the main thread; elsewhere Ctrl-C keeps its usual meaning.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_interrupt(signum, frame):
+        if trainer.interrupted:
+            raise KeyboardInterrupt
+        trainer.interrupted = True
+        print("\ninterrupted: finishing this step, then evaluating and saving (Ctrl-C again to quit now)",
+              file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _sum_nll(logp, target) -> float:

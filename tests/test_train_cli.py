@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,23 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_path,
     saved = checkpoint.load(tmp_path / "last.npz")
     assert saved.meta["step"] == 5
     assert all(numpy.isfinite(value).all() for value in saved.params.values())
+
+
+def test_first_ctrl_c_finishes_the_step_then_evaluates_and_saves(corpus, tmp_path, monkeypatch):
+    real = minirnn.train.cross_entropy
+    calls = []
+
+    def interrupted_at_step_7(logits, target):
+        calls.append(1)
+        if len(calls) == 7:
+            signal.raise_signal(signal.SIGINT)                # as if the user pressed Ctrl-C during step 7
+        return real(logits, target)
+
+    monkeypatch.setattr(minirnn.train, "cross_entropy", interrupted_at_step_7)
+    result = train(small(corpus, tmp_path, eval_every=5), quiet)
+    assert result.step == 7 and checkpoint.load(tmp_path / "last.npz").meta["step"] == 7
+    assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [5, 7]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler   # the usual Ctrl-C is back
 
 
 def test_existing_run_is_not_overwritten_without_resume(corpus, tmp_path):
