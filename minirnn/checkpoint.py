@@ -78,6 +78,7 @@ def save(path, model, optimizer=None, meta: dict | None = None, arrays: dict | N
 
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        os.chmod(temporary, 0o666 & ~_umask())          # mkstemp makes it private; a checkpoint is an ordinary file
         with os.fdopen(handle, "wb") as file:
             numpy.savez(file, **contents)
             file.flush()
@@ -86,6 +87,13 @@ def save(path, model, optimizer=None, meta: dict | None = None, arrays: dict | N
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def load(path) -> Checkpoint:

@@ -72,6 +72,12 @@ def test_save_replaces_atomically_and_leaves_no_temporary_file(saved, monkeypatc
     assert os.listdir(path.parent) == [path.name]             # and no half-written file is left beside it
 
 
+def test_checkpoint_gets_an_ordinary_file_mode(saved, tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("")
+    assert saved[0].stat().st_mode == plain.stat().st_mode
+
+
 @pytest.mark.parametrize("cut", [0.1, 0.5, 0.9, 0.999])
 def test_truncated_file_is_refused(saved, cut):
     path = saved[0]
