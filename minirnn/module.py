@@ -79,6 +79,17 @@ class Module:
         """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
         return backend.uniform(self.rng, -bound, bound, shape, self.dtype, self.backend)
 
+    def dropout_mask(self, shape, p: float):
+        """Inverted dropout: 1 / (1 - p) with probability 1 - p, else 0; None outside training or at p = 0.
+
+        Scaling the kept units by 1 / (1 - p) keeps every unit's expected value, so
+        evaluation needs no mask and no rescaling. Drawn from this model's ``rng``.
+        """
+        if not self.training or p == 0.0:
+            return None
+        keep = backend.uniform(self.rng, 0.0, 1.0, shape, self.dtype, self.backend) >= p
+        return keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - p))
+
     # -- state dicts ----------------------------------------------------------------
     def state_dict(self) -> dict:
         """Host NumPy copies of every parameter, keyed by torch's names."""
@@ -106,10 +117,26 @@ class Module:
             params[name][...] = self.xp.asarray(value.astype(self.dtype))
 
     # -- moves ----------------------------------------------------------------------
+    def named_modules(self, prefix: str = ""):
+        """(prefix, module) for this model ("") and every child below it ("rnn", ...)."""
+        yield prefix, self
+        for name, child in self._children.items():
+            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
     def _modules(self):
-        yield self
-        for child in self._children.values():
-            yield from child._modules()
+        return (module for _, module in self.named_modules())
+
+    def rng_state(self) -> dict:
+        """The state of every random generator in the model (JSON-friendly), keyed by module prefix.
+
+        Restoring it with :meth:`set_rng_state` makes the next forwards draw the
+        same dropout masks: a resumed run, or a gradient check, depends on that.
+        """
+        return {prefix: module.rng.bit_generator.state for prefix, module in self.named_modules()}
+
+    def set_rng_state(self, state: dict) -> None:
+        for prefix, module in self.named_modules():
+            module.rng.bit_generator.state = state[prefix]
 
     def astype(self, dtype) -> "Module":
         """Convert parameters and gradients to float32 or float64 (in place on the model; returns it)."""

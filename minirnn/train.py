@@ -184,15 +184,6 @@ def build_optimizer(config: TrainConfig, model):
     return OPTIMIZERS[config.optimizer](model, config.lr, **options[config.optimizer])
 
 
-def _modules(model):
-    """(prefix, module) for the model and every child: each has its own generator (init, then dropout
-    masks), and a checkpoint keeps all of them so that a resumed run draws the same masks."""
-    yield "", model
-    for prefix, child in model._children.items():
-        for sub_prefix, module in _modules(child):
-            yield prefix + ("." + sub_prefix if sub_prefix else ""), module
-
-
 class Trainer:
     """The state of one run: model, optimizer, data, position, and what has been reported."""
 
@@ -237,7 +228,7 @@ class Trainer:
                 "text_sha256": self.data.digest, "step": self.step, "epoch": self.epoch,
                 "batch_index": self.batch_index, "train_seconds": self.train_seconds,
                 "best_val_loss": self.best_val_loss if math.isfinite(self.best_val_loss) else None,
-                "rng_states": {prefix: module.rng.bit_generator.state for prefix, module in _modules(self.model)},
+                "rng_states": self.model.rng_state(),
                 "window": self.config.window}
 
     def _state_arrays(self) -> dict:
@@ -253,8 +244,7 @@ class Trainer:
         meta = saved.meta
         self.model.load_state_dict(saved.params)
         self.optimizer.load_state_dict(saved.optimizer_arrays, saved.optimizer)
-        for prefix, module in _modules(self.model):
-            module.rng.bit_generator.state = meta["rng_states"][prefix]
+        self.model.set_rng_state(meta["rng_states"])
         self.step, self.epoch, self.batch_index = meta["step"], meta["epoch"], meta["batch_index"]
         self.train_seconds = meta["train_seconds"]
         self.best_val_loss = math.inf if meta["best_val_loss"] is None else meta["best_val_loss"]

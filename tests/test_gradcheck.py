@@ -40,7 +40,8 @@ def test_sequence_model_gradients_match_finite_differences(model, data):
     assert_all_pass(run_case(Case(model, options), seed=data.draw(st.integers(0, 2**16)), max_entries=150))
 
 
-@pytest.mark.parametrize("model", ["rnncell", "lstmcell", "grucell", "charloop", "nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("model", ["rnncell", "lstmcell", "grucell", "charloop", "charrnn", "nll_loss",
+                                   "cross_entropy"])
 @pytest.mark.parametrize("seed", range(4))
 def test_step_cell_model_and_loss_gradients_match_finite_differences(model, seed):
     for case in draw_cases(model, 3, seed=seed):

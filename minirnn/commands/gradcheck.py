@@ -9,7 +9,7 @@ from ..gradcheck import ATOL, EPS, MODELS, RTOL, draw_cases, run_case
 
 # Cases per model in the default run: enough to cover every option, under two minutes on 2 cores.
 DEFAULT_CASES = {"rnn": 40, "lstm": 30, "gru": 30, "rnncell": 6, "lstmcell": 6, "grucell": 6,
-                 "charloop": 8, "nll_loss": 4, "cross_entropy": 4}
+                 "charloop": 8, "charrnn": 9, "nll_loss": 4, "cross_entropy": 4}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

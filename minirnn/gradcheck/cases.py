@@ -21,13 +21,13 @@ import numpy
 
 from .. import backend
 from ..layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from ..models import CharLoopModel
+from ..models import CharLoopModel, CharRNN
 from ..ops import cross_entropy, nll_loss
 from .check import check_gradients
 
 SEQUENCE_MODELS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 STEP_MODELS = {"rnncell": RNNCell, "lstmcell": LSTMCell, "grucell": GRUCell}
-MODELS = (*SEQUENCE_MODELS, *STEP_MODELS, "charloop", "nll_loss", "cross_entropy")
+MODELS = (*SEQUENCE_MODELS, *STEP_MODELS, "charloop", "charrnn", "nll_loss", "cross_entropy")
 # Options left out of a case's label when they have these values.
 DEFAULTS = dict(layers=1, bidirectional=False, h0=False, chunks=1, lengths=False, dropout=0.0,
                 batch_first=False, bias=True, masked=False, T=None)
@@ -86,6 +86,12 @@ def draw_cases(model: str, count: int, seed: int = 0) -> list[Case]:
         return [Case(model, dict(T=int(rng.integers(1, 6)), B=int(rng.integers(1, 4)),
                                  V=int(rng.integers(2, 7)), n_fac=int(rng.integers(1, 5)),
                                  n_hidden=int(rng.integers(1, 5)))) for _ in range(count)]
+    if model == "charrnn":
+        return [Case(model, dict(T=int(rng.integers(1, 6)), B=int(rng.integers(1, 4)), V=int(rng.integers(2, 7)),
+                                 emb=int(rng.integers(1, 4)), hidden=int(rng.integers(1, 4)),
+                                 layers=int(rng.integers(1, 3)), cell=("rnn", "lstm", "gru")[k % 3],
+                                 h0=bool(k % 2), dropout=0.5 if k % 4 == 3 else 0.0))
+                for k in range(count)]
     if model in ("nll_loss", "cross_entropy"):
         return [Case(model, dict(T=int(rng.integers(1, 4)) if k % 2 else None, B=int(rng.integers(1, 4)),
                                  V=int(rng.integers(2, 6)), masked=bool(k % 3 == 1)))
@@ -126,11 +132,11 @@ def _sequence_problem(case: Case, seed: int, name: str):
         index[time_axis] = slice(bounds[k], bounds[k + 1])
         return a[tuple(index)]
 
-    rng_state = model.rng.bit_generator.state
+    rng_state = model.rng_state()
 
     def run(handed_over=None, backward=False):
         """Forward (and backward) chunk by chunk; returns loss, the handed-over states, dx, dh0."""
-        model.rng.bit_generator.state = rng_state           # the same dropout masks every time
+        model.set_rng_state(rng_state)                      # the same dropout masks every time
         state = pack(tuple(h0[f"{s}0"] for s in state_names)) if h0 else None
         loss, carried, dx_chunks, d_state0 = 0.0, [], [], None
         for k in range(o["chunks"]):
@@ -201,6 +207,36 @@ def _charloop_problem(case: Case, seed: int, name: str):
     return forward, model.grads, model.params
 
 
+def _charrnn_problem(case: Case, seed: int, name: str):
+    o = case.options
+    model = CharRNN(o["V"], o["emb"], o["hidden"], o["layers"], cell=o["cell"], dropout=o["dropout"],
+                    dtype="float64", seed=seed).to(name).train()
+    rng = numpy.random.default_rng(seed + 1)
+    ids = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
+    n_states = 2 if o["cell"] == "lstm" else 1
+    shape = (o["layers"], o["B"], o["hidden"])
+    state0 = {f"state{k}": _normal(rng, shape, name) for k in range(n_states)} if o["h0"] else {}
+    g_logits = _normal(rng, (o["T"], o["B"], o["V"]), name)
+    g_state = tuple(_normal(rng, shape, name) for _ in range(n_states))
+    rng_state = model.rng_state()
+
+    def pack(states):
+        return None if not states else states[0] if n_states == 1 else tuple(states)
+
+    def forward():
+        model.set_rng_state(rng_state)                      # the same dropout masks every time
+        logits, state = model(ids, pack(tuple(state0.values())))
+        states = state if n_states > 1 else (state,)
+        return float((logits * g_logits).sum()) + sum(float((a * g).sum()) for a, g in zip(states, g_state))
+
+    model.zero_grad()
+    forward()
+    d_state0 = model.backward(g_logits, pack(g_state))
+    d_states = d_state0 if n_states > 1 else (d_state0,)
+    grads = dict(model.grads, **{k: d for k, d in zip(state0, d_states)})
+    return forward, grads, dict(model.params, **state0)
+
+
 def _loss_problem(case: Case, seed: int, name: str):
     o = case.options
     rng = numpy.random.default_rng(seed + 1)
@@ -225,6 +261,8 @@ def run_case(case: Case, seed: int = 0, backend_name: str = "numpy", max_entries
         problem = _step_problem
     elif case.model == "charloop":
         problem = _charloop_problem
+    elif case.model == "charrnn":
+        problem = _charrnn_problem
     else:
         problem = _loss_problem
     loss_fn, grads, tensors = problem(case, seed, backend_name)

@@ -126,7 +126,7 @@ class Recurrent(Module):
         layer_caches, drop_masks = [], []
         layer_input = x
         for layer in range(self.num_layers):
-            drop = self._dropout_mask(layer_input.shape) if layer > 0 else None
+            drop = self.dropout_mask(layer_input.shape, self.dropout) if layer > 0 else None
             if drop is not None:
                 layer_input = layer_input * drop
             drop_masks.append(drop)
@@ -150,13 +150,6 @@ class Recurrent(Module):
         h_n = tuple(xp.stack(store) for store in finals)
         self.save_cache((layer_caches, drop_masks, mask, T, B))
         return output, self._state_out(h_n)
-
-    def _dropout_mask(self, shape):
-        """Inverted dropout between layers: keep with probability 1 - p, scale by 1 / (1 - p)."""
-        if not self.training or self.dropout == 0.0:
-            return None
-        keep = backend.uniform(self.rng, 0.0, 1.0, shape, self.dtype, self.backend) >= self.dropout
-        return keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - self.dropout))
 
     def backward(self, d_output, d_hx=None):
         """Backpropagation through time for the last forward.

@@ -75,19 +75,12 @@ class CharRNN(Module):
         ids = checks.id_array("ids", ids, ("T", "B"), self.vocab_size, self.xp)
         x, emb_cache = embedding_forward(ids, p["embedding.weight"])          # x_t = E[c_t]    (T, B, emb)
         h, state = self.rnn.forward(x, state)                                 # h_t            (T, B, hidden)
-        drop = self._dropout_mask(h.shape)
+        drop = self.dropout_mask(h.shape, self.dropout)
         if drop is not None:
             h = h * drop
         logits, head_cache = linear_forward(h, p["head.weight"], p["head.bias"])  # W h_t + b  (T, B, V)
         self.save_cache((emb_cache, drop, head_cache, ids.shape))
         return logits, state
-
-    def _dropout_mask(self, shape):
-        """Inverted dropout on the top layer's output: keep with probability 1 - p, scale by 1 / (1 - p)."""
-        if not self.training or self.dropout == 0.0:
-            return None
-        keep = backend.uniform(self.rng, 0.0, 1.0, shape, self.dtype, self.backend) >= self.dropout
-        return keep.astype(self.dtype) * self.dtype.type(1.0 / (1.0 - self.dropout))
 
     def backward(self, d_logits, d_state=None):
         """d_logits: (T, B, V) dL/d(logits); d_state: dL/d(returned state) or None.
