@@ -35,11 +35,11 @@ from . import backend, checks
 from .cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL, Cell
 from .layers import unroll
 from .layers.recurrent import GRU, LSTM, RNN, Recurrent
-from .models.charloop import CharLoopModel
+from .models import CharLoopModel, CharRNN
 from .module import Module
-from .ops import nll_loss
+from .ops import cross_entropy, nll_loss
 
-MODELS = ("charloop", "rnn", "lstm", "gru")
+MODELS = ("charloop", "rnn", "lstm", "gru", "charrnn")
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 _LOOPS = (unroll.unroll_forward.__code__, unroll.unroll_backward.__code__)
@@ -56,7 +56,7 @@ class Line:
     line; comment: its trailing comment (the equation); inputs and outputs:
     "name (shape)" for each array it read or wrote; depth: how many watched
     calls deep it ran; loop: which run of the time loop it belongs to (None
-    outside one), step: the loop's t.
+    outside one), step: the loop's t; in_cell: it is a line of the cell's gate math.
     """
     location: str
     code: str
@@ -66,6 +66,7 @@ class Line:
     depth: int
     loop: int | None = None
     step: int | None = None
+    in_cell: bool = False
 
 
 @dataclass
@@ -264,8 +265,9 @@ def _computes(node: ast.stmt, frame) -> bool:
 class _Recorder:
     """A sys.settrace hook that records the array-computing lines of the watched functions."""
 
-    def __init__(self, codes, names: dict):
+    def __init__(self, codes, cell_codes, names: dict):
         self.codes = codes          # the code objects whose lines are recorded
+        self.cell_codes = cell_codes  # those of them that are a cell's gate math
         self.names = names          # id(array) -> parameter or gradient name
         self.trace = Trace()
         self.pending: dict[int, tuple] = {}     # id(frame) -> (line record, statement) waiting for its outputs
@@ -344,7 +346,7 @@ class _Recorder:
         location = f"{path.relative_to(_PACKAGE_ROOT) if path.is_relative_to(_PACKAGE_ROOT) else path.name}" \
                    f":{node.lineno}"
         record = Line(location, source.code(node), source.comment(node), _unique(inputs), [],
-                      self._depth(frame), loop, step)
+                      self._depth(frame), loop, step, frame.f_code in self.cell_codes)
         self.trace.records.append(record)
         self.pending[id(frame)] = (record, node)
 
@@ -439,23 +441,36 @@ def _norm(array) -> float:
 
 
 # -- models and the run that is recorded -------------------------------------------------------
-def build_model(name: str, input_size: int = 10, hidden_size: int = 20, num_layers: int = 1, n_fac: int = 42,
-                vocab_size: int = 60, seed: int = 0) -> Module:
-    """A small model to explain: "charloop", "rnn" (tanh), "lstm" or "gru".
+def build_model(name: str, input_size: int = 10, hidden_size: int = 20, num_layers: int = 1, emb: int = 42,
+                vocab_size: int = 60, cell: str = "lstm", nonlinearity: str = "tanh", seed: int = 0) -> Module:
+    """A small model to explain, or the model stored in a checkpoint.
 
-    The default sizes are the article's: nn.RNN(input_size=10, hidden_size=20),
-    and CharLoopModel with n_fac=42. ``num_layers`` applies to rnn, lstm and gru.
+    name: "charloop" (CharLoopModel(vocab_size, n_fac=emb, n_hidden=hidden_size)),
+    "rnn" (with ``nonlinearity``), "lstm", "gru" (input_size, hidden_size,
+    num_layers), "charrnn" (CharRNN(vocab_size, emb, hidden_size, num_layers,
+    cell)), or the path of a checkpoint written by ``minirnn train``, whose
+    stored model and sizes are used instead. The defaults are the article's:
+    nn.RNN(input_size=10, hidden_size=20), and n_fac=42 for CharLoopModel.
     """
-    checks.choice("model", name, MODELS)
+    if name not in MODELS:
+        if not Path(name).is_file():
+            raise ValueError(f"model must be one of {MODELS} or the path of a checkpoint, got {name!r} "
+                             "(no such file)")
+        from . import checkpoint           # imported here: the built-in models do not need it
+        return checkpoint.load(name).build_model(seed=seed)
     if name == "charloop":
-        return CharLoopModel(vocab_size, n_fac, hidden_size, seed=seed)
-    kind = {"rnn": RNN, "lstm": LSTM, "gru": GRU}[name]
-    return kind(input_size, hidden_size, num_layers=num_layers, seed=seed)
+        return CharLoopModel(vocab_size, emb, hidden_size, seed=seed)
+    if name == "charrnn":
+        return CharRNN(vocab_size, emb, hidden_size, num_layers, cell, seed=seed)
+    if name == "rnn":
+        return RNN(input_size, hidden_size, num_layers=num_layers, nonlinearity=nonlinearity, seed=seed)
+    return {"lstm": LSTM, "gru": GRU}[name](input_size, hidden_size, num_layers=num_layers, seed=seed)
 
 
-def _watched_codes(model: Module) -> set:
+def _watched_codes(model: Module) -> tuple[set, set]:
     """The code objects whose lines are recorded: the model's own forward and backward (and its
-    children's), every function of the sequence layer, and the cells' gate math."""
+    children's), every function of the sequence layer, and the cells' gate math (also returned
+    on its own)."""
     codes = {value.__code__ for value in vars(unroll).values()
              if callable(value) and getattr(value, "__module__", None) == unroll.__name__}
     cells = [RNN_TANH_CELL, RNN_RELU_CELL, LSTM_CELL, GRU_CELL]
@@ -464,9 +479,8 @@ def _watched_codes(model: Module) -> set:
             codes.add(getattr(type(module), method).__code__)
         if isinstance(getattr(module, "cell", None), Cell):
             cells.append(module.cell)
-    for cell in cells:
-        codes.update((cell.forward.__code__, cell.backward.__code__))
-    return codes
+    cell_codes = {code for cell in cells for code in (cell.forward.__code__, cell.backward.__code__)}
+    return codes | cell_codes, cell_codes
 
 
 def _array_names(model: Module) -> dict:
@@ -491,45 +505,59 @@ class Run:
 def record(model: Module, steps: int = 3, batch: int = 4, seed: int = 0) -> Run:
     """Run one forward and backward of ``model`` on random data of T=steps, B=batch and record them.
 
-    CharLoopModel gets ids cs (T, B) and the NLL loss of a random next character;
-    RNN, LSTM and GRU get x (T, B, I) and L = sum(output * G) for a random G, so
+    CharLoopModel gets ids cs (T, B) and the NLL loss of a random next character,
+    CharRNN ids (T, B) and the cross-entropy of a random next character at every
+    step; RNN, LSTM and GRU get x (T, B, I) and L = sum(output * G) for a random G, so
     that every step receives a gradient from above as well as from the step after.
     """
     steps, batch = checks.positive_int("steps", steps), checks.positive_int("batch", batch)
     generator = numpy.random.default_rng(seed)
     model.zero_grad()
-    codes, names = _watched_codes(model), _array_names(model)
+    (codes, cell_codes), names = _watched_codes(model), _array_names(model)
     if isinstance(model, CharLoopModel):
         cs = model.xp.asarray(generator.integers(0, model.vocab_size, (steps, batch)))
         target = model.xp.asarray(generator.integers(0, model.vocab_size, (batch,)))
-        with _Recorder(codes, names) as forward:
+        with _Recorder(codes, cell_codes, names) as forward:
             logp = model.forward(cs)
         loss, d_logp = nll_loss(logp, target)
-        with _Recorder(codes, names) as backward:
+        with _Recorder(codes, cell_codes, names) as backward:
             model.backward(d_logp)
         inputs = f"cs {_shape(cs)}: T={steps} steps of B={batch} character ids in [0, {model.vocab_size})"
         text = f"L = nll_loss(logp, next character) = {loss:.4f}; d_logp {_shape(d_logp)}"
     elif isinstance(model, Recurrent):
         x = model.xp.asarray(generator.standard_normal((steps, batch, model.input_size)).astype(model.dtype))
-        with _Recorder(codes, names) as forward:
+        with _Recorder(codes, cell_codes, names) as forward:
             output, _ = model.forward(x)
         d_output = model.xp.asarray(generator.standard_normal(output.shape).astype(model.dtype))
-        with _Recorder(codes, names) as backward:
+        with _Recorder(codes, cell_codes, names) as backward:
             model.backward(d_output)
         inputs = f"x {_shape(x)}: T={steps} steps, B={batch} sequences, I={model.input_size} features"
         text = f"L = sum(output * G) for a random G, so d_output = G {_shape(d_output)} and d_h_n = None"
+    elif isinstance(model, CharRNN):
+        ids = model.xp.asarray(generator.integers(0, model.vocab_size, (steps, batch)))
+        target = model.xp.asarray(generator.integers(0, model.vocab_size, (steps, batch)))
+        with _Recorder(codes, cell_codes, names) as forward:
+            logits, _ = model.forward(ids)
+        loss, d_logits = cross_entropy(logits, target)
+        with _Recorder(codes, cell_codes, names) as backward:
+            model.backward(d_logits)
+        inputs = f"ids {_shape(ids)}: T={steps} steps of B={batch} character ids in [0, {model.vocab_size})"
+        text = f"L = cross_entropy(logits, next characters) = {loss:.4f}; d_logits {_shape(d_logits)}"
     else:
-        raise TypeError(f"model must be a CharLoopModel, RNN, LSTM or GRU, got {type(model).__name__}")
+        raise TypeError(f"model must be a CharLoopModel, CharRNN, RNN, LSTM or GRU, got {type(model).__name__}")
     return Run(model, steps, batch, inputs, text, forward.trace, backward.trace)
 
 
 # -- the printout ------------------------------------------------------------------------------
-def format_trace(trace: Trace, show_steps: int = 3) -> str:
+def format_trace(trace: Trace, show_steps: int = 3, cells: bool = True) -> str:
     """The recorded lines, indented by call depth, the time loop split into steps.
 
     A loop of more than ``show_steps`` steps shows its first ``show_steps - 1``
-    steps and its last one; the steps between run the same lines.
+    steps and its last one; the steps between run the same lines. ``cells=False``
+    leaves out the lines inside the cell (its gate math), keeping the loop around it.
     """
+    show_steps = checks.positive_int("show_steps", show_steps)
+    trace = Trace([r for r in trace.records if cells or not getattr(r, "in_cell", False)])
     steps_of: dict[int, list] = {}
     for record in trace.records:
         if record.loop is not None and record.step not in steps_of.setdefault(record.loop, []):
@@ -589,8 +617,13 @@ def _mentions(item: str, name: str) -> bool:
     return label in (name, f"{name}.T", f"{name}[view]")
 
 
-def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_steps: int = 3) -> str:
-    """The full printout: the recorded forward, the backward in reverse, and the parameter table."""
+def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_steps: int = 3,
+            cells: bool = True) -> str:
+    """The full printout: the recorded forward, the backward in reverse, and the parameter table.
+
+    steps, batch: T and B of the random input; show_steps, cells: as in
+    :func:`format_trace`.
+    """
     run = record(model, steps, batch, seed)
     rule = "-" * 78
     return "\n".join([
@@ -598,7 +631,9 @@ def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_s
         f"input: {run.inputs}",
         "Every line below ran just now; each shows the arrays it read -> the arrays it wrote, with",
         "their shapes and parameter names, and the equation in the source line's own comment.",
-        rule, "FORWARD", format_trace(run.forward, show_steps),
-        rule, f"BACKWARD (BPTT), {run.loss}", format_trace(run.backward, show_steps),
+        "Lines outside a 'step t=' block run once for all T steps together (their arrays start with T);",
+        "the time loop runs only what must wait for the previous step.",
+        rule, "FORWARD", format_trace(run.forward, show_steps, cells),
+        rule, f"BACKWARD (BPTT), {run.loss}", format_trace(run.backward, show_steps, cells),
         rule, "PARAMETERS", parameter_table(model, run.forward),
     ])
