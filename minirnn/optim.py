@@ -30,8 +30,8 @@ def _non_negative(name: str, value) -> float:
 
 
 def _positive(name: str, value) -> float:
-    if _non_negative(name, value) == 0:
-        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 or math.isinf(value):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)
 
 
