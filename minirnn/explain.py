@@ -272,6 +272,7 @@ class _Recorder:
         self.trace = Trace()
         self.pending: dict[int, tuple] = {}     # id(frame) -> (line record, statement) waiting for its outputs
         self.loop_ids: dict[int, int] = {}      # id(frame) of a running time loop -> its number
+        self.loops_started = 0                  # numbers the time loops in the order they run
 
     def __enter__(self):
         self.outer = sys.gettrace()
@@ -285,7 +286,8 @@ class _Recorder:
     def _on_call(self, frame, event, arg):
         if event == "call" and frame.f_code in self.codes:
             if frame.f_code in _LOOPS:
-                self.loop_ids[id(frame)] = len(self.loop_ids)
+                self.loop_ids[id(frame)] = self.loops_started
+                self.loops_started += 1
             return self._on_event
         return None
 
@@ -297,13 +299,15 @@ class _Recorder:
         return depth
 
     def _where_in_loop(self, frame):
-        """(loop number, t) of the innermost time loop this frame runs inside, or (None, None)."""
+        """(loop number, t) of the innermost time loop this frame runs inside, or (None, None).
+
+        A frame is inside a step when its time-loop frame (itself or a caller) is
+        on a line of the body of the ``for t`` loop.
+        """
         while frame is not None:
             if frame.f_code in _LOOPS and id(frame) in self.loop_ids:
-                lines = _source(frame.f_code.co_filename).loop_lines.get(frame.f_code.co_firstlineno, range(0))
-                if frame.f_lineno in lines and "t" in frame.f_locals and \
-                        _source(frame.f_code.co_filename).statement_at.get(frame.f_lineno) is not None and \
-                        not isinstance(_source(frame.f_code.co_filename).statement_at[frame.f_lineno], ast.For):
+                body = _loop_body(frame)
+                if frame.f_lineno in body:
                     return self.loop_ids[id(frame)], frame.f_locals["t"]
                 return None, None
             frame = frame.f_back
@@ -318,7 +322,8 @@ class _Recorder:
                 return self._on_event        # another physical line of the same statement
             self._finish(frame)
             if isinstance(node, ast.For):
-                if frame.f_code in _LOOPS and "t" in frame.f_locals:
+                # The "for t" header comes round again after every step: the step just ended.
+                if frame.f_code in _LOOPS and "t" in frame.f_locals and frame.f_lineno == _loop_body(frame).start - 1:
                     self._carry(frame)
             elif node is not None and _computes(node, frame):
                 self._start(frame, source, node)
@@ -411,6 +416,12 @@ class _Recorder:
                 return f"{name}.T"
             return f"{name}[view]"
         return None
+
+
+def _loop_body(frame) -> range:
+    """The lines of the body of the ``for t`` loop of a time-loop frame (just after its header line)."""
+    lines = _source(frame.f_code.co_filename).loop_lines[frame.f_code.co_firstlineno]
+    return range(lines.start + 1, lines.stop)
 
 
 def _is_assigned(target, node: ast.stmt) -> bool:

@@ -92,3 +92,19 @@ def test_command_line_prints_the_brief_form(capsys):
     assert cli.main(["explain", "gru", "--steps", "2", "--brief", "--hidden-size", "4", "--input-size", "3"]) == 0
     out = capsys.readouterr().out
     assert "step t=1" in out and "minirnn/cells/gru.py" not in out
+
+
+def test_each_layer_and_direction_gets_its_own_run_of_the_loop():
+    model = explain.RNN(2, 3, num_layers=2, bidirectional=True, seed=0)
+    run = record(model, steps=2, batch=1)
+    loops = {r.loop for r in run.forward.records if r.loop is not None}
+    assert len(loops) == 4
+    assert sum(isinstance(r, Carry) for r in run.backward.records) == 4 * 2
+
+
+def test_a_long_loop_prints_its_first_steps_and_its_last():
+    text = explain.explain(build_model("gru", input_size=2, hidden_size=3), steps=6, batch=1, show_steps=3,
+                           cells=False)
+    forward = text.split("BACKWARD")[0]
+    assert "step t=0" in forward and "step t=1" in forward and "step t=5" in forward
+    assert "... steps t=2..4 run the same lines ..." in forward and "step t=3" not in forward
