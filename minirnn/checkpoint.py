@@ -100,9 +100,7 @@ def load(path) -> Checkpoint:
         return ValueError(f"{name} is not a usable minirnn checkpoint: {reason}")
 
     try:
-        archive = numpy.load(path, allow_pickle=False)
-    except OSError:
-        raise
+        archive = numpy.load(path, allow_pickle=False)   # a missing or unreadable file: its OSError goes up
     except ValueError as err:   # numpy's answer to anything neither .npz nor .npy: it would unpickle it
         raise refuse(_not_an_archive(path, err)) from None
     except (zipfile.BadZipFile, EOFError, zlib.error) as err:

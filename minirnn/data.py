@@ -106,14 +106,13 @@ class Vocab:
     def __contains__(self, char: str) -> bool:
         return char in self.index
 
-    def encode(self, text: str) -> numpy.ndarray:
-        """text -> (len(text),) int64 ids; a ValueError names characters the vocabulary lacks."""
+    def encode(self, text: str, name: str = "text") -> numpy.ndarray:
+        """text -> (len(text),) int64 ids; a ValueError names the argument and the characters the vocabulary lacks."""
         try:
             return numpy.fromiter((self.index[c] for c in text), dtype=numpy.int64, count=len(text))
         except KeyError:
-            unknown = sorted(set(text) - set(self.index))
-            raise ValueError(f"text has characters that are not in the vocabulary: {''.join(unknown)[:20]!r}") \
-                from None
+            unknown = "".join(sorted(set(text) - set(self.index)))
+            raise ValueError(f"{name} has characters that are not in the vocabulary: {unknown[:20]!r}") from None
 
     def decode(self, ids) -> str:
         """ids (any iterable of ints in [0, len)) -> text."""

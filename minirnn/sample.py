@@ -57,7 +57,7 @@ def sample(model, vocab: Vocab, prime: str = "", length: int = 200, temperature:
     if len(vocab) != model.vocab_size:
         raise ValueError(f"vocab has {len(vocab)} characters but the model predicts {model.vocab_size}")
     rng = numpy.random.default_rng(seed)
-    ids = list(vocab.encode(prime))
+    ids = list(vocab.encode(prime, name="prime"))
     if not ids:
         ids = [int(rng.integers(len(vocab)))]
     xp = model.xp

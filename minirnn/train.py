@@ -37,7 +37,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy
 
 from . import backend, checkpoint, checks
 from .data import (DEFAULT_CORPUS_BYTES, StreamBatcher, Vocab, WindowBatcher, default_corpus, read_text, split,
@@ -45,7 +44,7 @@ from .data import (DEFAULT_CORPUS_BYTES, StreamBatcher, Vocab, WindowBatcher, de
 from .grad_mode import no_grad
 from .models import CharLoopModel, CharRNN
 from .ops import cross_entropy, log_softmax_forward, nll_loss
-from .optim import OPTIMIZERS, SGD, clip_grad_norm, grad_norm, step_decay, warmup_cosine
+from .optim import OPTIMIZERS, clip_grad_norm, grad_norm, step_decay, warmup_cosine
 
 LN2 = math.log(2.0)
 EVAL_BATCH_WINDOWS = 1024   # CharLoopModel validation windows per forward: no backward, so memory is small
@@ -136,12 +135,21 @@ class TrainResult:
     out: str
 
 
+def load_text(config: TrainConfig) -> str:
+    """The text a run trains on: the --text file, or the default corpus."""
+    return default_corpus(config.corpus_bytes) if config.text is None else read_text(config.text)
+
+
+def text_digest(text: str) -> str:
+    """SHA-256 of the text, kept in checkpoints so that a resumed run can tell the text is the same."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class Data:
     """The text as ids, its vocabulary, and the batchers the model needs."""
 
-    def __init__(self, config: TrainConfig, vocab: Vocab | None = None):
-        text = default_corpus(config.corpus_bytes) if config.text is None else read_text(config.text)
-        self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    def __init__(self, config: TrainConfig, text: str, vocab: Vocab | None = None):
+        self.digest = text_digest(text)
         self.vocab = vocab or Vocab.from_text(text)
         train_ids, val_ids = split(self.vocab.encode(text), config.val_fraction)
         if config.model == "charrnn":
@@ -149,11 +157,11 @@ class Data:
             self.val = validation_streams(val_ids, config.batch, config.bptt)
         else:
             self.train = WindowBatcher(train_ids, config.window, config.batch, seed=config.seed)
-            val_batch = max(1, min(EVAL_BATCH_WINDOWS, len(val_ids) - config.window))
             if len(val_ids) <= config.window:
                 raise ValueError(f"validation text of {len(val_ids)} characters is shorter than one window "
                                  f"plus its target ({config.window + 1}); use a larger val_fraction or text")
-            self.val = WindowBatcher(val_ids, config.window, val_batch)
+            # All the validation windows, in text order, in batches as large as memory comfortably allows.
+            self.val = WindowBatcher(val_ids, config.window, min(EVAL_BATCH_WINDOWS, len(val_ids) - config.window))
 
 
 def build_model(config: TrainConfig, vocab_size: int):
@@ -164,26 +172,21 @@ def build_model(config: TrainConfig, vocab_size: int):
 
 
 def build_optimizer(config: TrainConfig, model):
-    cls = OPTIMIZERS[config.optimizer]
-    if cls is SGD:
-        return SGD(model, config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    if config.optimizer == "adagrad":
-        return cls(model, config.lr)
-    if config.optimizer == "adamw":
-        return cls(model, config.lr, weight_decay=config.weight_decay or 0.01)
-    return cls(model, config.lr, weight_decay=config.weight_decay)
+    """The optimizer named by config.optimizer, given the hyperparameters it takes."""
+    options = {"sgd": dict(momentum=config.momentum, weight_decay=config.weight_decay),
+               "adagrad": {},
+               "adam": dict(weight_decay=config.weight_decay),
+               "adamw": dict(weight_decay=config.weight_decay or 0.01)}   # 0 means AdamW's usual 0.01
+    return OPTIMIZERS[config.optimizer](model, config.lr, **options[config.optimizer])
 
 
 def _modules(model):
-    """(prefix, module) for the model and every child, whose generators checkpoints keep."""
+    """(prefix, module) for the model and every child: each has its own generator (init, then dropout
+    masks), and a checkpoint keeps all of them so that a resumed run draws the same masks."""
     yield "", model
     for prefix, child in model._children.items():
         for sub_prefix, module in _modules(child):
             yield prefix + ("." + sub_prefix if sub_prefix else ""), module
-
-
-def _finite(value) -> bool:
-    return math.isfinite(value)
 
 
 class Trainer:
@@ -196,6 +199,8 @@ class Trainer:
         last = self.out / "last.npz"
         if config.resume:
             saved = checkpoint.load(last)
+            if not {"train_config", "vocab", "text_sha256", "rng_states"} <= set(saved.meta):
+                raise ValueError(f"{last} was not written by minirnn train, so it cannot be resumed")
             stored = dict(saved.meta["train_config"])
             stored.update({k: getattr(config, k) for k in TrainConfig.RESUMABLE})
             config = TrainConfig(**stored)
@@ -204,7 +209,11 @@ class Trainer:
             raise ValueError(f"out directory {str(self.out)!r} already holds a run (last.npz): pass resume "
                              "(--resume) to continue it, or choose another out directory (--out)")
         self.config = config
-        self.data = Data(config, Vocab.from_json(saved.meta["vocab"]) if config.resume else None)
+        text = load_text(config)
+        if config.resume and saved.meta["text_sha256"] != text_digest(text):
+            raise ValueError(f"the text differs from the one {saved.path} was trained on; resume with the same "
+                             "text (--text, --corpus-bytes)")
+        self.data = Data(config, text, Vocab.from_json(saved.meta["vocab"]) if config.resume else None)
         self.model = build_model(config, len(self.data.vocab))
         self.optimizer = build_optimizer(config, self.model)
         self.step, self.epoch, self.batch_index = 0, 0, 0
@@ -222,7 +231,7 @@ class Trainer:
         return {"train_config": dataclasses.asdict(self.config), "vocab": self.data.vocab.to_json(),
                 "text_sha256": self.data.digest, "step": self.step, "epoch": self.epoch,
                 "batch_index": self.batch_index, "train_seconds": self.train_seconds,
-                "best_val_loss": self.best_val_loss if _finite(self.best_val_loss) else None,
+                "best_val_loss": self.best_val_loss if math.isfinite(self.best_val_loss) else None,
                 "rng_states": {prefix: module.rng.bit_generator.state for prefix, module in _modules(self.model)},
                 "window": self.config.window}
 
@@ -237,9 +246,6 @@ class Trainer:
 
     def _restore(self, saved) -> None:
         meta = saved.meta
-        if meta["text_sha256"] != self.data.digest:
-            raise ValueError(f"the text differs from the one {saved.path} was trained on; resume with the same "
-                             "text (--text, --corpus-bytes)")
         self.model.load_state_dict(saved.params)
         self.optimizer.load_state_dict(saved.optimizer_arrays, saved.optimizer)
         for prefix, module in _modules(self.model):
@@ -279,8 +285,8 @@ class Trainer:
         model.backward(d_out)
         grads = model.grads
         norm = clip_grad_norm(grads, self.config.clip) if self.config.clip else grad_norm(grads)
-        if not (_finite(loss) and _finite(norm)):
-            what = f"loss is {loss}" if not _finite(loss) else f"gradient norm is {norm}"
+        if not (math.isfinite(loss) and math.isfinite(norm)):
+            what = f"loss is {loss}" if not math.isfinite(loss) else f"gradient norm is {norm}"
             kept = (f"{self.out / 'last.npz'} (step {self.saved_step}) is kept as it was"
                     if self.saved_step is not None else "no checkpoint has been written yet")
             raise FloatingPointError(f"training stopped at step {self.step + 1}: the {what}; {kept}. "
@@ -375,7 +381,7 @@ class Trainer:
     def _report(self, window_losses, tokens, seconds, losses, bar) -> TrainResult:
         """Evaluate, write checkpoints and a metrics line, and say it."""
         val_loss = self.evaluate()
-        if not _finite(val_loss):
+        if not math.isfinite(val_loss):
             raise FloatingPointError(f"training stopped at step {self.step}: the validation loss is {val_loss}; "
                                      f"{self.out / 'last.npz'} is kept as it was. Try a lower --lr or --clip")
         record = {"step": self.step, "epoch": round(self.step / len(self.data.train), 6),
