@@ -80,7 +80,7 @@ def state_gradient_norms(model: CharRNN, ids, target) -> tuple[numpy.ndarray, nu
         with no_grad():
             for t in range(T - 1):
                 states.append(model(ids[t:t + 1], states[t])[1])
-        h_norms, c_norms = numpy.zeros(T), numpy.zeros(T)
+        h_norms, c_norms = [], []
         for t in range(T):
             logits, _ = model(ids[t:], states[t])
             _, d_last = cross_entropy(logits[-1], target)
@@ -88,13 +88,13 @@ def state_gradient_norms(model: CharRNN, ids, target) -> tuple[numpy.ndarray, nu
             d_logits[-1] = d_last * B              # the gradient of the sum over the batch
             d_state0 = model.backward(d_logits)    # = dL/dh_t, since this run started from h_t
             model.zero_grad()
-            d_h, d_c = d_state0 if isinstance(d_state0, tuple) else (d_state0, None)
-            h_norms[t] = _mean_row_norm(d_h)
-            if d_c is not None:
-                c_norms[t] = _mean_row_norm(d_c)
+            if isinstance(d_state0, tuple):        # the LSTM: (dL/dh_t, dL/dc_t)
+                d_state0, d_c = d_state0
+                c_norms.append(_mean_row_norm(d_c))
+            h_norms.append(_mean_row_norm(d_state0))
     finally:
         model.train(was_training)
-    return h_norms, (c_norms if isinstance(d_state0, tuple) else None)
+    return numpy.array(h_norms), (numpy.array(c_norms) if c_norms else None)
 
 
 def _mean_row_norm(d_state) -> float:
