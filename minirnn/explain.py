@@ -11,19 +11,20 @@ it hands to the next step (forward) or the gradient it sends to the step before
 drift from the code: change a line in a cell and ``minirnn explain`` shows the
 new line.
 
-    >>> print(explain(build_model("charloop", batch=4, n_fac=42)))   # doctest: +SKIP
+    >>> print(explain(build_model("charloop", emb=42), steps=3, batch=4))   # doctest: +SKIP
 
-The tracer reads the frames of the functions it watches and changes nothing;
-any tracer already installed (a coverage tool, a debugger) is paused while
-``explain`` runs and restored afterwards.
+The tracer needs no hook in the library: it reads the frames of the functions
+it watches and changes nothing. Any tracer already installed (a coverage tool,
+a debugger) is paused while a run is recorded and restored afterwards. It does
+know three local names of the time loops in :mod:`minirnn.layers.unroll`: ``t``
+(the step), ``out`` (the state a forward step wrote) and ``d_state`` (the
+gradient a backward step sends back); tests/test_explain.py fails if they change.
 """
 from __future__ import annotations
 
 import ast
-import dataclasses
 import io
 import linecache
-import math
 import sys
 import tokenize
 from dataclasses import dataclass, field

@@ -25,7 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint", metavar="FILE.npz", help="a CharRNN checkpoint written by minirnn train")
     parser.add_argument("--text", metavar="FILE", help="UTF-8 text to train on and probe with "
                         "(default: 300 kB of the standard library's sources)")
-    parser.add_argument("--steps", type=int, default=50, metavar="T", help="steps before the loss (default %(default)s)")
+    parser.add_argument("--steps", type=int, default=50, metavar="T",
+                        help="steps before the loss (default %(default)s)")
     parser.add_argument("--batch", type=int, default=16, metavar="B", help="probe windows (default %(default)s)")
     parser.add_argument("--train-steps", type=int, default=100, metavar="N",
                         help="updates of the short training run (default %(default)s)")
