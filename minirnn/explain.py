@@ -16,9 +16,9 @@ new line.
 The tracer needs no hook in the library: it reads the frames of the functions
 it watches and changes nothing. Any tracer already installed (a coverage tool,
 a debugger) is paused while a run is recorded and restored afterwards. It does
-know three local names of the time loops in :mod:`minirnn.layers.unroll`: ``t``
-(the step), ``out`` (the state a forward step wrote) and ``d_state`` (the
-gradient a backward step sends back); tests/test_explain.py fails if they change.
+know four local names of the time loops in :mod:`minirnn.layers.unroll`: ``t``
+(the step), ``cell``, ``out`` (the state a forward step wrote) and ``d_state``
+(the gradient a backward step sends back); tests/test_explain.py fails if they change.
 """
 from __future__ import annotations
 

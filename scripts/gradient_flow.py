@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from minirnn import checkpoint, gradient_flow
 from minirnn.data import Vocab, default_corpus, read_text
@@ -44,7 +45,8 @@ def main(argv=None) -> int:
                                  f"minirnn train --model charrnn), got a {saved.model_class}")
             ids = Vocab.from_json(saved.meta["vocab"]).encode(text[-20_000:])
             windows, targets = gradient_flow.probe_batch(ids, args.steps, args.batch, args.seed)
-            flows = [gradient_flow.Flow(f"{type(model.rnn).__name__} ({args.checkpoint})",
+            label = f"{type(model.rnn).__name__}, {model.hidden} units ({Path(args.checkpoint).name})"
+            flows = [gradient_flow.Flow(label,
                                         *gradient_flow.state_gradient_norms(model, windows, targets))]
         else:
             flows = gradient_flow.gradient_flow(text, steps=args.steps, batch=args.batch,
