@@ -83,6 +83,14 @@ def test_a_checkpoint_is_explained_with_its_own_sizes(tmp_path):
     assert "CharRNN(vocab_size=9, emb=5, hidden=6" in text and "rnn.weight_hh_l0.T (6, 18)" in text
 
 
+def test_a_checkpoint_of_the_articles_model_is_explained(tmp_path):
+    path = tmp_path / "loop.npz"
+    checkpoint.save(path, build_model("charloop", hidden_size=6, emb=5, vocab_size=9))
+    text = explain.explain(build_model(str(path)), steps=2, batch=3)
+    assert "CharLoopModel(vocab_size=9, n_fac=5, n_hidden=6" in text
+    assert "weight_hh_t=l_hidden.weight.T (6, 6) -> hh (3, 6)" in text
+
+
 def test_an_unknown_model_names_the_choices():
     with pytest.raises(ValueError, match=r"model must be one of .*charloop.*got 'lstn'"):
         build_model("lstn")
