@@ -199,6 +199,8 @@ def _operands(node):
     if isinstance(node, (ast.GeneratorExp, ast.ListComp, ast.SetComp, ast.DictComp, ast.Lambda)):
         return                                     # its names live in its own scope, not the frame's
     for name, child in ast.iter_fields(node):
+        if isinstance(node, ast.IfExp) and name == "test":
+            continue                               # "a if x is None else b": x is only looked at
         if isinstance(node, ast.Call) and name == "func":
             if isinstance(child, ast.Attribute):   # a method's object is an operand: x.transpose(...)
                 yield from _operands(child.value)
