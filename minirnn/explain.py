@@ -523,6 +523,7 @@ def record(model: Module, steps: int = 3, batch: int = 4, seed: int = 0) -> Run:
     CharRNN ids (T, B) and the cross-entropy of a random next character at every
     step; RNN, LSTM and GRU get x (T, B, I) and L = sum(output * G) for a random G, so
     that every step receives a gradient from above as well as from the step after.
+    The model's gradients are cleared first and hold this run's afterwards.
     """
     steps, batch = checks.positive_int("steps", steps), checks.positive_int("batch", batch)
     generator = numpy.random.default_rng(seed)
