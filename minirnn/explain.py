@@ -23,6 +23,7 @@ know four local names of the time loops in :mod:`minirnn.layers.unroll`: ``t``
 from __future__ import annotations
 
 import ast
+import dataclasses
 import io
 import linecache
 import sys
@@ -57,7 +58,9 @@ class Line:
     line; comment: its trailing comment (the equation); inputs and outputs:
     "name (shape)" for each array it read or wrote; depth: how many watched
     calls deep it ran; loop: which run of the time loop it belongs to (None
-    outside one), step: the loop's t; in_cell: it is a line of the cell's gate math.
+    outside one), step: the loop's t; in_cell: it is a line of the cell's gate math;
+    per_step: (inputs, outputs) with every (T, B, ...) array shown as its slice at
+    one step, "x[t] (B, ...)", or None when the line has no such array.
     """
     location: str
     code: str
@@ -68,6 +71,7 @@ class Line:
     loop: int | None = None
     step: int | None = None
     in_cell: bool = False
+    per_step: tuple | None = None
 
 
 @dataclass
@@ -268,10 +272,11 @@ def _computes(node: ast.stmt, frame) -> bool:
 class _Recorder:
     """A sys.settrace hook that records the array-computing lines of the watched functions."""
 
-    def __init__(self, codes, cell_codes, names: dict):
+    def __init__(self, codes, cell_codes, names: dict, steps: int, batch: int):
         self.codes = codes          # the code objects whose lines are recorded
         self.cell_codes = cell_codes  # those of them that are a cell's gate math
         self.names = names          # id(array) -> parameter or gradient name
+        self.time_major = (steps, batch)   # the leading shape of an array that holds every step
         self.trace = Trace()
         self.pending: dict[int, tuple] = {}     # id(frame) -> (line record, statement) waiting for its outputs
         self.loop_ids: dict[int, int] = {}      # id(frame) of a running time loop -> its number
@@ -339,7 +344,7 @@ class _Recorder:
     def _start(self, frame, source: _Source, node: ast.stmt) -> None:
         assigned = {ast.dump(t) for t in _targets(node)
                     if not isinstance(node, ast.AugAssign) and _is_assigned(t, node)}
-        inputs = []
+        described = []
         value = node.value if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr,
                                                 ast.Return)) else node
         operands = list(_operands(value)) if value is not None else []
@@ -348,24 +353,28 @@ class _Recorder:
         for operand in operands:
             if ast.dump(operand) in assigned:
                 continue
-            inputs.append(self._describe(operand, frame))
+            described.append(self._describe(operand, frame))
         loop, step = self._where_in_loop(frame)
         path = Path(frame.f_code.co_filename).resolve()
         location = f"{path.relative_to(_PACKAGE_ROOT) if path.is_relative_to(_PACKAGE_ROOT) else path.name}" \
                    f":{node.lineno}"
-        record = Line(location, source.code(node), source.comment(node), _unique(inputs), [],
+        described = _unique(described)
+        record = Line(location, source.code(node), source.comment(node), [whole for whole, _ in described], [],
                       self._depth(frame), loop, step, frame.f_code in self.cell_codes)
         self.trace.records.append(record)
-        self.pending[id(frame)] = (record, node)
+        self.pending[id(frame)] = (record, node, described)
 
     def _finish(self, frame) -> None:
         waiting = self.pending.pop(id(frame), None)
         if waiting is None:
             return
-        record, node = waiting
-        record.outputs = _unique([self._describe(target, frame) for target in _targets(node)])
+        record, node, inputs = waiting
+        outputs = _unique([self._describe(target, frame) for target in _targets(node)])
+        record.outputs = [whole for whole, _ in outputs]
         if not record.inputs and not record.outputs:     # no array in sight: bookkeeping, not math
             self.trace.records.remove(record)
+        elif any(whole != sliced for whole, sliced in inputs + outputs):
+            record.per_step = ([sliced for _, sliced in inputs if sliced], [sliced for _, sliced in outputs if sliced])
 
     def _carry(self, frame) -> None:
         """At the loop header after step t: the state (forward) or state gradient (backward) carried on.
@@ -384,7 +393,8 @@ class _Recorder:
         self.trace.records.append(Carry(self.loop_ids[id(frame)], t, self._depth(frame) + 1,
                                         f"=> {', '.join(parts)} {where}"))
 
-    def _describe(self, node, frame) -> str | None:
+    def _describe(self, node, frame) -> tuple[str, str] | None:
+        """("name (shape)", the same for its slice at one step) for an array operand, else None."""
         try:
             value = _arrays_in(_read(node, frame))
         except _Unknown:
@@ -395,7 +405,9 @@ class _Recorder:
         if text == "_" or text.endswith("cache"):   # discarded values and backward caches are not the math
             return None
         if isinstance(value, tuple):
-            return f"{text} {' '.join(_shape(v) for v in value)}"
+            whole = f"{text} {' '.join(_shape(v) for v in value)}"
+            every_step = any(v.ndim >= 2 and tuple(v.shape[:2]) == self.time_major for v in value)
+            return whole, (None if every_step else whole)   # a list of whole sequences has no one-step view
         if isinstance(node, ast.Name) and _source(frame.f_code.co_filename).bound_by_loop(text, frame.f_lineno):
             # a loop variable: say which array it stands for in this pass
             alias = next((name for name, other in frame.f_locals.items()
@@ -405,7 +417,10 @@ class _Recorder:
         if label is not None:
             bare = label.removeprefix("grad[").split("]")[0].removesuffix(".T").removesuffix("[view")
             text = label if bare in text else f"{text}={label}"
-        return f"{text} {_shape(value)}"
+        whole = f"{text} {_shape(value)}"
+        if label is None and value.ndim >= 2 and tuple(value.shape[:2]) == self.time_major:
+            return whole, f"{text}[t] {_shape(value[0])}"
+        return whole, whole
 
     def _name(self, array) -> str | None:
         """The parameter or gradient an array is, or a view of (``.T`` for a transpose)."""
@@ -532,29 +547,29 @@ def record(model: Module, steps: int = 3, batch: int = 4, seed: int = 0) -> Run:
     if isinstance(model, CharLoopModel):
         cs = model.xp.asarray(generator.integers(0, model.vocab_size, (steps, batch)))
         target = model.xp.asarray(generator.integers(0, model.vocab_size, (batch,)))
-        with _Recorder(codes, cell_codes, names) as forward:
+        with _Recorder(codes, cell_codes, names, steps, batch) as forward:
             logp = model.forward(cs)
         loss, d_logp = nll_loss(logp, target)
-        with _Recorder(codes, cell_codes, names) as backward:
+        with _Recorder(codes, cell_codes, names, steps, batch) as backward:
             model.backward(d_logp)
         inputs = f"cs {_shape(cs)}: T={steps} steps of B={batch} character ids in [0, {model.vocab_size})"
         text = f"L = nll_loss(logp, next character) = {loss:.4f}; d_logp {_shape(d_logp)}"
     elif isinstance(model, Recurrent):
         x = model.xp.asarray(generator.standard_normal((steps, batch, model.input_size)).astype(model.dtype))
-        with _Recorder(codes, cell_codes, names) as forward:
+        with _Recorder(codes, cell_codes, names, steps, batch) as forward:
             output, _ = model.forward(x)
         d_output = model.xp.asarray(generator.standard_normal(output.shape).astype(model.dtype))
-        with _Recorder(codes, cell_codes, names) as backward:
+        with _Recorder(codes, cell_codes, names, steps, batch) as backward:
             model.backward(d_output)
         inputs = f"x {_shape(x)}: T={steps} steps, B={batch} sequences, I={model.input_size} features"
         text = f"L = sum(output * G) for a random G, so d_output = G {_shape(d_output)} and d_h_n = None"
     elif isinstance(model, CharRNN):
         ids = model.xp.asarray(generator.integers(0, model.vocab_size, (steps, batch)))
         target = model.xp.asarray(generator.integers(0, model.vocab_size, (steps, batch)))
-        with _Recorder(codes, cell_codes, names) as forward:
+        with _Recorder(codes, cell_codes, names, steps, batch) as forward:
             logits, _ = model.forward(ids)
         loss, d_logits = cross_entropy(logits, target)
-        with _Recorder(codes, cell_codes, names) as backward:
+        with _Recorder(codes, cell_codes, names, steps, batch) as backward:
             model.backward(d_logits)
         inputs = f"ids {_shape(ids)}: T={steps} steps of B={batch} character ids in [0, {model.vocab_size})"
         text = f"L = cross_entropy(logits, next characters) = {loss:.4f}; d_logits {_shape(d_logits)}"
@@ -605,6 +620,32 @@ def format_trace(trace: Trace, show_steps: int = 3, cells: bool = True) -> str:
     return "\n".join(lines)
 
 
+def one_step(trace: Trace) -> Trace:
+    """The forward as a single step reads it, which is how the article draws the cell.
+
+    Keeps each line outside the time loop that holds arrays of every step, (T, B,
+    ...), with those arrays shown as their slice at step t: such a line does the
+    same to every step at once (an embedding lookup, a linear layer, an
+    activation). Time-reversing lines (the reverse direction) are left out, and so
+    are the calls whose own lines are listed. Then the first step of each run of
+    the time loop. Depths are renumbered from 0 for the printout.
+    """
+    records, first_step, loop_depth = trace.records, {}, {}
+    kept = []
+    for index, record in enumerate(records):
+        if record.loop is not None:
+            first_step.setdefault(record.loop, record.step)
+            loop_depth.setdefault(record.loop, record.depth)
+            if record.step == first_step[record.loop]:
+                kept.append(dataclasses.replace(record, depth=record.depth - loop_depth[record.loop]))
+            continue
+        is_call = index + 1 < len(records) and records[index + 1].depth > record.depth
+        if record.per_step is not None and not is_call and "reverse" not in record.code:
+            kept.append(dataclasses.replace(record, inputs=record.per_step[0], outputs=record.per_step[1],
+                                            depth=0))
+    return Trace(kept)
+
+
 def parameter_table(model: Module, forward: Trace | None = None) -> str:
     """Name, shape and count of every parameter, and (given a trace) the lines that used it."""
     used: dict[str, list] = {}
@@ -648,6 +689,9 @@ def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_s
         "their shapes and parameter names, and the equation in the source line's own comment.",
         "Lines outside a 'step t=' block run once for all T steps together (their arrays start with T);",
         "the time loop runs only what must wait for the previous step.",
+        rule, "ONE STEP: the lines that treat all T steps alike, sliced at step t (arrays marked [t]),",
+        "then the first step of each run of the time loop",
+        format_trace(one_step(run.forward), show_steps, cells),
         rule, "FORWARD", format_trace(run.forward, show_steps, cells),
         rule, f"BACKWARD (BPTT), {run.loss}", format_trace(run.backward, show_steps, cells),
         rule, "PARAMETERS", parameter_table(model, run.forward),

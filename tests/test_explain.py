@@ -31,6 +31,21 @@ def test_charloop_shows_the_articles_chain_with_its_shapes():
     assert "# h_t = tanh(a_t)" in text and "=> h_3 (4, 8) goes on to step 3" in text
 
 
+def test_one_step_reads_as_the_article_draws_the_cell():
+    text = explain.explain(build_model("charloop", hidden_size=8, emb=42), steps=3, batch=4)
+    step = text.split("ONE STEP")[1].split("FORWARD")[0]
+    chain = ["cs[t] (4,) int64, e.weight (60, 42) -> emb[t] (4, 42)",            # e[c_t]
+             "emb[t] (4, 42), l_in.weight (8, 42), l_in.bias (8,) -> pre_in[t] (4, 8)",   # l_in
+             "pre_in[t] (4, 8) -> inp[t] (4, 8)",                                # relu
+             "l_hidden.weight (8, 8), l_hidden.bias (8,) -> x_proj[t] (4, 8)",   # l_hidden on inp_t
+             "weight_hh_t=l_hidden.weight.T (8, 8) -> hh (4, 8)",                # l_hidden on h_{t-1}
+             "gates (4, 8), hh (4, 8) -> gates (4, 8)",                          # the addition
+             "gates (4, 8) -> out[0] (4, 8)",                                    # tanh -> h_t
+             "=> h_1 (4, 8) goes on to step 1"]
+    positions = [step.index(part) for part in chain]
+    assert positions == sorted(positions) and "step t=1" not in step
+
+
 def test_each_recorded_line_is_the_source_line_that_ran():
     run = record(build_model("lstm", input_size=3, hidden_size=4), steps=2, batch=2)
     lines = [r for r in run.forward.records + run.backward.records if isinstance(r, Line)]
