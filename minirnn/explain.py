@@ -143,6 +143,9 @@ def _source(filename: str) -> _Source:
 
 
 # -- reading values out of a frame without running the program's code ------------------------
+_INDEX_ARITHMETIC = {ast.Add: int.__add__, ast.Sub: int.__sub__, ast.Mult: int.__mul__}
+
+
 class _Unknown(Exception):
     """The expression cannot be read safely from the frame (a call, a name not yet bound)."""
 
@@ -157,24 +160,25 @@ def _read(node, frame):
     if isinstance(node, ast.Constant):
         return node.value
     if isinstance(node, ast.Attribute):
+        owner = _read(node.value, frame)
         try:
-            return getattr(_read(node.value, frame), node.attr)
-        except AttributeError as err:
+            return getattr(owner, node.attr)
+        except Exception as err:    # whatever an attribute raises, the traced program must not see it
             raise _Unknown(node.attr) from err
     if isinstance(node, ast.Subscript):
+        container, index = _read(node.value, frame), _read(node.slice, frame)
         try:
-            return _read(node.value, frame)[_read(node.slice, frame)]
-        except (KeyError, IndexError, TypeError) as err:
+            return container[index]
+        except Exception as err:    # e.g. an index that is not bound yet at this point of the line
             raise _Unknown("subscript") from err
     if isinstance(node, ast.Slice):
         return slice(*(None if part is None else _read(part, frame) for part in (node.lower, node.upper, node.step)))
     if isinstance(node, ast.Tuple):
         return tuple(_read(element, frame) for element in node.elts)
-    if isinstance(node, ast.BinOp):
+    if isinstance(node, ast.BinOp) and type(node.op) in _INDEX_ARITHMETIC:
         left, right = _read(node.left, frame), _read(node.right, frame)
         if isinstance(left, int) and isinstance(right, int):   # index arithmetic such as 2 * H
-            return {ast.Add: left + right, ast.Sub: left - right, ast.Mult: left * right,
-                    ast.FloorDiv: left // right if right else 0}.get(type(node.op), 0)
+            return _INDEX_ARITHMETIC[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         value = _read(node.operand, frame)
         if isinstance(value, int):
