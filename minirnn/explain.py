@@ -596,22 +596,24 @@ def format_trace(trace: Trace, show_steps: int = 3, cells: bool = True) -> str:
     for record in trace.records:
         if record.loop is not None and record.step not in steps_of.setdefault(record.loop, []):
             steps_of[record.loop].append(record.step)
-    lines, current, skipped = [], None, set()
+
+    def shown(loop: int, step: int) -> bool:
+        order = steps_of[loop]
+        return order.index(step) < show_steps - 1 or step == order[-1]
+
+    lines, current, elided = [], None, set()
     for record in trace.records:
         key = None if record.loop is None else (record.loop, record.step)
         pad = "  " * (record.depth + 1) + ("  " if key else "")
         if key is not None and key != current:
-            order = steps_of[record.loop]
-            position = order.index(record.step)
-            if position < show_steps - 1 or position == len(order) - 1:
+            if shown(*key):
                 lines.append(f"{pad[:-2]}step t={record.step}")
-            elif record.loop not in skipped:
-                skipped.add(record.loop)
-                hidden = order[show_steps - 1:-1]
+            elif record.loop not in elided:
+                elided.add(record.loop)
+                hidden = [step for step in steps_of[record.loop] if not shown(record.loop, step)]
                 lines.append(f"{pad[:-2]}... steps t={hidden[0]}..{hidden[-1]} run the same lines ...")
         current = key
-        if key is not None and record.loop in skipped and steps_of[record.loop].index(record.step) != \
-                len(steps_of[record.loop]) - 1:
+        if key is not None and not shown(*key):
             continue
         if isinstance(record, Carry):
             lines.append(f"{pad}{record.text}")
