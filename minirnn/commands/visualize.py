@@ -1,0 +1,55 @@
+"""Colour a text by what a trained model's hidden units do while reading it (an HTML page and a heatmap).
+
+    minirnn visualize runs/minirnn/best.npz --string 'def f(x):\n    return "x"' --out units.html
+    minirnn visualize best.npz --text some.py --unit 7 --unit 42 --out units.html --heatmap all.png
+
+The page has one span per character, coloured by a hidden unit's value after
+reading it (given with --unit, or the --units most interesting ones: those that
+vary most, and most slowly), with the model's likeliest next characters on
+hover; the heatmap shows every unit. The checkpoint must hold a CharRNN.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .. import checkpoint, checks, visualize
+from ..data import Vocab, read_text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a CharRNN .npz written by minirnn train")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--text", metavar="FILE", help="a UTF-8 file to read")
+    source.add_argument("--string", metavar="TEXT", help="the text itself")
+    parser.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
+    parser.add_argument("--heatmap", metavar="FILE.png",
+                        help="the heatmap of every unit (default: --out with .png; needs matplotlib)")
+    parser.add_argument("--unit", type=int, action="append", metavar="N",
+                        help="a hidden unit to show (repeat for several; default: the most interesting)")
+    parser.add_argument("--units", type=int, default=3, metavar="K",
+                        help="how many interesting units to pick when --unit is not given (default %(default)s)")
+    parser.add_argument("--top", type=int, default=3, metavar="K",
+                        help="next-character predictions shown on hover (default %(default)s)")
+    parser.add_argument("--max-chars", type=int, default=2000, metavar="N",
+                        help="read at most N characters of the text (default %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    saved = checkpoint.load(args.checkpoint)
+    if "vocab" not in saved.meta:
+        raise ValueError(f"{args.checkpoint} holds no vocabulary: it was not written by minirnn train")
+    model = saved.build_model()
+    text = read_text(args.text) if args.text is not None else args.string
+    if not text:
+        raise ValueError("--string must not be empty")
+    text = text[:checks.positive_int("--max-chars", args.max_chars)]
+    reading = visualize.read(model, Vocab.from_json(saved.meta["vocab"]), text, args.top)
+    units = args.unit if args.unit else visualize.interesting_units(reading.activations, args.units)
+    out = Path(args.out)
+    out.write_text(visualize.render_html(reading, units, f"minirnn: {Path(args.checkpoint).name} reading "
+                                         f"{len(text)} characters"), encoding="utf-8")
+    heatmap = Path(args.heatmap) if args.heatmap else out.with_suffix(".png")
+    visualize.plot_heatmap(reading, heatmap)
+    print(f"wrote {out} (units {', '.join(map(str, units))}) and {heatmap}")
+    return 0

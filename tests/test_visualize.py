@@ -1,0 +1,96 @@
+"""minirnn visualize: activations recorded step by step, interesting units, an escaped page, a heatmap."""
+from __future__ import annotations
+
+import html.parser
+
+import numpy
+import pytest
+
+from minirnn import checkpoint, cli, visualize
+from minirnn.data import Vocab
+from minirnn.models import CharLoopModel, CharRNN
+
+TEXT = 'if a < b & c > "d":\n\treturn \'<script>\''
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    vocab = Vocab.from_text(TEXT)
+    model = CharRNN(len(vocab), emb=3, hidden=5, cell="gru", seed=0)
+    path = tmp_path / "tiny.npz"
+    checkpoint.save(path, model, meta={"vocab": vocab.to_json()})
+    return model, vocab, path
+
+
+def test_activations_are_the_states_of_one_pass_over_the_text(tiny):
+    model, vocab, _ = tiny
+    reading = visualize.read(model, vocab, TEXT, top_k=2)
+    logits, h_n = model(vocab.encode(TEXT)[:, None])
+    numpy.testing.assert_allclose(reading.activations[-1], h_n[-1, 0], rtol=1e-5, atol=1e-6)
+    assert reading.activations.shape == (len(TEXT), 5) and len(reading.predictions) == len(TEXT)
+    p = numpy.exp(logits[3, 0] - logits[3, 0].max())
+    best = int(numpy.argmax(p))
+    assert reading.predictions[3][0] == (vocab.chars[best], pytest.approx(p[best] / p.sum(), rel=1e-4))
+
+
+def test_interesting_units_prefer_slow_large_swings_over_flicker():
+    T = 200
+    slow = numpy.repeat([-0.9, 0.9], T // 2)                  # one unit holds a state for a long time
+    flicker = numpy.resize([-0.9, 0.9], T)                    # another changes at every character
+    still = numpy.full(T, 0.3)
+    activations = numpy.stack([flicker, still, slow], axis=1)
+    assert visualize.interesting_units(activations, 2)[0] == 2
+
+
+class _Page(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.spans, self.titles, self.data = 0, [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "span":
+            self.spans += 1
+            self.titles.append(dict(attrs)["title"])
+
+    def handle_data(self, data):
+        self.data.append(data)
+
+
+def test_page_has_one_span_per_character_and_escapes_everything(tiny):
+    model, vocab, _ = tiny
+    reading = visualize.read(model, vocab, TEXT)
+    page = visualize.render_html(reading, [0, 4], title="<b>&</b>")
+    assert "<script>" not in page and "<b>&" not in page
+    parser = _Page()
+    parser.feed(page)
+    assert parser.spans == 2 * len(TEXT)
+    shown = "".join(parser.data)
+    assert TEXT.replace("\n", "\u21b5\n") in shown            # the text comes back exactly, unescaped by the parser
+    assert parser.titles[0].startswith("i: unit 0 = ") and "next: " in parser.titles[0]
+
+
+def test_a_unit_out_of_range_names_the_range(tiny):
+    model, vocab, _ = tiny
+    with pytest.raises(ValueError, match=r"unit must be an integer in \[0, 5\), got 5"):
+        visualize.render_html(visualize.read(model, vocab, "ab"), [5])
+
+
+def test_characters_outside_the_vocabulary_are_named(tiny):
+    model, vocab, _ = tiny
+    with pytest.raises(ValueError, match="not in the vocabulary: 'Z'"):
+        visualize.read(model, vocab, "aZ")
+
+
+def test_the_articles_windowed_model_is_refused_with_the_reason():
+    with pytest.raises(TypeError, match="model must be a CharRNN .* got CharLoopModel"):
+        visualize.read(CharLoopModel(3, 2, 2), Vocab("abc"), "ab")
+
+
+def test_command_line_writes_the_page_and_the_heatmap(tiny, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    _, _, path = tiny
+    out = tmp_path / "units.html"
+    assert cli.main(["visualize", str(path), "--string", TEXT, "--out", str(out), "--unit", "1"]) == 0
+    assert out.read_text(encoding="utf-8").count("<span ") == len(TEXT)
+    assert (tmp_path / "units.png").read_bytes()[:4] == b"\x89PNG"
+    assert "units 1" in capsys.readouterr().out
