@@ -118,7 +118,10 @@ def layer_forward(cell, x, weight_ih, weight_hh, bias_ih, bias_hh, state0,
     Returns (h_out, final_state, cache): h_out (T, B, H) in x's time order (a view
     of the cache: copy it before handing it out), final_state a tuple of (B, H) views.
     """
-    x_proj = x @ weight_ih.T                             # all T input projections in one matmul
+    T, B, I = x.shape
+    # All T input projections in one matmul, over (T*B, I) rows: a 3-D operand would make
+    # NumPy call the BLAS once per step, several times slower.
+    x_proj = (x.reshape(T * B, I) @ weight_ih.T).reshape(T, B, -1)
     if bias_ih is not None:
         x_proj += bias_ih
     if bias_hh is not None and cell.shares_gate_grads:  # b_hh only adds to the gates: add it once here
@@ -153,5 +156,5 @@ def layer_backward(cache, d_h_out, d_final):
     d_rows = d_x_proj.reshape(-1, GH)
     d_weight_ih = d_rows.T @ x.reshape(-1, x.shape[-1])  # sum_t d_x_proj_t^T x_t, one matmul
     d_bias_ih = d_rows.sum(axis=0) if has_bias_ih else None
-    dx = d_x_proj @ weight_ih                            # dL/dx_t = d_x_proj_t W_ih
+    dx = (d_rows @ weight_ih).reshape(x.shape)           # dL/dx_t = d_x_proj_t W_ih, one 2-D matmul
     return dx, d_state0, (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh if has_bias_hh else None)
