@@ -12,7 +12,8 @@ class Cell:
     n_gates: blocks of H stacked in the weights (1 for RNN, 4 for LSTM, 3 for GRU).
     state_names: the state carried between steps, h first: ("h",) or ("h", "c").
     n_saved: H-wide arrays the forward keeps per step for the backward.
-    n_scratch: (B, H) work buffers, reused every step (no allocation in the loop).
+    scratch_widths: one k per work buffer of shape (B, k H), reused every step (no
+        allocation in the loop), e.g. (1, 4): a (B, H) and a (B, 4H) buffer.
     shares_gate_grads: the recurrent pre-activation enters the gates only by
         addition (RNN, LSTM), so its gradient is the gate gradient itself and
         b_hh can be folded into x_proj before the loop. The GRU multiplies it by r.
@@ -28,7 +29,7 @@ class Cell:
     n_gates: int
     state_names: tuple
     n_saved: int
-    n_scratch: int
+    scratch_widths: tuple
     shares_gate_grads: bool
     forward: Callable
     backward: Callable

@@ -40,7 +40,7 @@ def relu_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     return None
 
 
-RNN_TANH_CELL = Cell("rnn_tanh", n_gates=1, state_names=("h",), n_saved=0, n_scratch=0,
+RNN_TANH_CELL = Cell("rnn_tanh", n_gates=1, state_names=("h",), n_saved=0, scratch_widths=(),
                      shares_gate_grads=True, forward=tanh_forward, backward=tanh_backward)
-RNN_RELU_CELL = Cell("rnn_relu", n_gates=1, state_names=("h",), n_saved=0, n_scratch=0,
+RNN_RELU_CELL = Cell("rnn_relu", n_gates=1, state_names=("h",), n_saved=0, scratch_widths=(),
                      shares_gate_grads=True, forward=relu_forward, backward=relu_backward)

@@ -33,7 +33,7 @@ def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None):
         store[0] = s0
     saved = xp.empty((T, B, H), dtype=x_proj.dtype) if cell.n_saved else None
     hh = xp.empty((B, GH), dtype=x_proj.dtype)
-    scratch = tuple(xp.empty((B, H), dtype=x_proj.dtype) for _ in range(cell.n_scratch))
+    scratch = tuple(xp.empty((B, k * H), dtype=x_proj.dtype) for k in cell.scratch_widths)
     weight_hh_t = weight_hh.T
     ended = None if mask is None else ~mask
     for t in range(T):
@@ -67,7 +67,7 @@ def unroll_backward(cache, d_outputs, d_final):
     d_hh = d_gates if cell.shares_gate_grads else xp.empty_like(gates)
     d_state = [xp.zeros((B, H), dtype=gates.dtype) if d is None else xp.array(d, dtype=gates.dtype)
                for d in d_final]                       # running dL/d(state_t), carried backwards
-    scratch = tuple(xp.empty((B, H), dtype=gates.dtype) for _ in range(cell.n_scratch))
+    scratch = tuple(xp.empty((B, k * H), dtype=gates.dtype) for k in cell.scratch_widths)
     skipped = tuple(xp.empty((B, H), dtype=gates.dtype) for _ in d_state) if mask is not None else None
     for t in reversed(range(T)):
         if d_outputs is not None:
