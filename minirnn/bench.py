@@ -3,15 +3,16 @@
 For each cell and each (T, B, I, H) of the grid it times, in float32,
 
     fwd+bwd  one layer's forward and backward over a (T, B, I) batch, and
-    train    a training step: the layer, a linear head to V = I classes,
-             cross_entropy over all T*B targets, the backward, and an Adam update,
+    train    a training step of the training issue's model, CharRNN (an embedding of
+             V = I characters into I, the layer, a linear head back to V), with
+             cross_entropy over all T*B targets, the backward and an Adam update,
 
 as the median of ``--repeats`` runs after one warm-up. When torch is installed it
 builds torch.nn.RNN/LSTM/GRU with the same weights, feeds it the same inputs with
 the same number of threads, and runs it in the same process interleaved with
 minirnn (minirnn, torch, minirnn, torch, ...), so that a busy machine slows both
 alike. GFLOP/s counts the matmuls only (6 T B GH (I + H) for fwd+bwd, G the
-number of gates, plus 6 T B H V for the head), and "% mm" compares it with the
+number of gates, plus 6 T B H V for the head when training), and "% mm" compares it with the
 float32 matmul rate this machine reaches on one large square product, measured
 here. Peak memory is minirnn's, from a separate untimed run (tracemalloc sees
 NumPy's arrays; on CuPy it is the memory pool's size).
@@ -32,8 +33,8 @@ import numpy
 
 from . import backend
 from .layers import GRU, LSTM, RNN
-from .module import Module
-from .ops import cross_entropy, linear_backward, linear_forward
+from .models import CharRNN
+from .ops import cross_entropy
 
 # (T, B, I, H): min-char-rnn, the article's course, a small batch, the PTB medium LSTM,
 # a mid-sized layer, and a large one.
@@ -136,28 +137,6 @@ def _synchronizer(xp):
     return lambda: xp.cuda.get_current_stream().synchronize()
 
 
-class _Tagger(Module):
-    """The training-step model: a recurrent layer, then a linear head to V classes at every step."""
-
-    def __init__(self, rnn, classes: int, seed: int):
-        super().__init__("float32", seed)
-        self.add_child("rnn", rnn)
-        bound = 1.0 / rnn.hidden_size ** 0.5
-        self.add_param("head.weight", self.uniform_(bound, (classes, rnn.hidden_size)))
-        self.add_param("head.bias", self.uniform_(bound, (classes,)))
-
-    def loss_and_backward(self, x, target) -> float:
-        rnn, p, g = self._children["rnn"], self._params, self._grads
-        out, _ = rnn.forward(x)
-        logits, head_cache = linear_forward(out, p["head.weight"], p["head.bias"])
-        loss, d_logits = cross_entropy(logits, target)
-        d_out, d_weight, d_bias = linear_backward(d_logits, head_cache)
-        g["head.weight"] += d_weight
-        g["head.bias"] += d_bias
-        rnn.backward(d_out)
-        return loss
-
-
 def bench_row(cell: str, shape, mode: str, backend_name: str, torch, adam, repeats: int, rate: float,
               settle: float = SETTLE) -> dict:
     """Time one (cell, shape, mode) for minirnn and, when given, torch; return the row as a dict.
@@ -169,31 +148,33 @@ def bench_row(cell: str, shape, mode: str, backend_name: str, torch, adam, repea
     T, B, I, H = shape
     cls, n_gates = CELLS[cell]
     host = numpy.random.default_rng(0)
-    x = host.standard_normal((T, B, I), dtype=numpy.float32)
-    d_out = host.standard_normal((T, B, H), dtype=numpy.float32)
-    target = host.integers(0, I, size=(T, B))
-    layer = cls(I, H, seed=0).to(backend_name)
-    x_dev, d_out_dev, target_dev = xp.asarray(x), xp.asarray(d_out), xp.asarray(target)
+    row = dict(cell=cell, T=T, B=B, I=I, H=H, mode=mode)
+    if mode == "train" and adam is None:
+        return dict(row, available=False, note="minirnn.optim.Adam is not in this tree")
+    inputs = dict(x=host.standard_normal((T, B, I), dtype=numpy.float32),      # fwd+bwd
+                  d_out=host.standard_normal((T, B, H), dtype=numpy.float32),
+                  ids=host.integers(0, I, size=(T, B)), target=host.integers(0, I, size=(T, B)))  # train
+    x, d_out, ids, target = (xp.asarray(inputs[k]) for k in ("x", "d_out", "ids", "target"))
 
     if mode == "fwd+bwd":
+        model = cls(I, H, seed=0).to(backend_name)
+
         def step():
-            layer.forward(x_dev)
-            layer.backward(d_out_dev)
-        model, flops = layer, matmul_flops(n_gates, T, B, I, H)
+            model.forward(x)
+            model.backward(d_out)
+        flops = matmul_flops(n_gates, T, B, I, H)
     else:
-        model = _Tagger(layer, I, seed=1).to(layer.backend)
-        optimizer = adam(model, lr=1e-3) if adam is not None else None
+        model = CharRNN(I, emb=I, hidden=H, cell=cell, seed=0).to(backend_name)
+        optimizer = adam(model, lr=1e-3)
 
         def step():
             model.zero_grad()
-            model.loss_and_backward(x_dev, target_dev)
+            logits, _ = model.forward(ids)
+            _, d_logits = cross_entropy(logits, target)
+            model.backward(d_logits)
             optimizer.step()
         flops = matmul_flops(n_gates, T, B, I, H, V=I)
-
-    row = dict(cell=cell, T=T, B=B, I=I, H=H, mode=mode)
-    if mode == "train" and adam is None:
-        return dict(row, available=False, note="minirnn.optim.Adam is not in this tree yet")
-    torch_step = None if torch is None else _torch_step(torch, cell, model, mode, x, d_out, target, xp)
+    torch_step = None if torch is None else _torch_step(torch, cell, model, mode, inputs, xp)
 
     step()                                     # warm-up: first-touch allocations, BLAS start-up
     if torch_step is not None:
@@ -242,37 +223,43 @@ def _import_torch(threads: int, backend_name: str):
     return torch
 
 
-def _torch_step(torch, cell: str, model: Module, mode: str, x, d_out, target, xp):
+def _torch_step(torch, cell: str, model, mode: str, inputs: dict, xp):
     """torch's version of the same step, with the minirnn model's weights copied in."""
     device = "cpu" if xp is numpy else "cuda"
-    T, B, I = x.shape
-    layer = getattr(torch.nn, cell.upper())(I, d_out.shape[-1]).to(device)
-    prefix = "rnn." if mode == "train" else ""
-    with torch.no_grad():
-        for name, param in layer.named_parameters():
-            param.copy_(torch.from_numpy(backend.to_host(model.params[prefix + name])))
-    x_t = torch.from_numpy(x).to(device).requires_grad_(mode == "fwd+bwd")
+    as_torch = lambda a: torch.from_numpy(backend.to_host(a)).to(device)  # noqa: E731
+    T, B, I = inputs["x"].shape
+    H = inputs["d_out"].shape[-1]
+    rnn = getattr(torch.nn, cell.upper())(I, H)
     if mode == "fwd+bwd":
-        d_out_t = torch.from_numpy(d_out).to(device)
+        layer = rnn.to(device)
+        copy_weights(torch, model, layer)
+        x, d_out = as_torch(inputs["x"]).requires_grad_(), as_torch(inputs["d_out"])
 
         def step():
-            out, _ = layer(x_t)
-            out.backward(d_out_t)
+            out, _ = layer(x)
+            out.backward(d_out)
         return step
-    head = torch.nn.Linear(layer.hidden_size, I).to(device)
-    with torch.no_grad():
-        head.weight.copy_(torch.from_numpy(backend.to_host(model.params["head.weight"])))
-        head.bias.copy_(torch.from_numpy(backend.to_host(model.params["head.bias"])))
-    optimizer = torch.optim.Adam(list(layer.parameters()) + list(head.parameters()), lr=1e-3)
-    target_t = torch.from_numpy(target).to(device)
+    net = torch.nn.Module()   # CharRNN's twin: the same attribute names, so the same parameter names
+    net.embedding, net.rnn, net.head = torch.nn.Embedding(I, I), rnn, torch.nn.Linear(H, I)
+    net = net.to(device)
+    copy_weights(torch, model, net)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    ids, target = as_torch(inputs["ids"]), as_torch(inputs["target"]).reshape(T * B)
 
     def step():
         optimizer.zero_grad()
-        out, _ = layer(x_t)
-        loss = torch.nn.functional.cross_entropy(head(out).reshape(T * B, I), target_t.reshape(T * B))
+        out, _ = net.rnn(net.embedding(ids))
+        loss = torch.nn.functional.cross_entropy(net.head(out).reshape(T * B, I), target)
         loss.backward()
         optimizer.step()
     return step
+
+
+def copy_weights(torch, model, module) -> None:
+    """Copy a minirnn model's parameters into the torch module with the same parameter names."""
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            param.copy_(torch.from_numpy(backend.to_host(model.params[name])))
 
 
 def _import_adam():
