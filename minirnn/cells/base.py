@@ -24,6 +24,8 @@ class Cell:
         holds dL/d(out) and leaves with dL/d(prev) for every state but h;
         writes the gate gradients into d_gates (and d_hh when it is separate).
         Returns the part of dL/dh_prev that bypasses W_hh (GRU), or None.
+    gpu_forward, gpu_backward: the same two steps, with the same signatures, as
+        one fused CuPy kernel each (minirnn.cells.kernels), used for CuPy arrays.
     """
     name: str
     n_gates: int
@@ -33,3 +35,9 @@ class Cell:
     shares_gate_grads: bool
     forward: Callable
     backward: Callable
+    gpu_forward: Callable
+    gpu_backward: Callable
+
+    def step_functions(self, xp) -> tuple:
+        """(forward, backward) for arrays of the module xp: the fused kernels on CuPy, NumPy's lines otherwise."""
+        return (self.forward, self.backward) if xp.__name__ == "numpy" else (self.gpu_forward, self.gpu_backward)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..ops.activations import sigmoid
+from . import kernels
 from .base import Cell
 
 
@@ -66,4 +67,5 @@ def gru_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
 
 
 GRU_CELL = Cell("gru", n_gates=3, state_names=("h",), n_saved=1, scratch_widths=(1, 1),
-                shares_gate_grads=False, forward=gru_forward, backward=gru_backward)
+                shares_gate_grads=False, forward=gru_forward, backward=gru_backward,
+                gpu_forward=kernels.gru_forward, gpu_backward=kernels.gru_backward)

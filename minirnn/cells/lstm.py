@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .. import backend
+from . import kernels
 from .base import Cell
 
 
@@ -79,4 +80,5 @@ def lstm_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
 
 # scratch: (B, H) for i g forward and for the dL/dc term backward; (B, 4H) for the activations' derivative.
 LSTM_CELL = Cell("lstm", n_gates=4, state_names=("h", "c"), n_saved=1, scratch_widths=(1, 4),
-                 shares_gate_grads=True, forward=lstm_forward, backward=lstm_backward)
+                 shares_gate_grads=True, forward=lstm_forward, backward=lstm_backward,
+                 gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)

@@ -36,13 +36,14 @@ def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None):
     scratch = tuple(xp.empty((B, k * H), dtype=x_proj.dtype) for k in cell.scratch_widths)
     weight_hh_t = weight_hh.T
     ended = None if mask is None else ~mask
+    cell_forward, _ = cell.step_functions(xp)
     for t in range(T):
         prev = tuple(store[t] for store in states)
         out = tuple(store[t + 1] for store in states)
         xp.matmul(prev[0], weight_hh_t, out=hh)            # the one matmul that must stay in the loop
         if bias_hh is not None:
             hh += bias_hh
-        cell.forward(x_proj[t], hh, prev, out, None if saved is None else saved[t], scratch)
+        cell_forward(x_proj[t], hh, prev, out, None if saved is None else saved[t], scratch)
         if mask is not None:                               # finished sequences keep their last state
             for s_prev, s_out in zip(prev, out):
                 xp.copyto(s_out, s_prev, where=ended[t])
@@ -69,6 +70,7 @@ def unroll_backward(cache, d_outputs, d_final):
                for d in d_final]                       # running dL/d(state_t), carried backwards
     scratch = tuple(xp.empty((B, k * H), dtype=gates.dtype) for k in cell.scratch_widths)
     skipped = tuple(xp.empty((B, H), dtype=gates.dtype) for _ in d_state) if mask is not None else None
+    _, cell_backward = cell.step_functions(xp)
     for t in reversed(range(T)):
         if d_outputs is not None:
             d_state[0] += d_outputs[t]
@@ -78,7 +80,7 @@ def unroll_backward(cache, d_outputs, d_final):
                 ds *= mask[t]
         prev = tuple(store[t] for store in states)
         out = tuple(store[t + 1] for store in states)
-        d_direct = cell.backward(tuple(d_state), gates[t], prev, out, None if saved is None else saved[t],
+        d_direct = cell_backward(tuple(d_state), gates[t], prev, out, None if saved is None else saved[t],
                                  d_gates[t], d_hh[t], scratch)
         xp.matmul(d_hh[t], weight_hh, out=d_state[0])     # dL/dh_{t-1} = d_hh W_hh (+ the direct path)
         if d_direct is not None:
