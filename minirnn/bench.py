@@ -76,6 +76,17 @@ def run(args: argparse.Namespace) -> int:
     torch = None if args.no_torch else _import_torch(args.threads, args.backend)
     adam = _import_adam()
     rate = matmul_rate(xp)
+    rows = []
+    for cell in cells:
+        for shape in QUICK_GRID if args.quick else GRID:
+            for mode in ("fwd+bwd",) if args.no_train else ("fwd+bwd", "train"):
+                print(f"timing {cell} {mode} T, B, I, H = {shape}", file=sys.stderr, flush=True)
+                rows.append(bench_row(cell, shape, mode, args.backend, torch, adam, args.repeats, args.settle))
+    # The machine's rate is what it reaches when it is least disturbed: measured before and after.
+    rate = max(rate, matmul_rate(xp))
+    for row in rows:
+        if row["available"]:
+            row["matmul_fraction"] = row["gflops"] * 1e9 / rate
     info = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), machine=platform.machine(),
                 processor=platform.processor() or platform.machine(), cores=os.cpu_count(),
                 python=platform.python_version(), numpy=numpy.__version__, backend=args.backend,
@@ -83,23 +94,12 @@ def run(args: argparse.Namespace) -> int:
                 matmul_gflops=round(rate / 1e9, 1), dtype="float32", repeats=args.repeats)
     if args.backend == "cupy":
         info["gpu"] = xp.cuda.runtime.getDeviceProperties(0)["name"].decode()
-    rows = []
-    if not args.json:
-        print(_header(info), flush=True)
-    for cell in cells:
-        for shape in QUICK_GRID if args.quick else GRID:
-            modes = ("fwd+bwd",) if args.no_train else ("fwd+bwd", "train")
-            for mode in modes:
-                row = bench_row(cell, shape, mode, args.backend, torch, adam, args.repeats, rate, args.settle)
-                rows.append(row)
-                if not args.json:
-                    print(_format_row(row), flush=True)
     summary = summarize(rows)
     if args.json:
         json.dump(dict(info=info, rows=rows, summary=summary), sys.stdout, indent=1)
         print()
     else:
-        print(_format_summary(summary))
+        print("\n".join([_header(info)] + [_format_row(row) for row in rows] + [_format_summary(summary)]))
     return 0
 
 
@@ -114,7 +114,7 @@ def matmul_flops(n_gates: int, T: int, B: int, I: int, H: int, V: int = 0) -> in
     return 6 * T * B * GH * (I + H) + 6 * T * B * H * V
 
 
-def matmul_rate(xp, n: int = 2048, repeats: int = 5) -> float:
+def matmul_rate(xp, n: int = 2048, repeats: int = 10) -> float:
     """This machine's float32 matmul rate in FLOP/s: the best of a few n x n products."""
     a = xp.asarray(numpy.random.default_rng(0).standard_normal((n, n), dtype=numpy.float32))
     best = min(_timed(lambda: a @ a, xp) for _ in range(repeats + 1))
@@ -137,12 +137,12 @@ def _synchronizer(xp):
     return lambda: xp.cuda.get_current_stream().synchronize()
 
 
-def bench_row(cell: str, shape, mode: str, backend_name: str, torch, adam, repeats: int, rate: float,
+def bench_row(cell: str, shape, mode: str, backend_name: str, torch, adam, repeats: int,
               settle: float = SETTLE) -> dict:
     """Time one (cell, shape, mode) for minirnn and, when given, torch; return the row as a dict.
 
-    shape: (T, B, I, H); mode: "fwd+bwd" or "train"; rate: the machine's matmul FLOP/s;
-    settle: seconds of rest before each timed run.
+    shape: (T, B, I, H); mode: "fwd+bwd" or "train"; settle: seconds of rest before
+    each timed run. The caller adds matmul_fraction, once it knows the machine's rate.
     """
     xp = backend.namespace(backend_name)
     T, B, I, H = shape
@@ -188,7 +188,7 @@ def bench_row(cell: str, shape, mode: str, backend_name: str, torch, adam, repea
             theirs.append(_timed(torch_step, xp))
     seconds = statistics.median(ours)
     row.update(available=True, ms=seconds * 1e3, tokens_per_s=T * B / seconds, gflops=flops / seconds / 1e9,
-               matmul_fraction=flops / seconds / rate, peak_mib=_peak_memory(step, xp) / 2 ** 20)
+               peak_mib=_peak_memory(step, xp) / 2 ** 20)
     if theirs:
         torch_seconds = statistics.median(theirs)
         row.update(torch_ms=torch_seconds * 1e3, speedup=torch_seconds / seconds)
@@ -305,7 +305,8 @@ def _header(info: dict) -> str:
     lines = [f"minirnn bench  {info['date']}  {device}  {info['backend']} {info['dtype']}",
              f"python {info['python']}  numpy {info['numpy']}  torch {info['torch'] or '(not run)'}  "
              f"threads {info['threads']} (BLAS: {info['blas_threads']})",
-             f"matmul rate {info['matmul_gflops']} GFLOP/s; times are medians of {info['repeats']} runs",
+             f"matmul rate {info['matmul_gflops']} GFLOP/s (float32, best of before and after); "
+             f"times are medians of {info['repeats']} runs",
              "",
              f"{'cell':5} {'mode':8} {'T':>4} {'B':>4} {'I':>5} {'H':>5} {'ms':>9} {'tok/s':>9} "
              f"{'GFLOP/s':>8} {'% mm':>5} {'peak MiB':>8} {'torch ms':>9} {'vs torch':>8}"]
