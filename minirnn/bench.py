@@ -43,8 +43,10 @@ GRID = ((25, 1, 65, 100), (8, 512, 42, 256), (64, 32, 64, 128),
 QUICK_GRID = ((25, 1, 65, 100), (64, 32, 64, 128), (35, 20, 650, 650))
 # Both libraries keep their worker threads spinning for a while after each call, waiting for
 # more work (OpenBLAS for about 2^28 cycles, torch's OpenMP for GOMP_SPINCOUNT turns): run
-# back to back, each would start on cores still held by the other's spinners. A rest of
-# SETTLE seconds before each timed run lets them go to sleep, so each runs as it would alone.
+# back to back, each would start on cores still held by the other's spinners. So before each
+# timed run the benchmark rests SETTLE seconds, letting the other library's threads go to
+# sleep, then makes one untimed call, waking this library's own threads: each library is
+# timed as it runs alone in a training loop.
 SETTLE = 0.2
 CELLS = {"rnn": (RNN, 1), "lstm": (LSTM, 4), "gru": (GRU, 3)}   # class, number of gates
 
@@ -131,6 +133,13 @@ def _timed(fn, xp) -> float:
     return time.perf_counter() - start
 
 
+def _timed_alone(fn, xp, settle: float) -> float:
+    """Seconds one call of fn takes after a rest and an untimed call (see SETTLE)."""
+    time.sleep(settle)
+    fn()
+    return _timed(fn, xp)
+
+
 def _synchronizer(xp):
     if xp is numpy:
         return lambda: None
@@ -181,11 +190,9 @@ def bench_row(cell: str, shape, mode: str, backend_name: str, torch, adam, repea
         torch_step()
     ours, theirs = [], []
     for _ in range(repeats):                   # interleaved, so a busy moment slows both
-        time.sleep(settle)
-        ours.append(_timed(step, xp))
+        ours.append(_timed_alone(step, xp, settle))
         if torch_step is not None:
-            time.sleep(settle)
-            theirs.append(_timed(torch_step, xp))
+            theirs.append(_timed_alone(torch_step, xp, settle))
     seconds = statistics.median(ours)
     row.update(available=True, ms=seconds * 1e3, tokens_per_s=T * B / seconds, gflops=flops / seconds / 1e9,
                peak_mib=_peak_memory(step, xp) / 2 ** 20)
