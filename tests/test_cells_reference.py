@@ -134,6 +134,11 @@ def random_problem(name, T, B, I, H, seed):
     return x, state0, p, d_hs, d_final
 
 
+def weights(p):
+    """The parameters in layer_forward's order: W_ih, W_hh, b_ih, b_hh."""
+    return p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"]
+
+
 def assert_close(got, want, what):
     error = numpy.max(numpy.abs(got - want)) if numpy.size(want) else 0.0
     assert error <= TOLERANCE * max(1.0, numpy.max(numpy.abs(want))), f"{what}: max error {error:.3g}"
@@ -145,16 +150,21 @@ shapes = st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 5), st.i
 
 @pytest.mark.parametrize("name", sorted(CELLS))
 @settings(max_examples=25, deadline=None)
-@given(shape=shapes, reverse=st.booleans())
-def test_optimized_cell_matches_reference(name, shape, reverse):
+@given(shape=shapes, reverse=st.booleans(), reuse=st.booleans())
+def test_optimized_cell_matches_reference(name, shape, reverse, reuse):
     T, B, I, H, seed = shape
     x, state0, p, d_hs, d_final = random_problem(name, T, B, I, H, seed)
+    workspace = {} if reuse else None
+    if reuse:    # a first forward and backward of another problem leaves its values in the buffers
+        other = random_problem(name, T, B, I, H, seed + 1)
+        _, _, other_cache = layer_forward(CELLS[name], other[0], *weights(other[2]), other[1], workspace=workspace)
+        layer_backward(other_cache, other[3], other[4])
     # The reverse direction is the forward one over the time-reversed sequence.
     order = slice(None, None, -1) if reverse else slice(None)
     hs, final, dx, d_state0, grads = reference_sequence(name, x[order], state0, p, d_hs[order], d_final)
 
-    h_out, got_final, cache = layer_forward(CELLS[name], x, p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"],
-                                            tuple(s.copy() for s in state0), reverse=reverse)
+    h_out, got_final, cache = layer_forward(CELLS[name], x, *weights(p), tuple(s.copy() for s in state0),
+                                            reverse=reverse, workspace=workspace)
     assert_close(h_out, hs[order], "outputs")
     for got, want in zip(got_final, final):
         assert_close(got, want, "final state")
@@ -188,7 +198,7 @@ def test_gpu_kernels_match_numpy_cells(name):
     on_gpu = lambda a: cupy.asarray(a)  # noqa: E731
     results = []
     for move in (lambda a: a, on_gpu):
-        h_out, final, cache = layer_forward(CELLS[name], move(x), *(move(p[k]) for k in ("W_ih", "W_hh", "b_ih", "b_hh")),
+        h_out, final, cache = layer_forward(CELLS[name], move(x), *(move(w) for w in weights(p)),
                                             tuple(move(s) for s in state0))
         dx, d_state0, grads = layer_backward(cache, move(d_hs), tuple(move(d) for d in d_final))
         results.append([backend.to_host(a) for a in (h_out, *final, dx, *d_state0, *grads)])

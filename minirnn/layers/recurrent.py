@@ -55,6 +55,7 @@ class Recurrent(Module):
         self.num_layers = checks.positive_int("num_layers", num_layers)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = checks.probability("dropout", dropout)
+        self._workspaces: dict[int, dict] = {}   # per layer and direction: buffers reused by every forward
         self.directions = ("", "_reverse") if self.bidirectional else ("",)
         H, G = self.hidden_size, cell.n_gates
         bound = 1.0 / math.sqrt(H)
@@ -134,7 +135,8 @@ class Recurrent(Module):
                 s0 = tuple(xp.zeros((B, H), self.dtype) if s is None else s[index] for s in state0)
                 (w_ih, w_hh, b_ih, b_hh), _ = self._weights(layer, suffix)
                 h_out, final, cache = layer_forward(self.cell, layer_input, w_ih, w_hh, b_ih, b_hh, s0,
-                                                    mask, reverse=d == 1, reverse_index=reverse_index)
+                                                    mask, reverse=d == 1, reverse_index=reverse_index,
+                                                    workspace=self._workspaces.setdefault(index, {}))
                 outputs.append(h_out)
                 caches.append(cache)
                 for store, s in zip(finals, final):
