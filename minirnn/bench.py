@@ -15,7 +15,8 @@ alike. GFLOP/s counts the matmuls only (6 T B GH (I + H) for fwd+bwd, G the
 number of gates, plus 6 T B H V for the head when training), and "% mm" compares it with the
 float32 matmul rate this machine reaches on one large square product, measured
 here. Peak memory is minirnn's, from a separate untimed run (tracemalloc sees
-NumPy's arrays; on CuPy it is the memory pool's size).
+NumPy's arrays, including the buffers the layer keeps between calls; on CuPy it is
+the memory pool's size).
 """
 from __future__ import annotations
 
@@ -194,6 +195,7 @@ def bench_row(cell: str, shape, mode: str, backend_name: str, torch, adam, repea
         if torch_step is not None:
             theirs.append(_timed_alone(torch_step, xp, settle))
     seconds = statistics.median(ours)
+    (model if mode == "fwd+bwd" else model.rnn).release_buffers()   # so that the peak counts them
     row.update(available=True, ms=seconds * 1e3, tokens_per_s=T * B / seconds, gflops=flops / seconds / 1e9,
                peak_mib=_peak_memory(step, xp) / 2 ** 20)
     if theirs:

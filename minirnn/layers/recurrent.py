@@ -68,6 +68,10 @@ class Recurrent(Module):
                     self.add_param(f"bias_ih_l{layer}{suffix}", self.uniform_(bound, (G * H,)))
                     self.add_param(f"bias_hh_l{layer}{suffix}", self.uniform_(bound, (G * H,)))
 
+    def release_buffers(self) -> None:
+        """Free the work arrays kept between calls; the next forward makes them again."""
+        self._workspaces.clear()
+
     def config(self) -> dict:
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
                     bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
