@@ -59,9 +59,9 @@ def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None, workspac
     weight_hh_t = xp.ascontiguousarray(weight_hh.T)
     ended = None if mask is None else ~mask
     cell_forward, _ = cell.step_functions(xp)
+    steps = list(zip(*states))                             # steps[t]: the state tuple at t, as views
     for t in range(T):
-        prev = tuple(store[t] for store in states)
-        out = tuple(store[t + 1] for store in states)
+        prev, out = steps[t], steps[t + 1]
         xp.matmul(prev[0], weight_hh_t, out=hh)            # the one matmul that must stay in the loop
         if bias_hh is not None:
             hh += bias_hh
@@ -101,6 +101,7 @@ def unroll_backward(cache, d_outputs, d_final):
     skipped = (tuple(buffer(workspace, f"skipped_{name}", (B, H), dtype, xp) for name in cell.state_names)
                if mask is not None else None)
     _, cell_backward = cell.step_functions(xp)
+    steps = list(zip(*states))
     for t in reversed(range(T)):
         if d_outputs is not None:
             d_state[0] += d_outputs[t]
@@ -108,9 +109,7 @@ def unroll_backward(cache, d_outputs, d_final):
             for ds, ds_skip in zip(d_state, skipped):
                 xp.multiply(ds, ended[t], out=ds_skip)
                 ds *= mask[t]
-        prev = tuple(store[t] for store in states)
-        out = tuple(store[t + 1] for store in states)
-        d_direct = cell_backward(tuple(d_state), gates[t], prev, out, None if saved is None else saved[t],
+        d_direct = cell_backward(d_state, gates[t], steps[t], steps[t + 1], None if saved is None else saved[t],
                                  d_gates[t], d_hh[t], scratch)
         xp.matmul(d_hh[t], weight_hh, out=d_state[0])     # dL/dh_{t-1} = d_hh W_hh (+ the direct path)
         if d_direct is not None:
