@@ -46,7 +46,7 @@ def gru_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     H = dh.shape[1]
     r, z, n = _blocks(gates)
     dr, dz, dn = _blocks(d_gates)
-    dhr, dhz, dhn = _blocks(d_hh)
+    dhn = d_hh[:, 2 * H:]
     xp.multiply(dh, z, out=dh_direct)                  # dL/dh_{t-1} through z, bypassing W_hh
     xp.subtract(dh, dh_direct, out=dn)                 # dL/dn = dh (1 - z)
     xp.multiply(dn, n, out=work)
@@ -56,7 +56,7 @@ def gru_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     xp.multiply(dn, hn, out=dr)                        # dL/dr = dL/da_n hn
     xp.subtract(h_prev, n, out=dz)
     dz *= dh                                           # dL/dz = dh (h_{t-1} - n)
-    # r and z are contiguous: both sigmoid derivatives in one pass over (B, 2H), built in
+    # r and z are contiguous: both sigmoid derivatives at once, over (B, 2H), built in
     # d_hh's r, z block, which gets its final value (the same gradient) right after.
     rz, d_rz, d_hh_rz = gates[:, :2 * H], d_gates[:, :2 * H], d_hh[:, :2 * H]
     xp.subtract(1, rz, out=d_hh_rz)
