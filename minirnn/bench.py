@@ -7,14 +7,14 @@ For each cell and each (T, B, I, H) of the grid it times, in float32,
              V = I characters into I, the layer, a linear head back to V), with
              cross_entropy over all T*B targets, the backward and an Adam update,
 
-as the median of ``--repeats`` runs after one warm-up. When torch is installed it
-builds torch.nn.RNN/LSTM/GRU with the same weights, feeds it the same inputs with
-the same number of threads, and runs it in the same process interleaved with
-minirnn (minirnn, torch, minirnn, torch, ...), so that a busy machine slows both
-alike. GFLOP/s counts the matmuls only (6 T B GH (I + H) for fwd+bwd, G the
-number of gates, plus 6 T B H V for the head when training), and "% mm" compares it with the
-float32 matmul rate this machine reaches on one large square product, measured
-here. Peak memory is minirnn's, from a separate untimed run (tracemalloc sees
+as the median of ``--repeats`` timed runs (each after a rest and an untimed call,
+see SETTLE). When torch is installed it builds torch.nn.RNN/LSTM/GRU with the same
+weights, feeds it the same inputs with the same number of threads, and runs it in
+the same process interleaved with minirnn (minirnn, torch, minirnn, torch, ...),
+so that a busy machine slows both alike. GFLOP/s counts the matmuls only
+(6 T B GH (I + H) for fwd+bwd, G the number of gates, plus 6 T B H V for the head
+when training), and "% mm" compares it with the float32 matmul rate this machine
+reaches on one large square product, measured here. Peak memory is minirnn's, from a separate untimed run (tracemalloc sees
 NumPy's arrays, including the buffers the layer keeps between calls; on CuPy it is
 the memory pool's size).
 """
@@ -247,7 +247,7 @@ def _torch_step(torch, cell: str, model, mode: str, inputs: dict, xp):
         def step():
             out, _ = layer(x)
             out.backward(d_out)
-        return step
+        return _synchronized(torch, step, device)
     net = torch.nn.Module()   # CharRNN's twin: the same attribute names, so the same parameter names
     net.embedding, net.rnn, net.head = torch.nn.Embedding(I, I), rnn, torch.nn.Linear(H, I)
     net = net.to(device)
@@ -261,7 +261,18 @@ def _torch_step(torch, cell: str, model, mode: str, inputs: dict, xp):
         loss = torch.nn.functional.cross_entropy(net.head(out).reshape(T * B, I), target)
         loss.backward()
         optimizer.step()
-    return step
+    return _synchronized(torch, step, device)
+
+
+def _synchronized(torch, step, device: str):
+    """The step, waiting at its end for torch's CUDA work (the timer syncs only CuPy's stream)."""
+    if device == "cpu":
+        return step
+
+    def synchronized_step():
+        step()
+        torch.cuda.synchronize()
+    return synchronized_step
 
 
 def copy_weights(torch, model, module) -> None:

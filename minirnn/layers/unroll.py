@@ -5,7 +5,7 @@ out of the time loop: the caller computes the input projection of all T steps
 as one matmul, and the weight gradients are one matmul each after the backward
 loop, over the per-step deltas stacked in (T, B, G*H) arrays. Inside the loops
 there is only the recurrent matmul (h_{t-1} W_hh^T forward, d_hh W_hh backward)
-and the cell's elementwise math, written into buffers allocated once per call.
+and the cell's elementwise math, written into buffers made once per call.
 
 Those buffers can also outlive the call: a caller that passes the same
 ``workspace`` dict to every forward (the sequence layers keep one per layer and
