@@ -241,12 +241,15 @@ def _computes(node: ast.stmt, frame) -> bool:
             return _is_array(_read(node.target, frame))
         except _Unknown:
             return False
-    if isinstance(node, ast.Assign) and any(isinstance(t, ast.Subscript) for t in node.targets):
-        try:                                       # a write into an array: a[...] = b
-            if _is_array(_read(node.targets[0].value, frame)) and _is_array(_read(node.value, frame)):
-                return True
-        except _Unknown:
-            pass
+    if isinstance(node, ast.Assign):
+        for target in node.targets:
+            if not isinstance(target, ast.Subscript):
+                continue
+            try:                                   # a write into an array: a[...] = b
+                if _is_array(_read(target.value, frame)) and _is_array(_read(node.value, frame)):
+                    return True
+            except _Unknown:
+                pass
     for sub in ast.walk(node):
         if isinstance(sub, ast.BinOp) and isinstance(sub.op, (ast.MatMult, ast.Add, ast.Sub, ast.Mult, ast.Div)):
             for side in (sub.left, sub.right):
@@ -373,12 +376,43 @@ class _Recorder:
         if waiting is None:
             return
         record, node, inputs = waiting
+        self._name_copies(frame, node)
         outputs = _unique([self._describe(target, frame) for target in _targets(node)])
         record.outputs = [whole for whole, _ in outputs]
         if not record.inputs and not record.outputs:     # no array in sight: bookkeeping, not math
             self.trace.records.remove(record)
         elif any(whole != sliced for whole, sliced in inputs + outputs):
             record.per_step = ([sliced for _, sliced in inputs if sliced], [sliced for _, sliced in outputs if sliced])
+
+    def _name_copies(self, frame, node) -> None:
+        """Give a new array that is a copy of one parameter, or of its transpose, that parameter's name.
+
+        The unroll makes a contiguous copy of W_hh^T once per call (a faster operand for
+        the BLAS); the printout should still say which parameter the loop multiplies by.
+        """
+        value_node = getattr(node, "value", None)
+        if value_node is None:
+            return
+        sources = []
+        for operand in _operands(value_node):
+            try:
+                array = _read(operand, frame)
+            except _Unknown:
+                continue
+            label = self._name(array) if _is_array(array) else None
+            if label is not None and not label.startswith("grad["):
+                sources.append((array, label))
+        if len(sources) != 1:
+            return
+        source, label = sources[0]
+        for target in _targets(node):
+            try:
+                made = _read(target, frame)
+            except _Unknown:
+                continue
+            if _is_array(made) and self._name(made) is None and made.shape == source.shape \
+                    and bool((made == source).all()):
+                self.names[id(made)] = label
 
     def _carry(self, frame) -> None:
         """At the loop header after step t: the state (forward) or state gradient (backward) carried on.

@@ -171,8 +171,10 @@ class Module:
 
     # -- the forward cache ------------------------------------------------------------
     def save_cache(self, cache) -> None:
-        """Keep what backward needs, unless inside ``no_grad()``."""
-        self._cache = cache if is_grad_enabled() else None
+        """Keep what backward needs. Inside ``no_grad()`` nothing is kept, and the cache of
+        an earlier forward stays for its backward (an evaluation in between changes nothing)."""
+        if is_grad_enabled():
+            self._cache = cache
 
     def take_cache(self):
         """The last forward's cache, handed out once: a second backward is an error."""

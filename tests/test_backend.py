@@ -60,3 +60,16 @@ def test_an_array_from_the_other_backend_is_refused():
     import cupy
     with pytest.raises(TypeError, match="x is a cupy array but the model's parameters are on numpy"):
         minirnn.RNN(2, 3)(cupy.zeros((1, 1, 2), cupy.float32))
+
+
+def test_scatter_add_sums_the_rows_of_repeated_indices():
+    rng = np.random.default_rng(0)
+    for n_rows in (0, 1, 40):
+        indices = rng.integers(0, 6, n_rows)
+        values = rng.standard_normal((n_rows, 3))
+        target = rng.standard_normal((6, 3))
+        want = target.copy()
+        for index, row in zip(indices, values):   # the definition, one row at a time
+            want[index] += row
+        backend.scatter_add(target, indices, values)
+        assert np.allclose(target, want, rtol=0, atol=1e-13)

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minirnn import backend, cross_entropy, nll_loss
+from minirnn import cross_entropy, nll_loss
 from minirnn.gradcheck import check_gradients
 from minirnn.ops import (embedding_backward, embedding_forward, linear_backward, linear_forward,
                          log_softmax_backward, log_softmax_forward, relu_backward, relu_forward, sigmoid,
@@ -94,9 +94,3 @@ def test_ignored_and_masked_targets_do_not_count():
 def test_a_loss_with_nothing_to_count_is_refused():
     with pytest.raises(ValueError, match="every target is ignored or masked"):
         nll_loss(np.zeros((2, 3)), np.array([1, 1]), ignore_index=1)
-
-
-def test_scatter_add_sums_repeated_indices():
-    target = np.zeros((3, 2))
-    backend.scatter_add(target, np.array([0, 2, 0]), np.ones((3, 2)))
-    np.testing.assert_array_equal(target, [[2, 2], [0, 0], [1, 1]])

@@ -237,3 +237,18 @@ def test_single_steps_give_what_the_sequence_gives(cls, rng):
     for t in range(5):
         state = step(x[t], state)
         np.testing.assert_allclose(first_state(state), out[t], rtol=0, atol=1e-14)
+
+
+def test_an_evaluation_between_forward_and_backward_changes_no_gradient(rng):
+    x, other = rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 2, 3))
+    model = make(LSTM, num_layers=2)
+    out, _ = model(x)
+    model.backward(np.ones_like(out))
+    expected = {k: v.copy() for k, v in model.grads.items()}
+    model.zero_grad()
+    out, _ = model(x)
+    with minirnn.no_grad():
+        model(other)                             # e.g. a validation batch
+    model.backward(np.ones_like(out))
+    for name in expected:
+        np.testing.assert_array_equal(model.grads[name], expected[name])

@@ -12,7 +12,8 @@ class Cell:
     n_gates: blocks of H stacked in the weights (1 for RNN, 4 for LSTM, 3 for GRU).
     state_names: the state carried between steps, h first: ("h",) or ("h", "c").
     n_saved: H-wide arrays the forward keeps per step for the backward.
-    n_scratch: (B, H) work buffers, reused every step (no allocation in the loop).
+    scratch_widths: one k per work buffer of shape (B, k H), reused every step (no
+        allocation in the loop), e.g. (1, 4): a (B, H) and a (B, 4H) buffer.
     shares_gate_grads: the recurrent pre-activation enters the gates only by
         addition (RNN, LSTM), so its gradient is the gate gradient itself and
         b_hh can be folded into x_proj before the loop. The GRU multiplies it by r.
@@ -23,12 +24,20 @@ class Cell:
         holds dL/d(out) and leaves with dL/d(prev) for every state but h;
         writes the gate gradients into d_gates (and d_hh when it is separate).
         Returns the part of dL/dh_prev that bypasses W_hh (GRU), or None.
+    gpu_forward, gpu_backward: the same two steps, with the same signatures, as
+        one fused CuPy kernel each (minirnn.cells.kernels), used for CuPy arrays.
     """
     name: str
     n_gates: int
     state_names: tuple
     n_saved: int
-    n_scratch: int
+    scratch_widths: tuple
     shares_gate_grads: bool
     forward: Callable
     backward: Callable
+    gpu_forward: Callable
+    gpu_backward: Callable
+
+    def step_functions(self, xp) -> tuple:
+        """(forward, backward) for arrays of the module xp: the fused kernels on CuPy, NumPy's lines otherwise."""
+        return (self.forward, self.backward) if xp.__name__ == "numpy" else (self.gpu_forward, self.gpu_backward)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..ops.activations import sigmoid
+from . import kernels
 from .base import Cell
 
 
@@ -42,27 +43,29 @@ def gru_forward(gates, hh, prev, out, saved, scratch):
 def gru_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     xp = backend.array_module(gates)
     (h_prev,), (dh,), hn, (work, dh_direct) = prev, d_state, saved, scratch
+    H = dh.shape[1]
     r, z, n = _blocks(gates)
     dr, dz, dn = _blocks(d_gates)
-    dhr, dhz, dhn = _blocks(d_hh)
-    xp.subtract(1, z, out=work)
-    xp.multiply(dh, work, out=dn)                      # dL/dn = dh (1 - z)
-    xp.multiply(n, n, out=work)
-    xp.subtract(1, work, out=work)
-    dn *= work                                         # dL/da_n = dL/dn (1 - n^2)
+    dhn = d_hh[:, 2 * H:]
+    xp.multiply(dh, z, out=dh_direct)                  # dL/dh_{t-1} through z, bypassing W_hh
+    xp.subtract(dh, dh_direct, out=dn)                 # dL/dn = dh (1 - z)
+    xp.multiply(dn, n, out=work)
+    work *= n
+    dn -= work                                         # dL/da_n = dL/dn (1 - n^2)
     xp.multiply(dn, r, out=dhn)                        # dL/dhn = dL/da_n r
     xp.multiply(dn, hn, out=dr)                        # dL/dr = dL/da_n hn
     xp.subtract(h_prev, n, out=dz)
     dz *= dh                                           # dL/dz = dh (h_{t-1} - n)
-    for s, ds in ((r, dr), (z, dz)):                   # dL/da = dL/ds * s (1 - s)
-        xp.subtract(1, s, out=work)
-        work *= s
-        ds *= work
-    dhr[...] = dr                                      # r and z see x and h through one sum
-    dhz[...] = dz
-    xp.multiply(dh, z, out=dh_direct)                  # dL/dh_{t-1} through z, bypassing W_hh
+    # r and z are contiguous: both sigmoid derivatives at once, over (B, 2H), built in
+    # d_hh's r, z block, which gets its final value (the same gradient) right after.
+    rz, d_rz, d_hh_rz = gates[:, :2 * H], d_gates[:, :2 * H], d_hh[:, :2 * H]
+    xp.subtract(1, rz, out=d_hh_rz)
+    d_hh_rz *= rz
+    d_rz *= d_hh_rz                                    # dL/da = dL/ds * s (1 - s)
+    d_hh_rz[...] = d_rz                                # r and z see x and h through one sum
     return dh_direct
 
 
-GRU_CELL = Cell("gru", n_gates=3, state_names=("h",), n_saved=1, n_scratch=2,
-                shares_gate_grads=False, forward=gru_forward, backward=gru_backward)
+GRU_CELL = Cell("gru", n_gates=3, state_names=("h",), n_saved=1, scratch_widths=(1, 1),
+                shares_gate_grads=False, forward=gru_forward, backward=gru_backward,
+                gpu_forward=kernels.gru_forward, gpu_backward=kernels.gru_backward)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..ops.activations import note_relu_input
+from . import kernels
 from .base import Cell
 
 
@@ -40,7 +41,9 @@ def relu_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     return None
 
 
-RNN_TANH_CELL = Cell("rnn_tanh", n_gates=1, state_names=("h",), n_saved=0, n_scratch=0,
-                     shares_gate_grads=True, forward=tanh_forward, backward=tanh_backward)
-RNN_RELU_CELL = Cell("rnn_relu", n_gates=1, state_names=("h",), n_saved=0, n_scratch=0,
-                     shares_gate_grads=True, forward=relu_forward, backward=relu_backward)
+RNN_TANH_CELL = Cell("rnn_tanh", n_gates=1, state_names=("h",), n_saved=0, scratch_widths=(),
+                     shares_gate_grads=True, forward=tanh_forward, backward=tanh_backward,
+                     gpu_forward=kernels.rnn_tanh_forward, gpu_backward=kernels.rnn_tanh_backward)
+RNN_RELU_CELL = Cell("rnn_relu", n_gates=1, state_names=("h",), n_saved=0, scratch_widths=(),
+                     shares_gate_grads=True, forward=relu_forward, backward=relu_backward,
+                     gpu_forward=kernels.rnn_relu_forward, gpu_backward=kernels.rnn_relu_backward)

@@ -12,6 +12,7 @@ import numpy
 
 from .. import backend, checks
 from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from ..grad_mode import is_grad_enabled
 from ..module import Module
 from .unroll import layer_backward, layer_forward
 
@@ -55,6 +56,7 @@ class Recurrent(Module):
         self.num_layers = checks.positive_int("num_layers", num_layers)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = checks.probability("dropout", dropout)
+        self._workspaces: dict[tuple, dict] = {}   # buffers reused by every forward (see _workspace)
         self.directions = ("", "_reverse") if self.bidirectional else ("",)
         H, G = self.hidden_size, cell.n_gates
         bound = 1.0 / math.sqrt(H)
@@ -66,6 +68,18 @@ class Recurrent(Module):
                 if self.bias:
                     self.add_param(f"bias_ih_l{layer}{suffix}", self.uniform_(bound, (G * H,)))
                     self.add_param(f"bias_hh_l{layer}{suffix}", self.uniform_(bound, (G * H,)))
+
+    def _workspace(self, index: int) -> dict:
+        """The buffers of layer-and-direction ``index``, reused from one forward to the next.
+
+        A forward under no_grad() gets buffers of its own, so that evaluating between a
+        training forward and its backward cannot overwrite what that backward reads.
+        """
+        return self._workspaces.setdefault((index, is_grad_enabled()), {})
+
+    def release_buffers(self) -> None:
+        """Free the work arrays kept between calls; the next forward makes them again."""
+        self._workspaces.clear()
 
     def config(self) -> dict:
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
@@ -136,7 +150,8 @@ class Recurrent(Module):
                 s0 = tuple(xp.zeros((B, H), self.dtype) if s is None else s[index] for s in state0)
                 (w_ih, w_hh, b_ih, b_hh), _ = self._weights(layer, suffix)
                 h_out, final, cache = layer_forward(self.cell, layer_input, w_ih, w_hh, b_ih, b_hh, s0,
-                                                    mask, reverse=d == 1, reverse_index=reverse_index)
+                                                    mask, reverse=d == 1, reverse_index=reverse_index,
+                                                    workspace=self._workspace(index))
                 outputs.append(h_out)
                 caches.append(cache)
                 for store, s in zip(finals, final):
