@@ -1,11 +1,11 @@
 """minirnn: recurrent networks in NumPy (or CuPy) with backpropagation through time written by hand."""
+from . import models
 from .backend import default_backend, gpu_available, use_backend
 from .grad_mode import is_grad_enabled, no_grad
-from . import models
 from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .ops import cross_entropy, nll_loss
 
 __version__ = "0.1.0"
 
-__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "models", "nll_loss", "cross_entropy", "use_backend", "default_backend",
-           "gpu_available", "no_grad", "is_grad_enabled"]
+__all__ = ["RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell", "models", "nll_loss", "cross_entropy",
+           "use_backend", "default_backend", "gpu_available", "no_grad", "is_grad_enabled"]
