@@ -86,3 +86,22 @@ def choice(name: str, value, options) -> str:
     if value not in options:
         raise ValueError(f"{name} must be one of {tuple(options)}, got {value!r}")
     return value
+
+
+def state_arrays(names: tuple, value, shape, xp, dtype) -> tuple:
+    """Check a recurrent state given by the user: one array per name, or None for zeros.
+
+    names: ("h0",) for RNN and GRU, whose state is one array; ("h0", "c0") for the
+    LSTM, whose state is a pair (either element may be None). Returns one checked
+    array (or None) per name.
+    """
+    if len(names) == 1:
+        values = (value,)
+    elif value is None:
+        values = (None,) * len(names)
+    elif isinstance(value, (tuple, list)) and len(value) == len(names):
+        values = tuple(value)
+    else:
+        raise TypeError(f"({', '.join(names)}) must be a pair of arrays (either may be None) or None, "
+                        f"got {describe(value)}")
+    return tuple(None if v is None else float_array(name, v, shape, xp, dtype) for name, v in zip(names, values))

@@ -75,7 +75,7 @@ class Module:
         for grad in self.grads.values():
             grad.fill(0)
 
-    def uniform_(self, bound: float, shape):
+    def init_uniform(self, bound: float, shape):
         """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
         return backend.uniform(self.rng, -bound, bound, shape, self.dtype, self.backend)
 

@@ -63,11 +63,11 @@ class Recurrent(Module):
         for layer in range(self.num_layers):
             layer_input = self.input_size if layer == 0 else H * len(self.directions)
             for suffix in self.directions:
-                self.add_param(f"weight_ih_l{layer}{suffix}", self.uniform_(bound, (G * H, layer_input)))
-                self.add_param(f"weight_hh_l{layer}{suffix}", self.uniform_(bound, (G * H, H)))
+                self.add_param(f"weight_ih_l{layer}{suffix}", self.init_uniform(bound, (G * H, layer_input)))
+                self.add_param(f"weight_hh_l{layer}{suffix}", self.init_uniform(bound, (G * H, H)))
                 if self.bias:
-                    self.add_param(f"bias_ih_l{layer}{suffix}", self.uniform_(bound, (G * H,)))
-                    self.add_param(f"bias_hh_l{layer}{suffix}", self.uniform_(bound, (G * H,)))
+                    self.add_param(f"bias_ih_l{layer}{suffix}", self.init_uniform(bound, (G * H,)))
+                    self.add_param(f"bias_hh_l{layer}{suffix}", self.init_uniform(bound, (G * H,)))
 
     def _workspace(self, index: int) -> dict:
         """The buffers of layer-and-direction ``index``, reused from one forward to the next.
@@ -93,22 +93,9 @@ class Recurrent(Module):
 
     # -- the state at the boundary: one array for RNN and GRU, an (h, c) pair for LSTM --------
     def _state_tuple(self, names: tuple, value, B: int) -> tuple:
-        """Check a user's state (h0, or d_h_n) and return one (L*D, B, H) array or None per state.
-
-        names: one argument name per state, ("h0",) or ("h0", "c0").
-        """
-        if len(names) == 1:
-            values = (value,)
-        elif value is None:
-            values = (None,) * len(names)
-        elif isinstance(value, (tuple, list)) and len(value) == len(names):
-            values = tuple(value)
-        else:
-            raise TypeError(f"({', '.join(names)}) must be a pair of arrays (either may be None) or None, "
-                            f"got {checks.describe(value)}")
+        """A user's state (h0, or d_h_n) as one checked (L*D, B, H) array or None per state."""
         shape = (self.num_layers * len(self.directions), B, self.hidden_size)
-        return tuple(None if v is None else checks.float_array(name, v, shape, self.xp, self.dtype)
-                     for name, v in zip(names, values))
+        return checks.state_arrays(names, value, shape, self.xp, self.dtype)
 
     def _state_out(self, values: tuple):
         return values[0] if len(values) == 1 else tuple(values)

@@ -30,27 +30,18 @@ class StepCell(Module):
         self.hidden_size = checks.positive_int("hidden_size", hidden_size)
         self.bias = bool(bias)
         GH, H, bound = cell.n_gates * self.hidden_size, self.hidden_size, 1.0 / math.sqrt(self.hidden_size)
-        self.add_param("weight_ih", self.uniform_(bound, (GH, self.input_size)))
-        self.add_param("weight_hh", self.uniform_(bound, (GH, H)))
+        self.add_param("weight_ih", self.init_uniform(bound, (GH, self.input_size)))
+        self.add_param("weight_hh", self.init_uniform(bound, (GH, H)))
         if self.bias:
-            self.add_param("bias_ih", self.uniform_(bound, (GH,)))
-            self.add_param("bias_hh", self.uniform_(bound, (GH,)))
+            self.add_param("bias_ih", self.init_uniform(bound, (GH,)))
+            self.add_param("bias_hh", self.init_uniform(bound, (GH,)))
 
     def config(self) -> dict:
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias,
                     dtype=self.dtype.name)
 
     def _states(self, names, value, B):
-        if len(names) == 1:
-            value = (value,)
-        elif value is None:
-            value = (None,) * len(names)
-        elif not (isinstance(value, (tuple, list)) and len(value) == len(names)):
-            raise TypeError(f"({', '.join(names)}) must be a pair of arrays (either may be None) or None, "
-                            f"got {checks.describe(value)}")
-        shape = (B, self.hidden_size)
-        return tuple(None if v is None else checks.float_array(n, v, shape, self.xp, self.dtype)
-                     for n, v in zip(names, value))
+        return checks.state_arrays(names, value, (B, self.hidden_size), self.xp, self.dtype)
 
     def _out(self, values):
         return values[0].copy() if len(values) == 1 else tuple(v.copy() for v in values)

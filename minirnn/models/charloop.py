@@ -42,8 +42,8 @@ class CharLoopModel(Module):
         self.add_param("e.weight", backend.normal(self.rng, (V, F), self.dtype, self.backend))
         for name, (fan_out, fan_in) in (("l_in", (H, F)), ("l_hidden", (H, H)), ("l_out", (V, H))):
             bound = 1.0 / math.sqrt(fan_in)
-            self.add_param(f"{name}.weight", self.uniform_(bound, (fan_out, fan_in)))
-            self.add_param(f"{name}.bias", self.uniform_(bound, (fan_out,)))
+            self.add_param(f"{name}.weight", self.init_uniform(bound, (fan_out, fan_in)))
+            self.add_param(f"{name}.bias", self.init_uniform(bound, (fan_out,)))
 
     def config(self) -> dict:
         return dict(vocab_size=self.vocab_size, n_fac=self.n_fac, n_hidden=self.n_hidden, dtype=self.dtype.name)

@@ -53,8 +53,8 @@ class CharRNN(Module):
         self.rnn = self.add_child("rnn", CELLS[cell](E, H, self.layers, dropout=self.dropout, dtype=self.dtype.name,
                                                     seed=rnn_seed))
         bound = 1.0 / math.sqrt(H)
-        self.add_param("head.weight", self.uniform_(bound, (V, H)))
-        self.add_param("head.bias", self.uniform_(bound, (V,)))
+        self.add_param("head.weight", self.init_uniform(bound, (V, H)))
+        self.add_param("head.bias", self.init_uniform(bound, (V,)))
 
     def config(self) -> dict:
         return dict(vocab_size=self.vocab_size, emb=self.emb, hidden=self.hidden, layers=self.layers,
