@@ -51,8 +51,11 @@ class Checkpoint:
 
     def build_model(self, seed: int | None = None):
         """A new model of the stored class and config, holding the stored parameters."""
-        model = MODEL_CLASSES[self.model_class](**self.model_config, seed=seed)
-        model.load_state_dict(self.params)
+        try:
+            model = MODEL_CLASSES[self.model_class](**self.model_config, seed=seed)
+            model.load_state_dict(self.params)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{self.path} holds a {self.model_class} that cannot be rebuilt: {err}") from err
         return model
 
 

@@ -68,11 +68,18 @@ class Optimizer:
             self._update(name, param, grads[name])
 
     def _slot(self, name: str, slot: str, like):
-        """The per-parameter state array ``slot`` of ``name``, created as zeros the first time."""
+        """The per-parameter state array ``slot`` of ``name``, created as zeros the first time.
+
+        If the model was moved (``to``) or converted (``astype``) since, the state follows
+        the parameter to its backend and dtype.
+        """
         slots = self.state.setdefault(name, {})
         if slot not in slots:
             slots[slot] = backend.array_module(like).zeros_like(like)
-        return slots[slot]
+        state = slots[slot]
+        if backend.backend_name(state) != backend.backend_name(like) or state.dtype != like.dtype:
+            state = slots[slot] = backend.to_backend(state, backend.backend_name(like)).astype(like.dtype)
+        return state
 
     def _update(self, name: str, param, grad) -> None:
         raise NotImplementedError
@@ -89,6 +96,9 @@ class Optimizer:
 
     def load_state_dict(self, arrays: dict, meta: dict) -> None:
         """Restore what :meth:`state_dict` returned, onto the model's backend and dtype."""
+        if meta is None:
+            raise ValueError(f"there is no optimizer state to restore into {type(self).__name__} "
+                             "(the checkpoint was saved without one)")
         if not isinstance(meta, dict) or meta.get("class") != type(self).__name__:
             got = meta.get("class") if isinstance(meta, dict) else type(meta).__name__
             raise ValueError(f"optimizer state is for {got!r}, not {type(self).__name__}")

@@ -77,7 +77,7 @@ class TrainConfig:
     optimizer: str = "adam"
     lr: float = 2e-3
     momentum: float = 0.0               # SGD only
-    weight_decay: float = 0.0
+    weight_decay: float | None = None    # None: the optimizer's own default (0, or 0.01 for AdamW)
     clip: float = 5.0                   # max global gradient norm; 0: no clipping
     schedule: str = "constant"          # "constant", "cosine" (warm-up then cosine) or "step"
     warmup: int = 0                     # warm-up steps for "cosine"
@@ -110,6 +110,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
         for name in ("lr", "clip", "weight_decay", "momentum", "gamma"):
             value = getattr(self, name)
+            if name == "weight_decay" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
         if self.lr == 0:
@@ -177,10 +179,10 @@ def build_model(config: TrainConfig, vocab_size: int):
 
 def build_optimizer(config: TrainConfig, model):
     """The optimizer named by config.optimizer, given the hyperparameters it takes."""
-    options = {"sgd": dict(momentum=config.momentum, weight_decay=config.weight_decay),
-               "adagrad": {},
-               "adam": dict(weight_decay=config.weight_decay),
-               "adamw": dict(weight_decay=config.weight_decay or 0.01)}   # 0 means AdamW's usual 0.01
+    decay = {} if config.weight_decay is None else dict(weight_decay=config.weight_decay)
+    if decay and config.optimizer == "adagrad":
+        raise ValueError("weight_decay is not an option of adagrad; leave it unset (--weight-decay)")
+    options = {"sgd": dict(momentum=config.momentum, **decay), "adagrad": {}, "adam": decay, "adamw": decay}
     return OPTIMIZERS[config.optimizer](model, config.lr, **options[config.optimizer])
 
 

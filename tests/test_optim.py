@@ -172,3 +172,18 @@ def test_bad_hyperparameters_name_the_argument():
         optim.SGD(Weights(w=P0), lr=-1)
     with pytest.raises(ValueError, match=r"betas\[1\] must be a number in \[0, 1\), got 1"):
         optim.Adam(Weights(w=P0), betas=(0.9, 1))
+
+
+def test_optimizer_state_follows_a_model_converted_with_astype():
+    import minirnn
+    from minirnn.optim import Adam
+    model = minirnn.RNN(2, 3, seed=0)
+    optimizer = Adam(model, lr=0.1)
+    x = numpy.random.default_rng(0).standard_normal((3, 1, 2))
+    for _ in range(2):
+        model.zero_grad()
+        out, _ = model(x)
+        model.backward(numpy.ones_like(out))
+        optimizer.step()
+        model.astype("float64")
+    assert all(s.dtype == numpy.float64 for slots in optimizer.state.values() for s in slots.values())

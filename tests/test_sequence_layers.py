@@ -99,8 +99,9 @@ def test_changing_params_in_place_takes_effect_at_the_next_forward(rng):
     assert not np.allclose(before, after)
 
 
-def test_returned_arrays_are_not_overwritten_by_a_later_call(rng):
-    model = make(LSTM)
+@pytest.mark.parametrize("options", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True)])
+def test_returned_arrays_are_not_overwritten_by_a_later_call(options, rng):
+    model = make(LSTM, **options)
     out, (h_n, c_n) = model(rng.standard_normal((3, 2, 3)))
     kept = out.copy(), h_n.copy(), c_n.copy()
     dx, (dh0, dc0) = model.backward(np.ones_like(out))
@@ -126,13 +127,14 @@ def test_modifying_the_output_does_not_change_the_gradients(rng):
 
 
 @pytest.mark.parametrize("cls", CLASSES)
-def test_inputs_are_never_modified(cls, rng):
+@pytest.mark.parametrize("lengths", [None, np.array([4, 2])], ids=["full", "lengths"])
+def test_inputs_are_never_modified(cls, lengths, rng):
     x, h0 = rng.standard_normal((4, 2, 3)), rng.standard_normal((1, 2, 4))
     hx = (h0, h0.copy()) if cls is LSTM else h0
     g = rng.standard_normal((4, 2, 4))
     copies = x.copy(), h0.copy(), g.copy()
     model = make(cls)
-    model(x, hx, lengths=np.array([4, 2]))
+    model(x, hx, lengths=lengths)
     model.backward(g, hx)
     for a, b in zip((x, h0, g), copies):
         np.testing.assert_array_equal(a, b)
@@ -249,6 +251,22 @@ def test_an_evaluation_between_forward_and_backward_changes_no_gradient(rng):
     out, _ = model(x)
     with minirnn.no_grad():
         model(other)                             # e.g. a validation batch
+    model.backward(np.ones_like(out))
+    for name in expected:
+        np.testing.assert_array_equal(model.grads[name], expected[name])
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("options", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True)])
+def test_changing_x_between_forward_and_backward_changes_no_gradient(cls, options, rng):
+    x = rng.standard_normal((4, 2, 3))
+    model = make(cls, **options)
+    out, _ = model(x)
+    model.backward(np.ones_like(out))
+    expected = {k: v.copy() for k, v in model.grads.items()}
+    model.zero_grad()
+    out, _ = model(x)
+    x[...] = 0                                   # the caller reuses its array before backward
     model.backward(np.ones_like(out))
     for name in expected:
         np.testing.assert_array_equal(model.grads[name], expected[name])

@@ -85,6 +85,8 @@ def test_single_step_cells_match_torch(torch, cls):
         close(a, b)
     close(dx, x_t.grad)
     close(d_prev[0] if lstm else d_prev, h_t.grad)
+    if lstm:
+        close(d_prev[1], c_t.grad)
     for name, param in theirs.named_parameters():
         close(ours.grads[name], param.grad)
 
@@ -172,3 +174,24 @@ def test_losses_match_torch(torch, shape):
     loss_t.backward()
     assert abs(loss - loss_t.item()) <= TOL
     close(d_logits, logits_t.grad)
+
+
+@pytest.mark.parametrize("cls, given", [("RNN", "none"), ("GRU", "none"), ("LSTM", "none"), ("LSTM", "c0 only")])
+def test_a_missing_initial_state_is_zeros_as_in_torch(torch, cls, given):
+    ours, theirs = torch_pair(torch, cls, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(7)
+    x, c0 = rng.standard_normal((5, 3, 3)), rng.standard_normal((4, 3, 4))
+    g = rng.standard_normal((5, 3, 8))
+    hx = (None, c0) if given == "c0 only" else None
+    out, _ = ours(x, hx)
+    dx, d_state0 = ours.backward(g)
+    x_t, c0_t = torch.tensor(x, requires_grad=True), torch.tensor(c0, requires_grad=True)
+    hx_t = (torch.zeros(4, 3, 4), c0_t) if given == "c0 only" else None
+    out_t, _ = theirs(x_t, hx_t)
+    (out_t * torch.tensor(g)).sum().backward()
+    close(out, out_t)
+    close(dx, x_t.grad)
+    if given == "c0 only":
+        close(d_state0[1], c0_t.grad)
+    for name, param in theirs.named_parameters():
+        close(ours.grads[name], param.grad)

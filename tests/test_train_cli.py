@@ -237,3 +237,11 @@ def test_sampling_names_unknown_prime_characters():
     vocab = Vocab("ab")
     with pytest.raises(ValueError, match="prime has characters that are not in the vocabulary: 'q'"):
         sample(CharRNN(2, emb=2, hidden=2), vocab, "aq", 3)
+
+
+def test_adamw_takes_a_weight_decay_of_zero():
+    from minirnn.optim import AdamW
+    from minirnn.train import TrainConfig, build_optimizer
+    model = CharRNN(5, 2, 3, seed=0)
+    assert build_optimizer(TrainConfig(optimizer="adamw", weight_decay=0.0), model).weight_decay == 0.0
+    assert build_optimizer(TrainConfig(optimizer="adamw"), model).weight_decay == AdamW(model).weight_decay

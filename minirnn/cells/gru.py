@@ -32,7 +32,7 @@ def gru_forward(gates, hh, prev, out, saved, scratch):
     gates[:, :2 * H] += hh[:, :2 * H]
     sigmoid(gates[:, :2 * H], out=gates[:, :2 * H])   # r, z = sigma(W_i x + b_i + W_h h + b_h)
     hn[...] = hh[:, 2 * H:]                            # keep W_hn h_{t-1} + b_hn for the backward
-    xp.multiply(r, hn, out=h)
+    xp.multiply(r, hn, out=h)                          # h holds r hn until h_t is written below
     n += h
     xp.tanh(n, out=n)                                  # n = tanh(W_in x + b_in + r hn)
     xp.subtract(h_prev, n, out=h)

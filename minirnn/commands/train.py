@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="learning rate (default %(default)s)")
     optim.add_argument("--momentum", type=float, default=DEFAULTS.momentum, metavar="X", help="SGD's momentum")
     optim.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay, metavar="X",
-                       help="L2 (sgd, adam) or decoupled (adamw, default 0.01) weight decay")
+                       help="L2 (sgd, adam; default 0) or decoupled (adamw; default 0.01) weight decay")
     optim.add_argument("--clip", type=float, default=DEFAULTS.clip, metavar="X",
                        help="max global gradient norm, 0 for none (default %(default)s)")
     optim.add_argument("--schedule", choices=("constant", "cosine", "step"), default=DEFAULTS.schedule,
@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run")
     run.add_argument("--epochs", type=float, metavar="N", help="passes over the training text, fractions allowed")
     run.add_argument("--minutes", type=float, metavar="X",
-                     help="training time limit, evaluations excluded (default without --epochs: 1 epoch)")
+                     help="training time limit, evaluations excluded; with --resume, the total over all sessions of the "
+                          "run (default without --epochs: 1 epoch)")
     run.add_argument("--eval-every", type=int, default=DEFAULTS.eval_every, metavar="N",
                      help="steps between evaluations (default %(default)s)")
     run.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="N", help="(default %(default)s)")

@@ -114,8 +114,11 @@ class Recurrent(Module):
         the LSTM, (h_n, c_n).
         """
         xp, H = self.xp, self.hidden_size
+        given = x
         x = checks.float_array("x", x, ("B", "T", self.input_size) if self.batch_first
                                else ("T", "B", self.input_size), xp, self.dtype)
+        if x is given and is_grad_enabled():
+            x = x.copy()     # the cache keeps x for dW_ih: the caller may change theirs before backward
         if self.batch_first:
             x = x.transpose(1, 0, 2)
         T, B = x.shape[:2]
