@@ -6,6 +6,7 @@ the math behind it then trusts its inputs.
 """
 from __future__ import annotations
 
+import math
 import numbers
 
 from . import backend
@@ -72,6 +73,15 @@ def positive_int(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def finite_number(name: str, value, positive: bool = False) -> float:
+    """A finite real number >= 0 (> 0 with positive=True); bools refused."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) \
+        and (value > 0 if positive else value >= 0)
+    if not ok:
+        raise ValueError(f"{name} must be a finite number {'>' if positive else '>='} 0, got {value!r}")
+    return float(value)
 
 
 def probability(name: str, value) -> float:

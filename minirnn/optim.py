@@ -16,29 +16,10 @@ count, which is how checkpoints store them.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy
 
-from . import backend
-
-
-def _non_negative(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _positive(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0 or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _beta(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
-    return float(value)
+from . import backend, checks
 
 
 class Optimizer:
@@ -53,7 +34,7 @@ class Optimizer:
 
     def __init__(self, model, lr: float):
         self.model = model
-        self.lr = _positive("lr", lr)
+        self.lr = checks.finite_number("lr", lr, positive=True)
         self.step_count = 0
         self.state: dict[str, dict] = {}   # param name -> {slot: array}
 
@@ -132,9 +113,9 @@ class SGD(Optimizer):
     def __init__(self, model, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0):
         super().__init__(model, lr)
-        self.momentum = _beta("momentum", momentum)
+        self.momentum = checks.probability("momentum", momentum)
         self.nesterov = bool(nesterov)
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
+        self.weight_decay = checks.finite_number("weight_decay", weight_decay)
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, got momentum=0")
 
@@ -165,7 +146,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, model, lr: float = 0.1, eps: float = 1e-8):
         super().__init__(model, lr)
-        self.eps = _positive("eps", eps)
+        self.eps = checks.finite_number("eps", eps, positive=True)
 
     def _update(self, name, param, grad):
         xp = backend.array_module(param)
@@ -189,9 +170,9 @@ class Adam(Optimizer):
         super().__init__(model, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.betas = [_beta("betas[0]", betas[0]), _beta("betas[1]", betas[1])]
-        self.eps = _positive("eps", eps)
-        self.weight_decay = _non_negative("weight_decay", weight_decay)
+        self.betas = [checks.probability("betas[0]", betas[0]), checks.probability("betas[1]", betas[1])]
+        self.eps = checks.finite_number("eps", eps, positive=True)
+        self.weight_decay = checks.finite_number("weight_decay", weight_decay)
 
     def _decay(self, param, grad):
         """Adam's weight decay is L2: it joins the gradient (AdamW overrides this)."""
@@ -237,7 +218,7 @@ def clip_grad_norm(grads: dict, max_norm: float) -> float:
     before clipping as a float: NaN or Inf when a gradient is (the grads are then
     left as they are, for the caller to refuse).
     """
-    max_norm = _positive("max_norm", max_norm)
+    max_norm = checks.finite_number("max_norm", max_norm, positive=True)
     norm = grad_norm(grads)
     if norm > max_norm:
         scale = max_norm / (norm + 1e-6)

@@ -108,14 +108,10 @@ class TrainConfig:
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not 0 < value < math.inf):
                 raise ValueError(f"{name} must be a number > 0, got {value!r}")
-        for name in ("lr", "clip", "weight_decay", "momentum", "gamma"):
-            value = getattr(self, name)
-            if name == "weight_decay" and value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if self.lr == 0:
-            raise ValueError("lr must be a number > 0, got 0")
+        for name in ("clip", "weight_decay", "momentum", "gamma"):
+            if getattr(self, name) is not None:          # weight_decay None: the optimizer's default
+                checks.finite_number(name, getattr(self, name))
+        checks.finite_number("lr", self.lr, positive=True)
         if self.warmup < 0:
             raise ValueError(f"warmup must be an integer >= 0, got {self.warmup!r}")
         if self.schedule == "cosine" and self.epochs is None:

@@ -42,7 +42,7 @@ def gate_constants(H: int, dtype, xp):
 
 def lstm_forward(gates, hh, prev, out, saved, scratch):
     xp = backend.array_module(gates)
-    (h_prev, c_prev), (h, c), tanh_c, (ig, _) = prev, out, saved, scratch
+    (_, c_prev), (h, c), tanh_c, (ig, _) = prev, out, saved, scratch
     scale, offset, _ = gate_constants(h.shape[1], gates.dtype, xp)
     gates += hh                                        # a = W_ih x + b + W_hh h_{t-1}
     gates *= scale                                     # i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
@@ -59,7 +59,7 @@ def lstm_forward(gates, hh, prev, out, saved, scratch):
 
 def lstm_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     xp = backend.array_module(gates)
-    (h_prev, c_prev), (dh, dc), tanh_c, (work, d_act) = prev, d_state, saved, scratch
+    (_, c_prev), (dh, dc), tanh_c, (work, d_act) = prev, d_state, saved, scratch
     _, _, lo = gate_constants(dh.shape[1], gates.dtype, xp)
     i, f, g, o = _blocks(gates)
     di, df, dg, do = _blocks(d_gates)
