@@ -16,8 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from minirnn import checkpoint, gradient_flow
-from minirnn.data import Vocab, default_corpus, read_text
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a clone without installing
+
+from minirnn import checkpoint, gradient_flow  # noqa: E402
+from minirnn.data import Vocab, default_corpus, read_text  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -106,3 +106,32 @@ def test_large_tensors_are_checked_on_a_subset_and_a_direction():
 def test_float32_tensors_are_refused():
     with pytest.raises(TypeError, match="float64"):
         check_gradients(lambda: 0.0, {"x": np.zeros(2)}, {"x": np.zeros(2, np.float32)})
+
+
+def test_the_command_prints_a_row_per_case_and_exits_zero(capsys):
+    from minirnn.cli import main
+    assert main(["gradcheck", "--model", "lstm", "--model", "charloop", "--cases", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" ok\n") == 4 and "4 passed, 0 failed" in out
+
+
+def test_the_script_exits_non_zero_when_a_gradient_is_wrong(tmp_path):
+    """scripts/gradcheck.py run as a program, with the tanh cell's backward made 1% wrong."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[1]
+    sabotage = tmp_path / "sitecustomize.py"
+    sabotage.write_text(
+        "import dataclasses\n"
+        "from minirnn.cells import rnn\n"
+        "real = rnn.RNN_TANH_CELL.backward\n"
+        "def wrong(*args):\n"
+        "    real(*args)\n"
+        "    args[5][...] *= 1.01\n"
+        "object.__setattr__(rnn.RNN_TANH_CELL, 'backward', wrong)\n")
+    env = {"PYTHONPATH": f"{tmp_path}:{root}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, str(root / "scripts" / "gradcheck.py"), "--model", "rnncell",
+                             "--cases", "2"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "FAIL" in result.stdout and "1 passed, 1 failed" in result.stdout   # the tanh case fails, relu passes

@@ -54,9 +54,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{total - failures} passed, {failures} failed; worst relative error {worst_rel:.2e}; "
           f"{time.perf_counter() - start:.1f} s")
     return 1 if failures else 0
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="gradcheck", description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
