@@ -11,7 +11,7 @@ import numbers
 
 import numpy
 
-from . import backend
+from . import backend, checks
 from .data import Vocab
 from .grad_mode import no_grad
 from .models import CharLoopModel, CharRNN
@@ -52,8 +52,8 @@ def sample(model, vocab: Vocab, prime: str = "", length: int = 200, temperature:
         raise ValueError(f"length must be an integer >= 0, got {length!r}")
     if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not temperature >= 0:
         raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral) or top_k < 1):
-        raise ValueError(f"top_k must be a positive integer or None, got {top_k!r}")
+    if top_k is not None:
+        checks.positive_int("top_k", top_k)
     if len(vocab) != model.vocab_size:
         raise ValueError(f"vocab has {len(vocab)} characters but the model predicts {model.vocab_size}")
     rng = numpy.random.default_rng(seed)

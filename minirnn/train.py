@@ -104,10 +104,8 @@ class TrainConfig:
             checks.positive_int(name, getattr(self, name))
         checks.probability("dropout", self.dropout)
         for name in ("epochs", "minutes"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                      or not 0 < value < math.inf):
-                raise ValueError(f"{name} must be a number > 0, got {value!r}")
+            if getattr(self, name) is not None:
+                checks.finite_number(name, getattr(self, name), positive=True)
         for name in ("clip", "weight_decay", "momentum", "gamma"):
             if getattr(self, name) is not None:          # weight_decay None: the optimizer's default
                 checks.finite_number(name, getattr(self, name))
