@@ -1,7 +1,7 @@
 """minirnn: recurrent networks in NumPy (or CuPy) with backpropagation through time written by hand."""
 from . import models
-from .backend import default_backend, gpu_available, use_backend
-from .grad_mode import is_grad_enabled, no_grad
+from .core.backend import default_backend, gpu_available, use_backend
+from .core.grad_mode import is_grad_enabled, no_grad
 from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .ops import cross_entropy, nll_loss
 

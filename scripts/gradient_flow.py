@@ -7,7 +7,7 @@
     python scripts/gradient_flow.py --checkpoint runs/minirnn/best.npz --out flow.png
         draws the curve of a trained CharRNN checkpoint.
 
-The gradients come from minirnn's own backward (see minirnn.gradient_flow).
+The gradients come from minirnn's own backward (see minirnn.study.gradient_flow).
 """
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a clone without installing
 
-from minirnn import checkpoint, gradient_flow  # noqa: E402
-from minirnn.data import Vocab, default_corpus, read_text  # noqa: E402
+from minirnn.study import gradient_flow  # noqa
+from minirnn.training import checkpoint  # noqa: E402
+from minirnn.training.data import Vocab, default_corpus, read_text  # noqa: E402
 
 
 def main(argv=None) -> int:

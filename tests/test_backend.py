@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minirnn
-from minirnn import backend
+from minirnn.core import backend
 from conftest import BACKENDS
 
 

@@ -3,7 +3,7 @@ import argparse
 
 import pytest
 
-from minirnn import bench
+from minirnn.bench import bench
 
 
 def parse(*argv):

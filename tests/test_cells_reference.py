@@ -11,7 +11,7 @@ import numpy
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minirnn import backend
+from minirnn.core import backend
 from minirnn.cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
 from minirnn.layers import GRU, LSTM, RNN
 from minirnn.layers.unroll import layer_backward, layer_forward

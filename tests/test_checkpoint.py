@@ -1,11 +1,11 @@
-"""minirnn.checkpoint: a round trip keeps everything; anything but a sound minirnn checkpoint is refused."""
+"""minirnn.training.checkpoint: a round trip keeps everything; anything but a sound minirnn checkpoint is refused."""
 import os
 import pickle
 
 import numpy
 import pytest
 
-from minirnn import checkpoint, optim
+from minirnn.training import checkpoint, optim
 from minirnn.models import CharLoopModel, CharRNN
 
 

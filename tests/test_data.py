@@ -1,9 +1,9 @@
-"""minirnn.data: reading text, the default corpus, the vocabulary, the split and the batchers."""
+"""minirnn.training.data: reading text, the default corpus, the vocabulary, the split and the batchers."""
 import numpy
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from minirnn import data
+from minirnn.training import data
 
 
 def test_read_text_refuses_an_empty_file(tmp_path):

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy
 import pytest
 
-from minirnn import checkpoint, cli, explain
-from minirnn.explain import Carry, Line, build_model, record
+from minirnn import cli
+from minirnn.study import explain
+from minirnn.training import checkpoint
+from minirnn.study.explain import Carry, Line, build_model, record
 
 ROOT = Path(explain.__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy
 import pytest
 
-from minirnn import gradient_flow
-from minirnn.gradient_flow import Flow, make_model, probe_batch, state_gradient_norms
+from minirnn.study import gradient_flow
+from minirnn.study.gradient_flow import Flow, make_model, probe_batch, state_gradient_norms
 from minirnn.ops import cross_entropy
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gradient_flow.py"

@@ -1,11 +1,11 @@
-"""minirnn.optim: every optimizer's steps against the same steps computed by hand, clipping, schedules."""
+"""minirnn.training.optim: every optimizer's steps against the same steps computed by hand, clipping, schedules."""
 import json
 import math
 
 import numpy
 import pytest
 
-from minirnn import optim
+from minirnn.training import optim
 
 
 class Weights:
@@ -176,7 +176,7 @@ def test_bad_hyperparameters_name_the_argument():
 
 def test_optimizer_state_follows_a_model_converted_with_astype():
     import minirnn
-    from minirnn.optim import Adam
+    from minirnn.training.optim import Adam
     model = minirnn.RNN(2, 3, seed=0)
     optimizer = Adam(model, lr=0.1)
     x = numpy.random.default_rng(0).standard_normal((3, 1, 2))

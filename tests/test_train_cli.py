@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy
 import pytest
 
-import minirnn.train
-from minirnn import checkpoint, cli
-from minirnn.data import Vocab
+import minirnn.training.trainer
+from minirnn import cli
+from minirnn.training import checkpoint
+from minirnn.training.data import Vocab
 from minirnn.models import CharLoopModel, CharRNN
-from minirnn.sample import sample
-from minirnn.train import TrainConfig, train
+from minirnn.training.sample import sample
+from minirnn.training.trainer import TrainConfig, train
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = "def class return self import for while if else elif try except with lambda yield pass".split()
@@ -102,7 +103,7 @@ def test_minutes_limit_stops_and_still_evaluates(corpus, tmp_path):
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")   # the Inf meeting the matmuls
 @pytest.mark.parametrize("fault", ["loss", "gradient"])
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch, fault):
-    real = minirnn.train.cross_entropy
+    real = minirnn.training.trainer.cross_entropy
     calls = []
 
     def poisoned(logits, target):
@@ -116,7 +117,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_path,
                 d_logits[0, 0, 0] = numpy.inf
         return loss, d_logits
 
-    monkeypatch.setattr(minirnn.train, "cross_entropy", poisoned)
+    monkeypatch.setattr(minirnn.training.trainer, "cross_entropy", poisoned)
     with pytest.raises(FloatingPointError, match=f"training stopped at step 8: the {fault}"):
         train(small(corpus, tmp_path), quiet)
     saved = checkpoint.load(tmp_path / "last.npz")
@@ -125,7 +126,7 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_path,
 
 
 def test_first_ctrl_c_finishes_the_step_then_evaluates_and_saves(corpus, tmp_path, monkeypatch):
-    real = minirnn.train.cross_entropy
+    real = minirnn.training.trainer.cross_entropy
     calls = []
 
     def interrupted_at_step_7(logits, target):
@@ -134,7 +135,7 @@ def test_first_ctrl_c_finishes_the_step_then_evaluates_and_saves(corpus, tmp_pat
             signal.raise_signal(signal.SIGINT)                # as if the user pressed Ctrl-C during step 7
         return real(logits, target)
 
-    monkeypatch.setattr(minirnn.train, "cross_entropy", interrupted_at_step_7)
+    monkeypatch.setattr(minirnn.training.trainer, "cross_entropy", interrupted_at_step_7)
     result = train(small(corpus, tmp_path, eval_every=5), quiet)
     assert result.step == 7 and checkpoint.load(tmp_path / "last.npz").meta["step"] == 7
     assert [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [5, 7]
@@ -240,8 +241,8 @@ def test_sampling_names_unknown_prime_characters():
 
 
 def test_adamw_takes_a_weight_decay_of_zero():
-    from minirnn.optim import AdamW
-    from minirnn.train import TrainConfig, build_optimizer
+    from minirnn.training.optim import AdamW
+    from minirnn.training.trainer import TrainConfig, build_optimizer
     model = CharRNN(5, 2, 3, seed=0)
     assert build_optimizer(TrainConfig(optimizer="adamw", weight_decay=0.0), model).weight_decay == 0.0
     assert build_optimizer(TrainConfig(optimizer="adamw"), model).weight_decay == AdamW(model).weight_decay

@@ -6,8 +6,10 @@ import html.parser
 import numpy
 import pytest
 
-from minirnn import checkpoint, cli, visualize
-from minirnn.data import Vocab
+from minirnn import cli
+from minirnn.study import visualize
+from minirnn.training import checkpoint
+from minirnn.training.data import Vocab
 from minirnn.models import CharLoopModel, CharRNN
 
 TEXT = 'if a < b & c > "d":\n\treturn \'<script>\''

@@ -12,7 +12,7 @@ h_t directly through z. The forward keeps hn = W_hn h_{t-1} + b_hn for the backw
 """
 from __future__ import annotations
 
-from .. import backend
+from ..core import backend
 from ..ops.activations import sigmoid
 from . import kernels
 from .base import Cell

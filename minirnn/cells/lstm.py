@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .. import backend
+from ..core import backend
 from . import kernels
 from .base import Cell
 

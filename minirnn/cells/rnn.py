@@ -5,7 +5,7 @@ one, whose outputs are added before the nonlinearity.
 """
 from __future__ import annotations
 
-from .. import backend
+from ..core import backend
 from ..ops.activations import note_relu_input
 from . import kernels
 from .base import Cell

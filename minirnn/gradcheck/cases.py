@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy
 
-from .. import backend
+from ..core import backend
 from ..layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from ..models import CharLoopModel, CharRNN
 from ..ops import cross_entropy, nll_loss

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy  # host-side bookkeeping of the comparison; the model math runs on its own backend
 
-from .. import backend
+from ..core import backend
 from ..ops.activations import record_relu_patterns
 
 EPS = 1e-6

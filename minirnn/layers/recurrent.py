@@ -10,10 +10,10 @@ import math
 
 import numpy
 
-from .. import backend, checks
+from ..core import backend, checks
 from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
-from ..grad_mode import is_grad_enabled
-from ..module import Module
+from ..core.grad_mode import is_grad_enabled
+from ..core.module import Module
 from .unroll import layer_backward, layer_forward
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 
-from .. import checks
+from ..core import checks
 from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
-from ..module import Module
+from ..core.module import Module
 from .unroll import layer_backward, layer_forward
 
 _NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")

@@ -16,7 +16,7 @@ workspace belong to the latest forward and its backward only.
 """
 from __future__ import annotations
 
-from .. import backend
+from ..core import backend
 
 
 def buffer(workspace, name: str, shape, dtype, xp):

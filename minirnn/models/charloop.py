@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import math
 
-from .. import backend, checks
+from ..core import backend, checks
 from ..cells import RNN_TANH_CELL
 from ..layers.unroll import unroll_backward, unroll_forward
-from ..module import Module
+from ..core.module import Module
 from ..ops import (embedding_backward, embedding_forward, linear_backward, linear_forward,
                    log_softmax_backward, log_softmax_forward, relu_backward, relu_forward)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import math
 
-from .. import backend, checks
+from ..core import backend, checks
 from ..layers import GRU, LSTM, RNN
-from ..module import Module
+from ..core.module import Module
 from ..ops import embedding_backward, embedding_forward, linear_backward, linear_forward
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}

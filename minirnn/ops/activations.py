@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from .. import backend
+from ..core import backend
 
 # While a gradient check runs, every ReLU reports which of its inputs were
 # positive, so that a finite-difference step that flips one (a kink) is noticed.

@@ -1,7 +1,7 @@
 """The embedding lookup e[ids]: a row of the table for each id."""
 from __future__ import annotations
 
-from .. import backend
+from ..core import backend
 
 
 def embedding_forward(ids, weight):

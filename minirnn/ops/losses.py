@@ -1,7 +1,7 @@
 """Losses that return the loss and its gradient together, reduced by the mean as torch does."""
 from __future__ import annotations
 
-from .. import backend, checks
+from ..core import backend, checks
 from .activations import log_softmax_backward, log_softmax_forward
 
 

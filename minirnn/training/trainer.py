@@ -41,13 +41,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-
-from . import backend, checkpoint, checks
+from ..core import backend, checks
+from ..core.grad_mode import no_grad
+from ..models import CharLoopModel, CharRNN
+from ..ops import cross_entropy, log_softmax_forward, nll_loss
+from . import checkpoint
 from .data import (DEFAULT_CORPUS_BYTES, StreamBatcher, Vocab, WindowBatcher, default_corpus, read_text, split,
                    validation_streams)
-from .grad_mode import no_grad
-from .models import CharLoopModel, CharRNN
-from .ops import cross_entropy, log_softmax_forward, nll_loss
 from .optim import OPTIMIZERS, clip_grad_norm, grad_norm, step_decay, warmup_cosine
 
 LN2 = math.log(2.0)

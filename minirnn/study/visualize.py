@@ -20,11 +20,11 @@ from dataclasses import dataclass
 
 import numpy
 
-from . import backend, checks
-from .data import Vocab
-from .grad_mode import no_grad
-from .models import CharRNN
-from .ops import log_softmax_forward
+from ..core import backend, checks
+from ..core.grad_mode import no_grad
+from ..models import CharRNN
+from ..training.data import Vocab
+from ..ops import log_softmax_forward
 
 
 @dataclass

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from .. import checkpoint
-from ..data import Vocab
-from ..sample import sample
+from ..training import checkpoint
+from ..training.data import Vocab
+from ..training.sample import sample
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,10 +11,10 @@ import numbers
 
 import numpy
 
-from . import backend, checks
+from ..core import backend, checks
+from ..core.grad_mode import no_grad
+from ..models import CharLoopModel, CharRNN
 from .data import Vocab
-from .grad_mode import no_grad
-from .models import CharLoopModel, CharRNN
 
 
 def next_char_distribution(logits, temperature: float, top_k: int | None) -> numpy.ndarray:

@@ -33,17 +33,17 @@ from pathlib import Path
 
 import numpy
 
-from . import backend, checks
-from .cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL, Cell
-from .layers import unroll
-from .layers.recurrent import GRU, LSTM, RNN, Recurrent
-from .models import CharLoopModel, CharRNN
-from .module import Module
-from .ops import cross_entropy, nll_loss
+from ..core import backend, checks
+from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL, Cell
+from ..layers import unroll
+from ..layers.recurrent import GRU, LSTM, RNN, Recurrent
+from ..models import CharLoopModel, CharRNN
+from ..core.module import Module
+from ..ops import cross_entropy, nll_loss
 
 MODELS = ("charloop", "rnn", "lstm", "gru", "charrnn")
 
-_PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent   # the folder holding minirnn/
 _LOOPS = (unroll.unroll_forward.__code__, unroll.unroll_backward.__code__)
 # Calls that only allocate or look things up: a line made of these alone is bookkeeping, not math.
 _NOT_MATH = {"empty", "empty_like", "zeros", "zeros_like", "ones", "array_module", "asarray", "reshape"}
@@ -523,7 +523,7 @@ def build_model(name: str, input_size: int = 10, hidden_size: int = 20, num_laye
         if not Path(name).is_file():
             raise ValueError(f"model must be one of {MODELS} or the path of a checkpoint, got {name!r} "
                              "(no such file)")
-        from . import checkpoint           # imported here: the built-in models do not need it
+        from ..training import checkpoint           # imported here: the built-in models do not need it
         return checkpoint.load(name).build_model(seed=seed)
     if name == "charloop":
         return CharLoopModel(vocab_size, emb, hidden_size, seed=seed)

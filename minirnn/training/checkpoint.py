@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy
 
-from .models import CharLoopModel, CharRNN
+from ..models import CharLoopModel, CharRNN
 
 FORMAT = "minirnn-checkpoint"
 VERSION = 1

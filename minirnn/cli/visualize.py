@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .. import checkpoint, checks, visualize
-from ..data import Vocab, read_text
+from ..core import checks
+from ..study import visualize
+from ..training import checkpoint
+from ..training.data import Vocab, read_text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -19,7 +19,7 @@ import math
 
 import numpy
 
-from . import backend, checks
+from ..core import backend, checks
 
 
 class Optimizer:

@@ -32,10 +32,10 @@ import tracemalloc
 
 import numpy
 
-from . import backend
-from .layers import GRU, LSTM, RNN
-from .models import CharRNN
-from .ops import cross_entropy
+from ..core import backend
+from ..layers import GRU, LSTM, RNN
+from ..models import CharRNN
+from ..ops import cross_entropy
 
 # (T, B, I, H): min-char-rnn, the article's course, a small batch, the PTB medium LSTM,
 # a mid-sized layer, and a large one.
@@ -285,7 +285,7 @@ def copy_weights(torch, model, module) -> None:
 def _import_adam():
     """minirnn.optim.Adam, or None where this tree does not have it yet (the train column is then skipped)."""
     try:
-        from .optim import Adam
+        from ..training.optim import Adam
     except ImportError:
         return None
     return Adam

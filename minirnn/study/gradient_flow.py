@@ -22,13 +22,13 @@ from dataclasses import dataclass
 
 import numpy
 
-from . import backend, checks
-from .data import StreamBatcher, Vocab
-from .grad_mode import no_grad
-from .layers import RNN
-from .models import CharRNN
-from .ops import cross_entropy
-from .optim import Adam, clip_grad_norm
+from ..core import backend, checks
+from ..core.grad_mode import no_grad
+from ..layers import RNN
+from ..models import CharRNN
+from ..ops import cross_entropy
+from ..training.data import StreamBatcher, Vocab
+from ..training.optim import Adam, clip_grad_norm
 
 KINDS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 LABELS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (relu)", "lstm": "LSTM", "gru": "GRU"}

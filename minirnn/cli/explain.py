@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import explain
+from ..study import explain
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

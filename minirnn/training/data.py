@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy
 
-from . import checks
+from ..core import checks
 
 DEFAULT_CORPUS_BYTES = 2_000_000
 

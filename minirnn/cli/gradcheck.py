@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from .. import backend
+from ..core import backend
 from ..gradcheck import ATOL, EPS, MODELS, RTOL, draw_cases, run_case
 
 # Cases per model in the default run: enough to cover every option, under two minutes on 2 cores.

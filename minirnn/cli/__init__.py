@@ -1,10 +1,15 @@
-"""The ``minirnn`` command: one argparse parser whose subcommands are the modules of ``minirnn.commands``.
+"""The ``minirnn`` command: one argparse parser whose subcommands are the other modules of this package.
 
-Each subcommand module is imported by name when the parser is built; one that
-is not part of this installation is left out of the menu rather than breaking
-the others. A mistake the user can make (ValueError, TypeError, OSError) is
-printed as one line, ``minirnn: error: ...``, with exit status 2 and no
-traceback; a run stopped by a NaN or Inf (FloatingPointError) exits with 1.
+Every subcommand module (train.py, sample.py, ...) exposes the same two functions:
+
+    add_arguments(parser: argparse.ArgumentParser) -> None
+    run(args: argparse.Namespace) -> int        # the exit status
+
+Each is imported by name when the parser is built; one that is not part of this
+installation is left out of the menu rather than breaking the others. A mistake
+the user can make (ValueError, TypeError, OSError) is printed as one line,
+``minirnn: error: ...``, with exit status 2 and no traceback; a run stopped by a
+NaN or Inf (FloatingPointError) exits with 1.
 """
 from __future__ import annotations
 
@@ -14,12 +19,12 @@ import sys
 
 # Subcommand name -> module; each module has add_arguments(parser) and run(args) -> int.
 SUBCOMMANDS = {
-    "train": "minirnn.commands.train",
-    "sample": "minirnn.commands.sample",
-    "gradcheck": "minirnn.commands.gradcheck",
-    "bench": "minirnn.commands.bench",
-    "explain": "minirnn.commands.explain",
-    "visualize": "minirnn.commands.visualize",
+    "train": "minirnn.cli.train",
+    "sample": "minirnn.cli.sample",
+    "gradcheck": "minirnn.cli.gradcheck",
+    "bench": "minirnn.cli.bench",
+    "explain": "minirnn.cli.explain",
+    "visualize": "minirnn.cli.visualize",
 }
 
 

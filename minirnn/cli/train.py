@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import math
 
-from ..train import TrainConfig, train
+from ..training.trainer import TrainConfig, train
 
 DEFAULTS = TrainConfig()
 

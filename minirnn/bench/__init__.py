@@ -1,0 +1,1 @@
+"""The benchmark: minirnn's RNN, LSTM and GRU timed against torch.nn (``minirnn bench``)."""

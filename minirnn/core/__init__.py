@@ -1,0 +1,7 @@
+"""The foundations every other layer of minirnn stands on.
+
+backend: which array library (NumPy or CuPy) and the few operations spelled differently in each;
+module: parameters and gradients side by side, state dicts, dtype and backend moves;
+grad_mode: no_grad(), forwards that keep nothing for a backward;
+checks: the argument checks of the public entry points, with their error messages.
+"""
