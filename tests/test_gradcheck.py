@@ -91,6 +91,18 @@ def test_kinks_of_relu_are_detected_and_counted():
     assert report.kinks == 2 and report.checked == 2 and report.passed
 
 
+def test_a_wrong_gradient_away_from_a_kink_is_not_excused_as_one():
+    """Only the loss's own bend over the step can excuse a miss; a wrong slope of a ReLU is still a failure."""
+    from minirnn.ops import relu_forward
+    x = np.array([0.5, -0.3, 1e-7])
+
+    def loss():
+        return float(relu_forward(x)[0].sum())
+
+    (report,) = check_gradients(loss, {"x": np.array([1.01, 0.0, 1.0])}, {"x": x})
+    assert report.kinks == 1 and not report.passed
+
+
 def test_large_tensors_are_checked_on_a_subset_and_a_direction():
     weights = np.random.default_rng(0).standard_normal(1000)
     x = np.random.default_rng(1).standard_normal(1000)

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..ops.activations import note_relu_input
-
 _PREAMBLE = """
 template <typename T> __device__ T sigmoid(T a) { return T(1) / (T(1) + exp(-a)); }
 """
@@ -92,7 +90,6 @@ def rnn_tanh_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
 
 def rnn_relu_forward(gates, hh, prev, out, saved, scratch):
     _kernel("rnn_relu_forward")(hh, gates, out[0])
-    note_relu_input(gates)            # only while a gradient check records the ReLU patterns
 
 
 def rnn_relu_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):

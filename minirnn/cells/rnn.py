@@ -6,18 +6,17 @@ one, whose outputs are added before the nonlinearity.
 from __future__ import annotations
 
 from ..core import backend
-from ..ops.activations import note_relu_input
 from . import kernels
 from .base import Cell
 
 
-def tanh_forward(gates, hh, prev, out, saved, scratch):
+def rnn_tanh_forward(gates, hh, prev, out, saved, scratch):
     xp = backend.array_module(gates)
     gates += hh                                   # a_t = W_ih x_t + b + W_hh h_{t-1}
     xp.tanh(gates, out=out[0])                    # h_t = tanh(a_t)
 
 
-def tanh_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
+def rnn_tanh_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     xp = backend.array_module(gates)
     (h,), (dh,) = out, d_state
     xp.multiply(h, h, out=d_gates)                # tanh'(a) = 1 - h^2, from the output
@@ -26,14 +25,13 @@ def tanh_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     return None
 
 
-def relu_forward(gates, hh, prev, out, saved, scratch):
+def rnn_relu_forward(gates, hh, prev, out, saved, scratch):
     xp = backend.array_module(gates)
     gates += hh                                   # a_t = W_ih x_t + b + W_hh h_{t-1}
-    note_relu_input(gates)
     xp.maximum(gates, 0, out=out[0])              # h_t = max(a_t, 0)
 
 
-def relu_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
+def rnn_relu_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     xp = backend.array_module(gates)
     (h,), (dh,) = out, d_state
     xp.greater(h, 0, out=d_gates)                 # relu'(a) = 1 where h > 0
@@ -42,8 +40,8 @@ def relu_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
 
 
 RNN_TANH_CELL = Cell("rnn_tanh", n_gates=1, state_names=("h",), n_saved=0, scratch_widths=(),
-                     shares_gate_grads=True, forward=tanh_forward, backward=tanh_backward,
+                     shares_gate_grads=True, forward=rnn_tanh_forward, backward=rnn_tanh_backward,
                      gpu_forward=kernels.rnn_tanh_forward, gpu_backward=kernels.rnn_tanh_backward)
 RNN_RELU_CELL = Cell("rnn_relu", n_gates=1, state_names=("h",), n_saved=0, scratch_widths=(),
-                     shares_gate_grads=True, forward=relu_forward, backward=relu_backward,
+                     shares_gate_grads=True, forward=rnn_relu_forward, backward=rnn_relu_backward,
                      gpu_forward=kernels.rnn_relu_forward, gpu_backward=kernels.rnn_relu_backward)

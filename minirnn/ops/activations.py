@@ -1,39 +1,15 @@
 """Elementwise activations and the log-softmax, each with its backward.
 
 The backwards are written from the forward's *output* where the math allows
-(tanh' = 1 - y^2, sigmoid' = y (1 - y)), so a cache holds one array, not two.
+(relu' = [y > 0], softmax from log p), so a cache holds one array, not two.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from ..core import backend
-
-# While a gradient check runs, every ReLU reports which of its inputs were
-# positive, so that a finite-difference step that flips one (a kink) is noticed.
-_relu_patterns: list | None = None
-
-
-@contextmanager
-def record_relu_patterns():
-    """Collect the sign pattern of every ReLU input computed inside the block (for the gradient check)."""
-    global _relu_patterns
-    outer, _relu_patterns = _relu_patterns, []
-    try:
-        yield _relu_patterns
-    finally:
-        _relu_patterns = outer
-
-
-def note_relu_input(pre) -> None:
-    """Record which entries of a ReLU's input are positive, when a recorder is active."""
-    if _relu_patterns is not None:
-        _relu_patterns.append(backend.to_host(pre > 0))
 
 
 def relu_forward(x):
     """y = max(x, 0). Returns y and the cache (the output)."""
-    note_relu_input(x)
     y = backend.array_module(x).maximum(x, 0)
     return y, y
 
@@ -41,17 +17,6 @@ def relu_forward(x):
 def relu_backward(dy, y):
     """dL/dx = dy where x > 0, else 0 (read from the output: y > 0 exactly where x > 0)."""
     return dy * (y > 0)
-
-
-def tanh_forward(x):
-    """y = tanh(x). Returns y and the cache (the output)."""
-    y = backend.array_module(x).tanh(x)
-    return y, y
-
-
-def tanh_backward(dy, y):
-    """dL/dx = dy (1 - y^2), from the output alone."""
-    return dy * (1 - y * y)
 
 
 def sigmoid(x, out=None):
