@@ -207,7 +207,7 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def __repr__(self) -> str:
-        """The constructor call when the class has :meth:`config`; otherwise its parameters and children, as torch prints."""
+        """The constructor call when the class has :meth:`config`; else its parameters and children, as torch's."""
         if type(self).config is not Module.config:
             args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
             return f"{type(self).__name__}({args})"
