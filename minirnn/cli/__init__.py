@@ -45,7 +45,10 @@ SUBCOMMANDS = {
     "visualize": "minirnn.cli.visualize",
 }
 USER_ERRORS = (ValueError, TypeError, OSError, RuntimeError)
-EXIT_USER_ERROR, EXIT_NAN, EXIT_INTERRUPTED, EXIT_PIPE_CLOSED = 2, 1, 130, 141
+EXIT_NAN = 1               # a run stopped by a NaN or Inf
+EXIT_USER_ERROR = 2        # argparse's status for a usage error, and ours for every other user error
+EXIT_INTERRUPTED = 130     # 128 + SIGINT: what a shell reports for a program stopped by Ctrl-C
+EXIT_PIPE_CLOSED = 141     # 128 + SIGPIPE: what `yes | head -1` reports for yes
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.add_parser(name, help=description.splitlines()[0] if description else None,
                                     description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(sub)
-        # The flags that spell an argument of the library (--top-k for top_k), for its error messages.
+        # The flags that spell an argument of the library (--top-k for top_k), for its error messages
+        # (argparse keeps a parser's options in _actions and offers no public way to list them).
         flag_names = {action.dest: flag for action in sub._actions for flag in action.option_strings
                       if flag == "--" + action.dest.replace("_", "-")}
         sub.set_defaults(run=module.run, flag_names=flag_names)
