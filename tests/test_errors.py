@@ -70,6 +70,17 @@ def test_bad_lengths(lengths, message):
         GRU(2, 3)(np.zeros((5, 3, 2)), lengths=np.array(lengths))
 
 
+@pytest.mark.parametrize("lengths", [[], np.array([], np.int64)], ids=["list", "array"])
+def test_lengths_of_an_empty_batch_are_refused_by_name(lengths):
+    with pytest.raises(ValueError, match="lengths needs a batch of at least one sequence, got x with B=0"):
+        GRU(2, 3)(np.zeros((5, 0, 2)), lengths=lengths)
+
+
+def test_an_empty_batch_without_lengths_runs_as_in_torch():
+    output, h_n = GRU(2, 3)(np.zeros((5, 0, 2)))
+    assert output.shape == (5, 0, 3) and h_n.shape == (1, 0, 3)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     (dict(hidden_size=0), "hidden_size must be a positive integer, got 0"),
     (dict(num_layers=1.5), "num_layers must be a positive integer, got 1.5"),

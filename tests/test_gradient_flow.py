@@ -1,15 +1,20 @@
 """Gradient flow through time: dL/dh_t read from minirnn's backward, held against torch."""
 from __future__ import annotations
 
-import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy
 import pytest
 
+from minirnn import cli
+from minirnn.models import CharLoopModel
 from minirnn.study import gradient_flow
 from minirnn.study.gradient_flow import Flow, make_model, probe_batch, state_gradient_norms
 from minirnn.ops import cross_entropy
+from minirnn.training import checkpoint
+from minirnn.training.data import Vocab
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gradient_flow.py"
 
@@ -73,14 +78,43 @@ def test_plot_writes_a_png(tmp_path):
     assert (tmp_path / "flow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_script_trains_and_plots_four_cells_on_a_small_text(tmp_path):
+def test_command_trains_and_plots_four_cells_on_a_small_text(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    spec = importlib.util.spec_from_file_location("gradient_flow_script", SCRIPT)
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
     text = tmp_path / "text.txt"
     text.write_text("the cat sat on the mat; the dog sat on the log. " * 40)
     out = tmp_path / "flow.png"
-    assert script.main(["--out", str(out), "--text", str(text), "--steps", "6", "--batch", "2",
-                        "--train-steps", "2", "--hidden", "4"]) == 0
-    assert out.stat().st_size > 1000
+    assert cli.main(["gradient-flow", "--out", str(out), "--text", str(text), "--steps", "6", "--batch", "2",
+                     "--train-steps", "2", "--hidden", "4"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert capsys.readouterr().err.count("steps\n") == 4          # one line per cell as it is trained
+
+
+@pytest.mark.parametrize("out, message", [
+    ("nodir/x.png", "cannot be written, there is no directory"),
+    ("taken.png", "already exists; pass --force to replace it"),
+])
+def test_a_bad_out_is_refused_before_any_model_trains(out, message, tmp_path, monkeypatch, capsys):
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before checking --out")
+    monkeypatch.setattr(gradient_flow, "gradient_flow", no_training)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "taken.png").write_bytes(b"someone's picture")
+    assert cli.main(["gradient-flow", "--out", out]) == 2
+    assert message in capsys.readouterr().err
+    assert (tmp_path / "taken.png").read_bytes() == b"someone's picture"
+
+
+def test_a_checkpoint_that_is_not_a_charrnn_is_refused_by_flag(tmp_path, capsys):
+    pytest.importorskip("matplotlib")                           # without it, that is the error
+    path = tmp_path / "loop.npz"
+    checkpoint.save(path, CharLoopModel(3, 2, 2), meta={"vocab": Vocab("abc").to_json()})
+    assert cli.main(["gradient-flow", "--checkpoint", str(path), "--out", str(tmp_path / "f.png")]) == 2
+    assert f"--checkpoint {path} must hold a CharRNN" in capsys.readouterr().err
+
+
+def test_the_script_is_the_command(tmp_path):
+    """scripts/gradient_flow.py run as a program goes through the minirnn command and its errors."""
+    result = subprocess.run([sys.executable, str(SCRIPT), "--out", "nodir/x.png"], capture_output=True, text=True,
+                            cwd=tmp_path, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr == "minirnn: error: --out: nodir/x.png cannot be written, there is no directory 'nodir'\n"

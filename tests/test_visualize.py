@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html.parser
+import sys
 
 import numpy
 import pytest
@@ -96,3 +97,67 @@ def test_command_line_writes_the_page_and_the_heatmap(tiny, tmp_path, capsys):
     assert out.read_text(encoding="utf-8").count("<span ") == len(TEXT)
     assert (tmp_path / "units.png").read_bytes()[:4] == b"\x89PNG"
     assert "units 1" in capsys.readouterr().out
+
+
+def visualize_cli(path, out, *flags):
+    return cli.main(["visualize", str(path), "--string", TEXT, "--out", str(out), *flags])
+
+
+def test_out_naming_the_checkpoint_is_refused_even_with_force(tiny, capsys):
+    _, _, path = tiny
+    before = path.read_bytes()
+    assert visualize_cli(path, path, "--force") == 2
+    assert "--out and CHECKPOINT name the same file" in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+def test_the_default_heatmap_never_replaces_a_file_it_did_not_write(tiny, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    _, _, path = tiny
+    (tmp_path / "loss.png").write_bytes(b"the run's loss curve")
+    assert visualize_cli(path, tmp_path / "loss.html") == 2
+    assert "the heatmap (--out with .png): " in capsys.readouterr().err
+    assert (tmp_path / "loss.png").read_bytes() == b"the run's loss curve"
+    assert not (tmp_path / "loss.html").exists()                 # nothing written: the check comes first
+
+
+def test_a_page_named_png_is_refused_as_its_own_heatmap(tiny, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    _, _, path = tiny
+    assert visualize_cli(path, tmp_path / "x.png") == 2
+    assert "the heatmap (--out with .png) and --out name the same file" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_an_existing_page_is_replaced_only_with_force(tiny, tmp_path, capsys):
+    _, _, path = tiny
+    out = tmp_path / "units.html"
+    out.write_text("mine")
+    assert visualize_cli(path, out) == 2
+    assert f"--out: {out} already exists; pass --force to replace it" in capsys.readouterr().err
+    assert out.read_text() == "mine"
+    assert visualize_cli(path, out, "--force") == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]     # no temporary left behind
+
+
+def test_a_missing_directory_is_refused_before_the_checkpoint_is_read(tmp_path, capsys):
+    # Were the checkpoint read first, the error would be that absent.npz does not exist.
+    assert visualize_cli(tmp_path / "absent.npz", tmp_path / "nodir" / "u.html") == 2
+    assert f"--out: {tmp_path / 'nodir' / 'u.html'} cannot be written, there is no directory" in capsys.readouterr().err
+
+
+def test_without_matplotlib_the_page_is_written_and_the_heatmap_left_out(tiny, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)         # makes its import fail
+    _, _, path = tiny
+    assert visualize_cli(path, tmp_path / "units.html") == 0
+    assert "no heatmap: pip install 'minirnn[plot]'" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.npz", "units.html"]
+
+
+def test_an_asked_for_heatmap_without_matplotlib_is_an_error_before_any_work(tiny, tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    _, _, path = tiny
+    assert visualize_cli(path, tmp_path / "units.html", "--heatmap", str(tmp_path / "h.png")) == 2
+    assert "plotting needs matplotlib" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.npz"]

@@ -6,26 +6,56 @@ Every subcommand module (train.py, sample.py, ...) exposes the same two function
     run(args: argparse.Namespace) -> int        # the exit status
 
 Each is imported by name when the parser is built; one that is not part of this
-installation is left out of the menu rather than breaking the others. A mistake
-the user can make (ValueError, TypeError, OSError) is printed as one line,
-``minirnn: error: ...``, with exit status 2 and no traceback; a run stopped by a
-NaN or Inf (FloatingPointError) exits with 1.
+installation is left out of the menu rather than breaking the others.
+
+:func:`main` is the one place where errors become what the user sees, always one
+line on stderr and never a traceback:
+
+    exit 2    a mistake the user can make, or something this machine lacks: ValueError,
+              TypeError, OSError, and RuntimeError (minirnn's for a missing CuPy, GPU or
+              matplotlib), as ``minirnn: error: ...``; the argument names of the library
+              (``top_k``) are given as the flags the user typed (``--top-k``); a wrong
+              flag or value, as argparse's ``minirnn CMD: error: ...``;
+    exit 1    a run stopped by a NaN or Inf (FloatingPointError);
+    exit 130  Ctrl-C (KeyboardInterrupt), as ``minirnn: interrupted``;
+    exit 141  stdout closed by its reader (``minirnn explain lstm | head -1``), silently, as a
+              program killed by SIGPIPE ends.
+
+Any other exception is a bug in minirnn and keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import re
 import sys
+
+from .. import __version__
+from ..core import backend
 
 # Subcommand name -> module; each module has add_arguments(parser) and run(args) -> int.
 SUBCOMMANDS = {
     "train": "minirnn.cli.train",
     "sample": "minirnn.cli.sample",
     "gradcheck": "minirnn.cli.gradcheck",
+    "gradient-flow": "minirnn.cli.gradient_flow",
     "bench": "minirnn.cli.bench",
     "explain": "minirnn.cli.explain",
     "visualize": "minirnn.cli.visualize",
 }
+USER_ERRORS = (ValueError, TypeError, OSError, RuntimeError)
+EXIT_NAN = 1               # a run stopped by a NaN or Inf
+EXIT_USER_ERROR = 2        # argparse's status for a usage error, and ours for every other user error
+EXIT_INTERRUPTED = 130     # 128 + SIGINT: what a shell reports for a program stopped by Ctrl-C
+EXIT_PIPE_CLOSED = 141     # 128 + SIGPIPE: what `yes | head -1` reports for yes
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are one line like every other error of the command."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _import_subcommand(module_name: str):
@@ -38,37 +68,93 @@ def _import_subcommand(module_name: str):
         raise
 
 
+def _plain(docstring: str, name: str) -> str:
+    """A module docstring as help text: without reStructuredText's marks (``code``, :func:`name`)
+    and without the leading "minirnn NAME:" that the usage line already shows."""
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", docstring.strip())
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(rf"^minirnn {re.escape(name)}: ", "", text)
+    return text[:1].upper() + text[1:]
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="minirnn", description="Recurrent networks in NumPy with hand-written backpropagation through time.")
+    parser = _Parser(prog="minirnn",
+                     description="Recurrent networks in NumPy with hand-written backpropagation through time.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in SUBCOMMANDS.items():
         module = _import_subcommand(module_name)
         if module is None:
             continue
-        summary = (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None
-        sub = subparsers.add_parser(name, help=summary, description=module.__doc__,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+        description = _plain(module.__doc__ or "", name)
+        sub = subparsers.add_parser(name, help=description.splitlines()[0] if description else None,
+                                    description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(sub)
-        sub.set_defaults(run=module.run)
+        # The flags that spell an argument of the library (--top-k for top_k), for its error messages
+        # (argparse keeps a parser's options in _actions and offers no public way to list them).
+        flag_names = {action.dest: flag for action in sub._actions for flag in action.option_strings
+                      if flag == "--" + action.dest.replace("_", "-")}
+        sub.set_defaults(run=module.run, flag_names=flag_names)
     return parser
+
+
+def name_flags(message: str, flag_names: dict) -> str:
+    """The library names its arguments (``top_k must be ...``), the user typed flags: name those.
+
+    flag_names: argument -> flag. A name with an underscore is an argument wherever
+    it stands; a plain word (``length``) only as the subject of "must", since
+    elsewhere it is likely the word itself.
+    """
+    for name, flag in flag_names.items():
+        follows = r"(?![\w./-])" if "_" in name else r"(?= must\b)"
+        message = re.sub(rf"(?<![\w./-]){re.escape(name)}{follows}", flag, message)
+    return message
+
+
+def _check_backend(args: argparse.Namespace) -> None:
+    """Fail before any work starts when the backend asked for (--backend, else MINIRNN_BACKEND) cannot run here."""
+    name = getattr(args, "backend", None)
+    try:
+        if name is None:
+            backend.default_backend()
+        else:
+            backend.namespace(name)
+    except RuntimeError as err:
+        asked = f"--backend {name}" if name else f"MINIRNN_BACKEND={os.environ.get('MINIRNN_BACKEND', '')}"
+        raise RuntimeError(f"{asked}: {err}") from None
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that the flush at exit does not hit the closed pipe again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):        # stdout is not a file descriptor (replaced in-process): nothing to flush
+        pass
 
 
 def main(argv=None) -> int:
     """Run the command line with ``argv`` (default: sys.argv[1:]); returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    flag_names = {}
     try:
-        return int(args.run(args) or 0)
-    except (ValueError, TypeError, OSError) as err:
-        print(f"minirnn: error: {err}", file=sys.stderr)
-        return 2
+        args = build_parser().parse_args(argv)
+        flag_names = args.flag_names
+        _check_backend(args)
+        status = int(args.run(args) or 0)
+        sys.stdout.flush()               # a closed pipe shows here, inside the boundary, not at exit
+        return status
+    except BrokenPipeError:
+        _discard_stdout()
+        return EXIT_PIPE_CLOSED
+    except USER_ERRORS as err:
+        message = " ".join(str(err).split("\n"))
+        print(f"minirnn: error: {name_flags(message, flag_names)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     except FloatingPointError as err:
         print(f"minirnn: error: {err}", file=sys.stderr)
-        return 1
+        return EXIT_NAN
     except KeyboardInterrupt:
         print("minirnn: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

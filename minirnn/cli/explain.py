@@ -13,7 +13,26 @@ from __future__ import annotations
 
 import argparse
 
+from ..core import checks
 from ..study import explain
+
+
+# The flags that size a built-in model: argument -> (default, the models it sizes). Each is an
+# error where it sizes nothing (explain rnn --emb 5), and for a checkpoint, which has its own sizes.
+SIZES = {
+    "input_size": (10, ("rnn", "lstm", "gru")),
+    "hidden_size": (20, ("charloop", "rnn", "lstm", "gru", "charrnn")),
+    "num_layers": (1, ("rnn", "lstm", "gru", "charrnn")),
+    "emb": (42, ("charloop", "charrnn")),
+    "vocab_size": (60, ("charloop", "charrnn")),
+    "cell": ("lstm", ("charrnn",)),
+    "nonlinearity": ("tanh", ("rnn",)),
+}
+
+
+def _size_help(name: str, what: str) -> str:
+    default, models = SIZES[name]
+    return f"{', '.join(models)}: {what} (default {default})"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,19 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"one of {', '.join(explain.MODELS)}, or a checkpoint (.npz) written by minirnn train")
     parser.add_argument("--steps", type=int, default=3, metavar="T", help="time steps to run (default %(default)s)")
     parser.add_argument("--batch", type=int, default=4, metavar="B", help="batch size (default %(default)s)")
-    parser.add_argument("--input-size", type=int, default=10, metavar="I",
-                        help="rnn, lstm, gru: input features (default %(default)s)")
-    parser.add_argument("--hidden-size", type=int, default=20, metavar="H", help="hidden units (default %(default)s)")
-    parser.add_argument("--num-layers", type=int, default=1, metavar="L",
-                        help="rnn, lstm, gru, charrnn: stacked layers (default %(default)s)")
-    parser.add_argument("--emb", type=int, default=42, metavar="F",
-                        help="charloop: n_fac; charrnn: embedding size (default %(default)s)")
-    parser.add_argument("--vocab-size", type=int, default=60, metavar="V",
-                        help="charloop, charrnn: characters in the vocabulary (default %(default)s)")
-    parser.add_argument("--cell", choices=("rnn", "lstm", "gru"), default="lstm",
-                        help="charrnn: its recurrent layer (default %(default)s)")
-    parser.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh",
-                        help="rnn: the activation (default %(default)s)")
+    sizes = parser.add_argument_group("sizes of a built-in model (each flag only for the models it names)")
+    sizes.add_argument("--input-size", type=int, metavar="I", help=_size_help("input_size", "input features"))
+    sizes.add_argument("--hidden-size", type=int, metavar="H", help=_size_help("hidden_size", "hidden units"))
+    sizes.add_argument("--num-layers", type=int, metavar="L", help=_size_help("num_layers", "stacked layers"))
+    sizes.add_argument("--emb", type=int, metavar="F", help=_size_help("emb", "the embedding size (charloop's n_fac)"))
+    sizes.add_argument("--vocab-size", type=int, metavar="V", help=_size_help("vocab_size", "characters"))
+    sizes.add_argument("--cell", choices=("rnn", "lstm", "gru"), help=_size_help("cell", "the recurrent layer"))
+    sizes.add_argument("--nonlinearity", choices=("tanh", "relu"), help=_size_help("nonlinearity", "the activation"))
     parser.add_argument("--brief", action="store_true",
                         help="leave out the lines inside the cell (its gate math), keep the loop around it")
     parser.add_argument("--show-steps", type=int, default=3, metavar="K",
@@ -42,7 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    model = explain.build_model(args.model, args.input_size, args.hidden_size, args.num_layers, args.emb,
-                                args.vocab_size, args.cell, args.nonlinearity, args.seed)
+    sizes = {}
+    for name, (default, models) in SIZES.items():
+        value = getattr(args, name)
+        if value is not None and args.model not in models:
+            given_for = args.model if args.model in explain.MODELS else "a checkpoint, which has its own sizes"
+            raise ValueError(f"--{name.replace('_', '-')} does not apply to {given_for}; it sizes {', '.join(models)}")
+        sizes[name] = default if value is None else value
+    model = explain.build_model(args.model, seed=checks.non_negative_int("--seed", args.seed), **sizes)
     print(explain.explain(model, args.steps, args.batch, args.seed, args.show_steps, not args.brief))
     return 0

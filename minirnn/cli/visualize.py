@@ -14,9 +14,10 @@ import argparse
 from pathlib import Path
 
 from ..core import checks
-from ..study import visualize
+from ..study import plotting, visualize
 from ..training import checkpoint
 from ..training.data import Vocab, read_text
+from . import output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--string", metavar="TEXT", help="the text itself")
     parser.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
     parser.add_argument("--heatmap", metavar="FILE.png",
-                        help="the heatmap of every unit (default: --out with .png; needs matplotlib)")
+                        help="the heatmap of every unit (needs matplotlib; default: --out with .png, left out "
+                             "without matplotlib)")
+    parser.add_argument("--force", action="store_true", help="replace the page and the heatmap if they exist")
     parser.add_argument("--unit", type=int, action="append", metavar="N",
                         help="a hidden unit to show (repeat for several; default: the most interesting)")
     parser.add_argument("--units", type=int, default=3, metavar="K",
@@ -38,20 +41,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    checks.positive_int("--units", args.units)
+    checks.positive_int("--top", args.top)
+    checks.positive_int("--max-chars", args.max_chars)
+    page, heatmap = Path(args.out), None
+    if args.heatmap is not None:
+        plotting.pyplot()                       # asked for: without matplotlib, an error now rather than at the end
+        heatmap = Path(args.heatmap)
+    elif _can_plot():
+        heatmap = page.with_suffix(".png")
+    outputs = {"--out": page}
+    if heatmap is not None:
+        outputs["--heatmap" if args.heatmap is not None else "the heatmap (--out with .png)"] = heatmap
+    output.check_outputs(outputs, args.force, inputs={"CHECKPOINT": args.checkpoint, "--text": args.text})
+
     saved = checkpoint.load(args.checkpoint)
     if "vocab" not in saved.meta:
         raise ValueError(f"{args.checkpoint} holds no vocabulary: it was not written by minirnn train")
     model = saved.build_model()
     text = read_text(args.text) if args.text is not None else args.string
     if not text:
-        raise ValueError("--string must not be empty")
-    text = text[:checks.positive_int("--max-chars", args.max_chars)]
+        raise ValueError("--string must not be empty" if args.text is None else f"--text {args.text} is empty")
+    text = text[:args.max_chars]
     reading = visualize.read(model, Vocab.from_json(saved.meta["vocab"]), text, args.top)
     units = args.unit if args.unit else visualize.interesting_units(reading.activations, args.units)
-    out = Path(args.out)
-    out.write_text(visualize.render_html(reading, units, f"minirnn: {Path(args.checkpoint).name} reading "
-                                         f"{len(text)} characters"), encoding="utf-8")
-    heatmap = Path(args.heatmap) if args.heatmap else out.with_suffix(".png")
-    visualize.plot_heatmap(reading, heatmap)
-    print(f"wrote {out} (units {', '.join(map(str, units))}) and {heatmap}")
+    html = visualize.render_html(reading, units, f"minirnn: {Path(args.checkpoint).name} reading "
+                                 f"{len(text)} characters")
+    with output.replacing(page) as file:
+        file.write(html.encode("utf-8"))
+    if heatmap is not None:
+        with output.replacing(heatmap) as file:
+            visualize.plot_heatmap(reading, file)
+    print(f"wrote {page} (units {', '.join(map(str, units))}) and "
+          + (str(heatmap) if heatmap else "no heatmap: pip install 'minirnn[plot]' for matplotlib"))
     return 0
+
+
+def _can_plot() -> bool:
+    try:
+        plotting.pyplot()
+    except RuntimeError:
+        return False
+    return True

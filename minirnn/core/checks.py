@@ -75,6 +75,13 @@ def positive_int(name: str, value) -> int:
     return int(value)
 
 
+def non_negative_int(name: str, value) -> int:
+    """An int >= 0 (bools refused): a count that may be zero, or a seed."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return int(value)
+
+
 def finite_number(name: str, value, positive: bool = False) -> float:
     """A finite real number >= 0 (> 0 with positive=True); bools refused."""
     ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(value) \

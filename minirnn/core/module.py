@@ -96,25 +96,43 @@ class Module:
         return {name: backend.to_host(value) for name, value in self.params.items()}
 
     def load_state_dict(self, state: dict) -> None:
-        """Copy arrays (NumPy, or anything with a matching shape) into the live parameters.
+        """Copy arrays (NumPy, CuPy, or anything NumPy can convert) into the live parameters.
 
-        Names must match exactly and shapes must agree; values are converted to the
-        model's dtype. The parameter arrays keep their identity, so an optimizer
-        holding them sees the new values.
+        All or nothing: every entry is checked first (names match exactly, shapes
+        agree, values are finite real numbers, also after conversion to the
+        model's dtype), and only then is any parameter written, so a refused state
+        leaves the model as it was. The parameter arrays keep their identity, so an
+        optimizer holding them sees the new values.
         """
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
         params = self.params
-        missing = sorted(set(params) - set(state))
-        unexpected = sorted(set(state) - set(params))
+        missing = sorted(set(params) - set(state), key=str)
+        unexpected = sorted(set(state) - set(params), key=str)
         if missing or unexpected:
             raise ValueError(f"state_dict keys do not match the model: missing {missing}, unexpected {unexpected}")
-        for name, value in state.items():
-            value = numpy.asarray(backend.to_host(value) if backend.backend_name(value) == "cupy" else value)
-            if value.shape != tuple(params[name].shape):
-                raise ValueError(f"state_dict[{name!r}] must have shape {tuple(params[name].shape)}, "
-                                 f"got {checks.describe(value)}")
-            params[name][...] = self.xp.asarray(value.astype(self.dtype))
+        checked = {name: self._checked_value(name, value, params[name].shape) for name, value in state.items()}
+        for name, value in checked.items():
+            params[name][...] = self.xp.asarray(value)
+
+    def _checked_value(self, name: str, value, shape) -> numpy.ndarray:
+        """``state[name]`` as a host array of the model's dtype, or a ValueError saying what is wrong with it."""
+        if backend.backend_name(value) == "cupy":
+            value = backend.to_host(value)
+        try:
+            value = numpy.asarray(value)
+        except (TypeError, ValueError) as err:        # ragged nested lists and the like
+            raise ValueError(f"state_dict[{name!r}] must be an array of shape {tuple(shape)}, got "
+                             f"{type(value).__name__} ({err})") from None
+        if value.dtype.kind not in "fiu":              # object arrays (of None ...), bools, complex, strings
+            raise ValueError(f"state_dict[{name!r}] must hold real numbers, got {checks.describe(value)}")
+        if value.shape != tuple(shape):
+            raise ValueError(f"state_dict[{name!r}] must have shape {tuple(shape)}, got {checks.describe(value)}")
+        with numpy.errstate(over="ignore"):            # a float64 beyond float32's range becomes inf: refused below
+            value = value.astype(self.dtype)
+        if not numpy.isfinite(value).all():
+            raise ValueError(f"state_dict[{name!r}] must hold finite {self.dtype.name} numbers, got NaN or Inf")
+        return value
 
     # -- moves ----------------------------------------------------------------------
     def named_modules(self, prefix: str = ""):
@@ -189,9 +207,26 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
-        return f"{type(self).__name__}({args})"
+        """The constructor call when the class has :meth:`config`; else its parameters and children, as torch's."""
+        if type(self).config is not Module.config:
+            args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+            return f"{type(self).__name__}({args})"
+        lines = [f"  {name}: {tuple(value.shape)} {value.dtype}" for name, value in self._params.items()]
+        lines += [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in self._children.items()]
+        return f"{type(self).__name__}(" + "".join(f"\n{line}" for line in lines) + ("\n)" if lines else ")")
 
     def config(self) -> dict:
-        """The constructor arguments that rebuild this model (JSON-friendly)."""
-        raise NotImplementedError
+        """The constructor arguments that rebuild this model (JSON-friendly); a checkpoint stores them."""
+        raise NotImplementedError(f"{type(self).__name__} has no config(): define it to save the model in a "
+                                  "checkpoint (the constructor arguments that rebuild it)")
+
+    # -- copies ---------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        """What pickle and copy.deepcopy keep: everything but the array module, which the backend's name restores."""
+        state = dict(self.__dict__)
+        state.pop("xp", None)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.xp = backend.namespace(self.backend)

@@ -29,6 +29,7 @@ from ..models import CharRNN
 from ..ops import cross_entropy
 from ..training.data import StreamBatcher, Vocab
 from ..training.optim import Adam, clip_grad_norm
+from . import plotting
 
 KINDS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
 LABELS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (relu)", "lstm": "LSTM", "gru": "GRU"}
@@ -170,16 +171,11 @@ def gradient_flow(text: str, kinds=KINDS, steps: int = 50, batch: int = 16, trai
 
 
 def plot_flows(flows: list, path, title: str = "") -> None:
-    """Draw ||dL/dh_t|| against t on a log scale, one colour per cell, dashed at init; write ``path`` (PNG).
+    """Draw ||dL/dh_t|| against t on a log scale, one colour per cell, dashed at init, as a PNG.
 
-    Needs matplotlib (pip install 'minirnn[plot]').
+    path: a file name or a binary file. Needs matplotlib (pip install 'minirnn[plot]').
     """
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise RuntimeError("plotting needs matplotlib: pip install 'minirnn[plot]'") from err
+    plt = plotting.pyplot()
     figure, axis = plt.subplots(figsize=(8, 4.8))
     colours = {}
     for flow in flows:
@@ -197,5 +193,5 @@ def plot_flows(flows: list, path, title: str = "") -> None:
     axis.grid(True, which="major", alpha=0.3)
     axis.legend(fontsize=8, ncol=2)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, format="png")
     plt.close(figure)

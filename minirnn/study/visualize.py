@@ -23,8 +23,9 @@ import numpy
 from ..core import backend, checks
 from ..core.grad_mode import no_grad
 from ..models import CharRNN
-from ..training.data import Vocab
 from ..ops import log_softmax_forward
+from ..training.data import Vocab
+from . import plotting
 
 
 @dataclass
@@ -144,16 +145,11 @@ def _show(char: str) -> str:
 
 
 def plot_heatmap(reading: Reading, path, max_chars: int = 160) -> None:
-    """Every unit (rows) over the first ``max_chars`` characters (columns), written to ``path`` (PNG).
+    """Every unit (rows) over the first ``max_chars`` characters (columns), as a PNG.
 
-    Needs matplotlib (pip install 'minirnn[plot]').
+    path: a file name or a binary file. Needs matplotlib (pip install 'minirnn[plot]').
     """
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise RuntimeError("the heatmap needs matplotlib: pip install 'minirnn[plot]'") from err
+    plt = plotting.pyplot()
     values = reading.activations[:checks.positive_int("max_chars", max_chars)]
     text = reading.text[:len(values)]
     scale = float(numpy.abs(values).max()) or 1.0
@@ -167,5 +163,5 @@ def plot_heatmap(reading: Reading, path, max_chars: int = 160) -> None:
     axis.set_title(f"h_t of all {values.shape[1]} units over the first {len(text)} characters")
     figure.colorbar(image, ax=axis, fraction=0.02, pad=0.01)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, format="png")
     plt.close(figure)

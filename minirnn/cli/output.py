@@ -1,0 +1,57 @@
+"""The files a command writes: checked before any work starts, written so that nothing is lost.
+
+A command never replaces a file it was not asked to replace: an output that
+exists already is refused unless the user passes ``--force``, and never may it
+be one of the command's own inputs, or the same file as another output. Each
+file is written to a temporary beside it and renamed over it, so that a crash
+leaves the old file or the new one, never half of one.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def check_outputs(outputs: dict, force: bool, inputs: dict | None = None) -> None:
+    """Check, before any work starts, that a command can write the files it will write.
+
+    outputs: name -> path, the name as the user knows it (the flag, ``--out``);
+    inputs: name -> path (or None) of the files the command reads. Refused with a
+    ValueError naming the output: a directory that does not exist or cannot be
+    written, a directory in the file's place, an input, another output, or an
+    existing file without ``force``.
+    """
+    claimed = {Path(path).resolve(): name for name, path in (inputs or {}).items() if path is not None}
+    for name, path in outputs.items():
+        path = Path(path)
+        directory = path.parent
+        if not directory.is_dir():
+            raise ValueError(f"{name}: {path} cannot be written, there is no directory {str(directory)!r}")
+        if path.is_dir():
+            raise ValueError(f"{name}: {path} is a directory; give the name of a file")
+        if path.resolve() in claimed:
+            raise ValueError(f"{name} and {claimed[path.resolve()]} name the same file, {path}")
+        if os.path.lexists(path) and not force:
+            raise ValueError(f"{name}: {path} already exists; pass --force to replace it")
+        if not os.access(directory, os.W_OK):
+            raise ValueError(f"{name}: {path} cannot be written, the directory {str(directory)!r} is read-only")
+        claimed[path.resolve()] = name
+
+
+@contextmanager
+def replacing(path: Path):
+    """A binary file for ``path``'s new contents, renamed over ``path`` when the block ends without an error.
+
+    On an error (Ctrl-C included) the temporary is removed and ``path`` is as it was.
+    """
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "xb") as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())          # on disk before the rename makes it visible
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)    # missing when the rename itself was interrupted after moving it
+        raise

@@ -1,0 +1,97 @@
+"""What every model shares: loading a state all or nothing, printing, copying and pickling."""
+import copy
+import pickle
+
+import numpy as np
+import pytest
+
+import minirnn
+from minirnn.core.module import Module
+from minirnn.models import CharLoopModel, CharRNN
+
+
+def assert_same_params(model, state):
+    assert model.params.keys() == state.keys()
+    for name, value in state.items():
+        np.testing.assert_array_equal(model.params[name], value)
+
+
+@pytest.mark.parametrize("damage", ["shape", "object", "nan", "overflow", "string"])
+def test_a_refused_state_changes_no_parameter(damage):
+    model = minirnn.LSTM(3, 4, num_layers=2, seed=0)
+    before = model.state_dict()
+    state = minirnn.LSTM(3, 4, num_layers=2, seed=1).state_dict()
+    last = list(state)[-1]                           # the last key: every other one is checked and valid
+    state[last] = {"shape": np.zeros(3), "object": np.full(state[last].shape, None, dtype=object),
+                   "nan": np.full(state[last].shape, np.nan), "overflow": np.full(state[last].shape, 1e300),
+                   "string": np.full(state[last].shape, "x")}[damage]
+    with pytest.raises(ValueError, match=rf"state_dict\['{last}'\] must"):
+        model.load_state_dict(state)
+    assert_same_params(model, before)
+
+
+def test_an_object_array_of_none_is_refused_not_turned_into_nan():
+    state = minirnn.RNN(2, 3).state_dict()
+    state["weight_ih_l0"] = np.array([[None, None]] * 3, dtype=object)
+    with pytest.raises(ValueError, match=r"state_dict\['weight_ih_l0'\] must hold real numbers, got \(3, 2\) object"):
+        minirnn.RNN(2, 3).load_state_dict(state)
+
+
+def test_a_valid_state_is_loaded_into_the_same_arrays():
+    model = minirnn.GRU(3, 4, seed=0)
+    live = model.params["weight_hh_l0"]
+    state = {name: value.astype(np.float64) for name, value in minirnn.GRU(3, 4, seed=1).state_dict().items()}
+    model.load_state_dict(state)
+    assert model.params["weight_hh_l0"] is live and live.dtype == np.float32
+    np.testing.assert_array_equal(live, state["weight_hh_l0"].astype(np.float32))
+
+
+class TwoLayerHead(Module):
+    """A user's own model: no config(), a parameter of its own and two children."""
+
+    def __init__(self):
+        super().__init__(seed=0)
+        self.add_param("scale", self.init_uniform(0.1, (4,)))
+        self.add_child("rnn", minirnn.GRU(3, 4))
+        self.add_child("nested", Module())
+
+
+def test_a_users_module_without_config_prints_its_parameters_and_children():
+    assert repr(TwoLayerHead()) == (
+        "TwoLayerHead(\n"
+        "  scale: (4,) float32\n"
+        "  (rnn): GRU(input_size=3, hidden_size=4, num_layers=1, bias=True, batch_first=False, dropout=0.0, "
+        "bidirectional=False, dtype='float32')\n"
+        "  (nested): Module()\n"
+        ")")
+
+
+def test_a_library_model_prints_its_constructor_call():
+    assert repr(CharLoopModel(5, 2, 3)) == "CharLoopModel(vocab_size=5, n_fac=2, n_hidden=3, dtype='float32')"
+
+
+@pytest.mark.parametrize("make", [lambda: minirnn.LSTM(3, 4, num_layers=2, bidirectional=True, seed=0),
+                                  lambda: minirnn.GRUCell(3, 4, seed=0), lambda: CharRNN(6, 3, 4, seed=0),
+                                  TwoLayerHead], ids=["lstm", "grucell", "charrnn", "user"])
+@pytest.mark.parametrize("duplicate", [copy.deepcopy, lambda m: pickle.loads(pickle.dumps(m))],
+                         ids=["deepcopy", "pickle"])
+def test_a_copied_model_has_equal_and_independent_parameters(make, duplicate):
+    model = make()
+    before = model.state_dict()
+    twin = duplicate(model)
+    assert_same_params(twin, before)
+    assert twin.xp is model.xp and twin.params.keys() == twin.grads.keys()
+    for value in twin.params.values():
+        value += 1.0
+    assert_same_params(model, before)                  # the original did not move with its copy
+
+
+def test_a_copied_model_computes_what_the_original_does():
+    model = CharRNN(6, 3, 4, cell="lstm", seed=0)
+    ids = np.array([[1, 2], [3, 4], [5, 0]])
+    twin = pickle.loads(pickle.dumps(model))
+    expected, _ = model(ids)
+    got, _ = twin(ids)
+    np.testing.assert_array_equal(got, expected)
+    twin.backward(np.ones_like(got))
+    assert all(np.abs(g).sum() > 0 for g in twin.grads.values())
