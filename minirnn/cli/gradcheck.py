@@ -1,11 +1,16 @@
-"""``minirnn gradcheck``: check every gradient of every model against finite differences, as a table."""
+"""``minirnn gradcheck``: check every gradient of every model against finite differences, as a table.
+
+With ``--cell FILE.py:NAME`` it checks one cell of your own instead: a minirnn.cells.Cell named NAME, or
+the step pair NAME_forward / NAME_backward, written like minirnn's twins. The kind of cell comes from
+--kind or from the name (lstm_step is an LSTM); see docs/exercise_lstm_backward.md.
+"""
 from __future__ import annotations
 
 import argparse
 import time
 
 from ..core import backend
-from ..gradcheck import ATOL, EPS, MODELS, RTOL, draw_cases, run_case
+from ..gradcheck import ATOL, EPS, KINDS, MODELS, RTOL, check_cell, draw_cases, run_case
 
 # Cases per model in the default run: enough to cover every option, under two minutes on 2 cores.
 DEFAULT_CASES = {"rnn": 40, "lstm": 30, "gru": 30, "rnncell": 6, "lstmcell": 6, "grucell": 6,
@@ -20,10 +25,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the models run (default numpy)")
     parser.add_argument("--cases", type=int, default=None,
                         help="cases per model (default: %s)" % ", ".join(f"{k} {v}" for k, v in DEFAULT_CASES.items()))
-    parser.add_argument("--verbose", action="store_true", help="one row per tensor instead of one per case")
+    parser.add_argument("--verbose", action="store_true",
+                        help="one row per tensor instead of one per case (with --cell: one row per step)")
+    parser.add_argument("--cell", metavar="FILE.py:NAME",
+                        help="check your own cell instead: a minirnn.cells.Cell NAME, or the step pair "
+                             "NAME_forward/NAME_backward")
+    parser.add_argument("--kind", choices=tuple(KINDS),
+                        help="with --cell: the kind of cell (default: from NAME's prefix, or the Cell's name)")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.cell is not None:
+        return run_cell(args)
+    if args.kind is not None:
+        raise ValueError("--kind goes with --cell FILE.py:NAME")
     if args.cases is not None and args.cases < 1:
         raise ValueError(f"--cases must be a positive integer, got {args.cases}")
     backend.namespace(args.backend)            # a clear error now if CuPy or the GPU is missing
@@ -54,3 +69,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{total - failures} passed, {failures} failed; worst relative error {worst_rel:.2e}; "
           f"{time.perf_counter() - start:.1f} s")
     return 1 if failures else 0
+
+
+def run_cell(args: argparse.Namespace) -> int:
+    """``--cell FILE.py:NAME``: one cell, step by step, against finite differences and minirnn's own cell."""
+    if args.model or args.cases is not None or args.backend != "numpy":
+        raise ValueError("--cell checks one cell on NumPy: it takes no --model, --cases or --backend")
+    report = check_cell(args.cell, args.kind, seed=args.seed)
+    print(report.format(verbose=args.verbose))
+    return 0 if report.passed else 1
