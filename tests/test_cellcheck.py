@@ -1,7 +1,10 @@
 """`minirnn gradcheck --cell FILE.py:NAME`: a learner's own cell, checked step by step against finite
 differences and against minirnn's cell of the same kind; a file or name that cannot be used is one line."""
 import dataclasses
+import inspect
+import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -202,7 +205,6 @@ ERRORS = [
 
 @pytest.mark.parametrize("spec, kind, source, message", ERRORS, ids=[e[3][:40] for e in ERRORS])
 def test_what_cannot_be_checked_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, spec, kind, source, message):
-    import re
     monkeypatch.chdir(tmp_path)
     if source is not None:
         write(tmp_path, source)
@@ -217,3 +219,55 @@ def test_what_cannot_be_checked_is_one_line_and_exit_2(tmp_path, capsys, monkeyp
     (["--cell", "x.py:lstm_step", "--model", "lstm"], "takes no --model, --cases or --backend")])
 def test_flags_that_do_not_go_together_are_refused(capsys, args, message):
     assert gradcheck(*args) == 2 and message in capsys.readouterr().err
+
+
+# -- the exercise page: its quote, its commands and its printouts ----------------------------------
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "exercise_lstm_backward.md"
+TWINS_PENDING = "minirnn.reference (the twins) is written on branch twins"
+
+
+def page_block(language, containing):
+    blocks = re.findall(rf"```{language}\n(.*?)```", PAGE.read_text(encoding="utf-8"), re.S)
+    return next(block for block in blocks if containing in block)
+
+
+def page_command(containing):
+    """The page's `python -m minirnn ...` line that contains ``containing``, as arguments for main."""
+    words = next(line for line in page_block("bash", containing).splitlines() if containing in line).split()
+    assert words[:3] == ["python", "-m", "minirnn"]
+    return words[3:]
+
+
+def printout(text):
+    """A printout line by line; a row that passed is kept as its name and verdict, since its tiny errors
+    are rounding, which another machine's BLAS may round differently."""
+    return [(line.split()[0], "ok") if line.endswith(" ok") else line.rstrip() for line in text.splitlines()]
+
+
+def test_the_exercise_quotes_the_twins_forward_as_it_is():
+    twin = pytest.importorskip("minirnn.reference.lstm", reason=TWINS_PENDING)
+    assert page_block("python", "def lstm_step_forward") == inspect.getsource(twin.lstm_step_forward)
+
+
+def test_the_exercise_as_given_says_in_one_line_that_the_backward_is_not_written(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("minirnn.reference.lstm", reason=TWINS_PENDING)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lstm_exercise.py").write_text(page_block("python", "def lstm_step_backward"))
+    assert main(page_command("lstm_exercise.py:lstm_step")) == 2
+    assert capsys.readouterr().err == page_block("text", "minirnn: error:")
+
+
+@pytest.mark.parametrize("answer, shown, status", [(LSTM_STEP, "passed:", 0), (wrong_f(), "FAILED:", 1)],
+                         ids=["right", "without the forget gate's derivative"])
+def test_the_exercise_answered_prints_what_the_page_shows(tmp_path, monkeypatch, capsys, answer, shown, status):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lstm_exercise.py").write_text(answer)
+    assert main(page_command("lstm_exercise.py:lstm_step")) == status
+    assert printout(capsys.readouterr().out) == printout(page_block("text", shown))
+
+
+def test_the_exercise_checks_the_fast_paths_cell_the_same_way(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_cells.py").write_text(page_block("python", "import LSTM_CELL"))
+    assert main(page_command("my_cells.py:LSTM_CELL")) == 0
+    assert "the Cell LSTM_CELL, one step at a time through minirnn's time loop" in capsys.readouterr().out
