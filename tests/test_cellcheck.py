@@ -148,7 +148,7 @@ def test_each_step_is_checked_on_its_own_so_an_error_stays_where_it_is_made(tmp_
     report = check_cell(write(tmp_path, wrong_f()) + ":lstm_step")
     gradients = {g.name: g for g in report.gradients}
     assert not gradients["dW_hh"].passed and gradients["dc_prev"].passed
-    assert all(where.startswith("f block") for where in gradients["dW_hh"].where)
+    assert all(place.startswith("f block") for place in gradients["dW_hh"].places)
 
 
 def test_a_forward_that_is_not_minirnns_cell_is_reported_as_such(tmp_path, capsys):
@@ -193,10 +193,12 @@ ERRORS = [
     ("learner.py:lstm_step", None, NOT_WRITTEN, "lstm_step_backward raised NotImplementedError at .*learner.py:"
                                                 f"{line_of(NOT_WRITTEN, 'raise')}: write the backward$"),
     ("learner.py:lstm_step", None, LSTM_STEP.replace("return (h, c), (x", "return h, (x"),
-     "lstm_step_forward's next_state must be a tuple \\(h_next \\(2, 5\\), c_next \\(2, 5\\)\\) of float64 "
-     "arrays, got \\(2, 5\\) float64"),
+     "lstm_step_forward's next_state must be a tuple \\(h_next, c_next\\) of \\(2, 5\\) float64 arrays, "
+     "got \\(2, 5\\) float64$"),
     ("learner.py:lstm_step", None, LSTM_STEP.replace('"bias_hh": da.sum(0)}', "}"),
      "lstm_step_backward's grads must be a dict with the keys of params"),
+    ("learner.py:lstm_step", None, LSTM_STEP.replace('return da @ params["weight_ih"],', 'return (da @ params["weight_ih"]).T,'),
+     "lstm_step_backward's dx must be a \\(2, 3\\) float64 array, got \\(3, 2\\) float64$"),
     ("learner.py:lstm_step", None, THREE_GATES,
      f"lstm_step_forward raised ValueError at .*learner.py:{line_of(THREE_GATES, 'np.split')}: .* \\(checked as an LSTM, from the name's prefix "
      "lstm_: weights in 4 gate blocks of H rows \\(i, f, g, o\\), state \\(h, c\\)\\)"),

@@ -36,8 +36,8 @@ GRADIENT_NAMES = {"weight_ih": "dW_ih", "weight_hh": "dW_hh", "bias_ih": "db_ih"
 class Comparison:
     """The learner's array against minirnn's over every step: the largest difference and where it is."""
     max_diff: float
-    where: str
-    mine: float            # the two values at that entry
+    where: str             # "batch 0, unit 3, step 2"
+    mine: float            # the two values there
     minirnn: float
     passed: bool           # every entry within atol + rtol |minirnn|
 
@@ -47,7 +47,7 @@ class GradientCheck:
     """One gradient (dW_hh, dx, ...) at every step: finite differences, then minirnn's cell."""
     name: str
     steps: list            # one TensorReport per step, step 1 first
-    where: list            # where each step's worst |a - n| is
+    places: list           # where in the array each step's worst |a - n| is: "f block, unit 2, col 0"
     vs_minirnn: Comparison | None = None   # None: nothing to compare with, or the forwards differ
 
     @property
@@ -57,6 +57,10 @@ class GradientCheck:
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.steps) and (self.vs_minirnn is None or self.vs_minirnn.passed)
+
+
+def _verdict(passed: bool) -> str:
+    return "ok" if passed else "FAIL"
 
 
 @dataclass
@@ -79,51 +83,55 @@ class CellReport:
         """The printout: the cell, its forward against minirnn's, a row per gradient (and one per step
         for a gradient that fails, or for every gradient with ``verbose``), and the verdict."""
         cell, kind = self.cell, self.cell.kind
-        reference = kind.reference_name if kind else None
         lines = [f"Cell check of {cell.label}, {cell.form}",
                  f"kind: {kind.title}, {cell.kind_from}; {kind.layout()}" if kind else
                  f"kind: {cell.kind_from}, so only finite differences check it",
                  "run: {steps} steps from a random state, B={batch}, I={input_size}, H={hidden_size}, float64, "
                  "seed {seed}; each step's backward is checked on its own".format(seed=self.seed, **self.sizes), ""]
         if kind:
-            lines.append(f"forward against {reference} (the same x, state and weights at each step)")
-            for name, c in self.forward.items():
-                lines.append(f"  {name + '_next':<8} max |diff| {c.max_diff:.2e}  {c.where:<32} "
-                             f"{'ok' if c.passed else 'FAIL'}")
-            name, c = next(((n, c) for n, c in self.forward.items() if not c.passed), (None, None))
-            if c is not None:
-                gates = f", gates {', '.join(kind.gates)}" if len(kind.gates) > 1 else ""
-                lines.append(textwrap.fill(
-                    f"so this is not {reference}'s forward (torch's equations{gates}): {name}_next at {c.where} is "
-                    f"{c.mine:.6g} here and {c.minirnn:.6g} there, from the same x, state and weights; the gradients "
-                    "are not compared with minirnn's", width=104, initial_indent="  ", subsequent_indent="  "))
-            lines.append("")
-        lines.append(f"backward against central differences (eps {EPS:g}; an entry passes when "
-                     f"|a - n| <= {ATOL:g} + {RTOL:g} |n|)" + (f"\nand against {reference} (the same d_next_state)"
-                                                               if kind else ""))
+            lines += self._forward_lines() + [""]
+        lines += self._gradient_lines(verbose)
+        failed = [f"{s}_next" for s, c in self.forward.items() if not c.passed]
+        failed += [g.name for g in self.gradients if not g.passed]
+        lines.append(f"\nFAILED: {', '.join(failed)}" if failed else
+                     "\npassed: every gradient of every step agrees with finite differences"
+                     + (f", and the cell with {kind.reference_name}" if kind else ""))
+        return "\n".join(lines)
+
+    def _forward_lines(self) -> list:
+        kind = self.cell.kind
+        lines = [f"forward against {kind.reference_name} (the same x, state and weights at each step)"]
+        lines += [f"  {s + '_next':<8} max |diff| {c.max_diff:.2e}  {c.where:<32} {_verdict(c.passed)}"
+                  for s, c in self.forward.items()]
+        differs = [(s, c) for s, c in self.forward.items() if not c.passed]
+        if differs:
+            (s, c), gates = differs[0], f", gates {', '.join(kind.gates)}" if len(kind.gates) > 1 else ""
+            lines.append(textwrap.fill(
+                f"so this is not {kind.reference_name}'s forward (torch's equations{gates}): {s}_next at {c.where} "
+                f"is {c.mine:.6g} here and {c.minirnn:.6g} there, from the same x, state and weights; the "
+                "gradients are not compared with minirnn's", width=104, initial_indent="  ", subsequent_indent="  "))
+        return lines
+
+    def _gradient_lines(self, verbose: bool) -> list:
+        kind = self.cell.kind
+        lines = [f"backward against central differences (eps {EPS:g}; an entry passes when |a - n| <= {ATOL:g} + "
+                 f"{RTOL:g} |n|)"]
+        lines += [f"and against {kind.reference_name} (the same d_next_state)"] if kind else []
         lines.append(f"{'gradient':<9} {'entries':>7} {'kinks':>5} {'max |a - n|':>11}  {'where':<32} "
                      f"{'vs minirnn':>10}  result")
         for g in self.gradients:
-            worst = g.steps[g.worst_step]
+            t = g.worst_step
             versus = f"{g.vs_minirnn.max_diff:>10.2e}" if g.vs_minirnn else f"{'-':>10}"
             lines.append(f"{g.name:<9} {sum(r.checked for r in g.steps):>7} {sum(r.kinks for r in g.steps):>5} "
-                         f"{worst.max_abs_error:>11.2e}  {g.where[g.worst_step]:<32} {versus}  "
-                         f"{'ok' if g.passed else 'FAIL'}")
+                         f"{g.steps[t].max_abs_error:>11.2e}  {_at(g.places[t], t):<32} {versus}  "
+                         f"{_verdict(g.passed)}")
             if verbose or not g.passed:
-                for t, (r, where) in enumerate(zip(g.steps, g.where)):
-                    lines.append(f"  step {t + 1:<2} {r.checked:>7} {r.kinks:>5} {r.max_abs_error:>11.2e}  "
-                                 f"{where.rpartition(', step')[0]:<32} {'':>10}  {'ok' if r.passed else 'FAIL'}")
+                lines += [f"  step {t + 1:<2} {r.checked:>7} {r.kinks:>5} {r.max_abs_error:>11.2e}  {place:<32} "
+                          f"{'':>10}  {_verdict(r.passed)}" for t, (r, place) in enumerate(zip(g.steps, g.places))]
             if g.vs_minirnn and not g.vs_minirnn.passed and all(r.passed for r in g.steps):
                 lines.append(f"  {g.name} at {g.vs_minirnn.where} is {g.vs_minirnn.mine:.6g} here and "
-                             f"{g.vs_minirnn.minirnn:.6g} in {reference}")
-        failed = [f"{s}_next" for s, c in self.forward.items() if not c.passed]
-        failed += [g.name for g in self.gradients if not g.passed]
-        if failed:
-            lines.append(f"\nFAILED: {', '.join(failed)}")
-        else:
-            lines.append("\npassed: every gradient of every step agrees with finite differences"
-                         + (f", and the cell with {reference}" if kind else ""))
-        return "\n".join(lines)
+                             f"{g.vs_minirnn.minirnn:.6g} in {kind.reference_name}")
+        return lines
 
 
 def check_cell(cell, kind: str | None = None, *, steps: int = 3, batch: int = 2, input_size: int = 3,
@@ -164,8 +172,8 @@ def check_cell(cell, kind: str | None = None, *, steps: int = 3, batch: int = 2,
     reports = [_check_step(pair, xs[t], states_in[t], params, d_next[t], backwards[t], seed) for t in range(T)]
     report = CellReport(pair, sizes, seed)
     for name in reports[0]:
-        where = [_where(pair, name, r.worst_index, H, t) for t, r in enumerate(r[name] for r in reports)]
-        report.gradients.append(GradientCheck(name, [r[name] for r in reports], where))
+        steps = [r[name] for r in reports]
+        report.gradients.append(GradientCheck(name, steps, [_place(pair, name, r.worst_index, H) for r in steps]))
     if pair.kind is not None:
         _compare_with_minirnn(report, xs, states_in, next_states, params, d_next, backwards)
     return report
@@ -183,7 +191,8 @@ def _step_gradients(pair: StepPair, backward) -> dict:
 
 
 def _check_step(pair: StepPair, x, state, params, d_next, backward, seed) -> dict:
-    """Central differences of L_t = sum(D_t * next_state) for one step, every entry of every input."""
+    """Central differences of L_t = sum(D_t * next_state) for one step, every entry of every input.
+    The inputs are keyed by the names of their gradients, which name the rows of the report."""
     tensors = dict({GRADIENT_NAMES[k]: v.copy() for k, v in params.items()}, dx=x.copy(),
                    **{f"d{s}_prev": v.copy() for s, v in zip(pair.state_names, state)})
 
@@ -198,28 +207,27 @@ def _check_step(pair: StepPair, x, state, params, d_next, backward, seed) -> dic
     return {r.name: r for r in reports}
 
 
-def _where(pair: StepPair, name: str, index, H: int, t: int) -> str:
-    """'f block, unit 2, col 0, step 3': a gradient entry's place in the weights' gate blocks, or in x or a state."""
-    if index is None:
-        return f"step {t + 1}"
+def _place(pair: StepPair, name: str, index, H: int) -> str:
+    """Where an entry is: 'f block, unit 2, col 0' in the weights' gate blocks, or 'batch 1, unit 3' in x or a state."""
+    if index is None:                                   # the random direction through a large tensor
+        return "all entries"
     if name.startswith(("dW", "db")):
-        row = index[0]
-        parts = [pair.block(row // H)] if pair.n_gates > 1 else []
-        parts.append(f"unit {row % H}")
-        parts += [f"col {index[1]}"] if len(index) == 2 else []
-    else:
-        parts = [f"batch {index[0]}", f"{'input' if name == 'dx' else 'unit'} {index[1]}"]
-    return ", ".join(parts + [f"step {t + 1}"])
+        row, columns = index[0], [f"col {index[1]}"] if len(index) == 2 else []
+        return ", ".join(([pair.block(row // H)] if pair.n_gates > 1 else []) + [f"unit {row % H}"] + columns)
+    return f"batch {index[0]}, {'input' if name == 'dx' else 'unit'} {index[1]}"
+
+
+def _at(place: str, t: int) -> str:
+    return f"{place}, step {t + 1}"
 
 
 def _compare(pair: StepPair, name: str, mine: list, theirs: list, H: int) -> Comparison:
     """The largest |mine - theirs| over the steps (lists of arrays, one per step) and where it is."""
-    diffs = [numpy.abs(a - b) for a, b in zip(mine, theirs)]
-    t = max(range(len(diffs)), key=lambda k: numpy.nan_to_num(diffs[k], nan=numpy.inf).max())
-    index = numpy.unravel_index(numpy.nan_to_num(diffs[t], nan=numpy.inf).argmax(), diffs[t].shape)
+    diffs = [numpy.nan_to_num(numpy.abs(a - b), nan=numpy.inf) for a, b in zip(mine, theirs)]
+    t = max(range(len(diffs)), key=lambda k: diffs[k].max())
+    index = tuple(int(i) for i in numpy.unravel_index(diffs[t].argmax(), diffs[t].shape))
     passed = all(bool((d <= ATOL + RTOL * numpy.abs(b)).all()) for d, b in zip(diffs, theirs))
-    index = tuple(int(i) for i in index)
-    return Comparison(float(diffs[t][index]), _where(pair, name, index, H, t), float(mine[t][index]),
+    return Comparison(float(diffs[t][index]), _at(_place(pair, name, index, H), t), float(mine[t][index]),
                       float(theirs[t][index]), passed)
 
 
@@ -238,7 +246,7 @@ def _compare_with_minirnn(report: CellReport, xs, states_in, next_states, params
         own_grads.append(_step_gradients(pair, (dx, (d_prev,) if one else d_prev,
                                                 {k: v.copy() for k, v in own.grads.items()})))
     for k, s in enumerate(pair.state_names):
-        report.forward[s] = _compare(pair, f"d{s}_prev", [n[k] for n in next_states], [n[k] for n in own_next], H)
+        report.forward[s] = _compare(pair, f"{s}_next", [n[k] for n in next_states], [n[k] for n in own_next], H)
     if all(c.passed for c in report.forward.values()):       # else the two backwards differentiate different cells
         for g in report.gradients:
             mine = [_step_gradients(pair, b)[g.name] for b in backwards]

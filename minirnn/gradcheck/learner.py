@@ -92,23 +92,18 @@ def as_step_pair(cell, kind: str | None = None) -> StepPair:
     if isinstance(cell, str):
         path, name, found = load(cell)
         return _step_pair(found, name, kind, label=f"{path}:{name}")
-    if isinstance(cell, Cell) or (isinstance(cell, (tuple, list)) and len(cell) == 2 and all(map(callable, cell))):
-        name = cell.name if isinstance(cell, Cell) else _pair_name(*cell)
-        return _step_pair(cell, name, kind, label=name)
+    if isinstance(cell, Cell):
+        return _step_pair(cell, cell.name, kind, label=cell.name)
+    if isinstance(cell, (tuple, list)) and len(cell) == 2 and all(map(callable, cell)):
+        name = getattr(cell[0], "__name__", "forward")
+        name = name[:-len("_forward")] if name.endswith("_forward") else name
+        return _step_pair(tuple(cell), name, kind, label=name)
     raise TypeError(f"cell must be a minirnn.cells.Cell, a (forward, backward) pair of functions or "
                     f"'FILE.py:NAME', got {describe(cell)}")
 
 
-def _pair_name(forward, backward) -> str:
-    """The prefix NAME of NAME_forward / NAME_backward, which says the kind."""
-    name = getattr(forward, "__name__", "")
-    if not name.endswith("_forward") or getattr(backward, "__name__", "") != name[:-len("_forward")] + "_backward":
-        raise ValueError(f"a step pair is NAME_forward and NAME_backward, got {name or forward!r} and "
-                         f"{getattr(backward, '__name__', backward)!r}")
-    return name[:-len("_forward")]
-
-
 def _step_pair(found, name: str, kind: str | None, label: str) -> StepPair:
+    """found: a Cell, or a (forward, backward) pair; name: the Cell's, or the pair's prefix."""
     if isinstance(found, Cell):
         chosen, kind_from = _kind_of_cell(found, kind, label)
         forward, backward = _unrolled_one_step(found)
@@ -119,7 +114,7 @@ def _step_pair(found, name: str, kind: str | None, label: str) -> StepPair:
     else:
         chosen, kind_from = _kind_of_pair(name, kind)
         forward, backward = functions = found
-        names = (f"{name}_forward", f"{name}_backward")
+        names = tuple(getattr(f, "__name__", f"{name}_{half}") for f, half in zip(found, ("forward", "backward")))
         form = f"the step pair {names[0]} / {names[1]}"
         n_gates, state_names = len(chosen.gates), chosen.state_names
     files = {f.__code__.co_filename for f in functions if hasattr(f, "__code__")}
@@ -168,8 +163,9 @@ def _run(function, args, name: str, files: set, hint: str = ""):
     try:
         return function(*args)
     except Exception as err:   # the learner's bug, whatever it is: say where it happened
-        frames = [f for f, _ in _walk(err.__traceback__) if f.f_code.co_filename in files]
-        where = f" at {_shown(frames[-1].f_code.co_filename)}:{frames[-1].f_lineno}" if frames else ""
+        places = [(frame.f_code.co_filename, line) for frame, line in _walk(err.__traceback__)
+                  if frame.f_code.co_filename in files]
+        where = f" at {_shown(places[-1][0])}:{places[-1][1]}" if places else ""
         raise ValueError(f"{name} raised {type(err).__name__}{where}"
                          f"{': ' + str(err) if str(err) else ''}{hint}") from err
 
@@ -185,15 +181,22 @@ def _shown(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def _expect_arrays(what: str, value, like: tuple, names: tuple) -> tuple:
-    """``value`` as a tuple of float64 arrays shaped like ``like`` (one per state name), or a clear error."""
-    wanted = ", ".join(f"{n} {a.shape}" for n, a in zip(names, like))
-    ok = isinstance(value, (tuple, list)) and len(value) == len(like) and all(
-        isinstance(v, numpy.ndarray) and v.shape == a.shape and v.dtype == numpy.float64 for v, a in zip(value, like))
-    if not ok:
-        got = (f"({', '.join(describe(v) for v in value)})" if isinstance(value, (tuple, list))
-               else describe(value))
-        raise TypeError(f"{what} must be a tuple ({wanted}) of float64 arrays, got {got}")
+def _is_float64(value, shape) -> bool:
+    return isinstance(value, numpy.ndarray) and value.shape == shape and value.dtype == numpy.float64
+
+
+def _expect_array(what: str, value, shape: tuple):
+    if not _is_float64(value, shape):
+        raise TypeError(f"{what} must be a {shape} float64 array, got {describe(value)}")
+    return value
+
+
+def _expect_state(what: str, value, shape: tuple, names: tuple) -> tuple:
+    """A state (or its gradient): a tuple of one (B, H) float64 array per name."""
+    if not (isinstance(value, (tuple, list)) and len(value) == len(names)
+            and all(_is_float64(v, shape) for v in value)):
+        got = f"({', '.join(describe(v) for v in value)})" if isinstance(value, (tuple, list)) else describe(value)
+        raise TypeError(f"{what} must be a tuple ({', '.join(names)}) of {shape} float64 arrays, got {got}")
     return tuple(value)
 
 
@@ -202,8 +205,8 @@ def _checked_forward(forward, name: str, files: set, hint: str, state_names: tup
         result = _run(forward, (x, state, params), name, files, hint)
         if not (isinstance(result, tuple) and len(result) == 2):
             raise TypeError(f"{name} must return (next_state, cache), got {describe(result)}{hint}")
-        next_state = _expect_arrays(f"{name}'s next_state", result[0], state, tuple(f"{s}_next" for s in state_names))
-        return next_state, result[1]
+        names = tuple(f"{s}_next" for s in state_names)
+        return _expect_state(f"{name}'s next_state", result[0], state[0].shape, names), result[1]
     return checked
 
 
@@ -213,16 +216,15 @@ def _checked_backward(backward, name: str, files: set, state_names: tuple):
         if not (isinstance(result, tuple) and len(result) == 3):
             raise TypeError(f"{name} must return (dx, d_state, grads), got {describe(result)}")
         dx, d_state, grads = result
-        B, I = d_next_state[0].shape[0], params["weight_ih"].shape[1]
-        (dx,) = _expect_arrays(f"{name}'s dx", (dx,), (numpy.empty((B, I)),), ("dx",))
-        d_state = _expect_arrays(f"{name}'s d_state", d_state, d_next_state,
-                                 tuple(f"d{s}_prev" for s in state_names))
+        B, H = d_next_state[0].shape
+        _expect_array(f"{name}'s dx", dx, (B, params["weight_ih"].shape[1]))
+        d_state = _expect_state(f"{name}'s d_state", d_state, (B, H), tuple(f"d{s}_prev" for s in state_names))
         if not isinstance(grads, dict) or set(grads) != set(params):
             got = sorted(grads) if isinstance(grads, dict) else describe(grads)
             raise TypeError(f"{name}'s grads must be a dict with the keys of params {sorted(params)}, got {got}")
         for key in params:
-            _expect_arrays(f"{name}'s grads[{key!r}]", (grads[key],), (params[key],), (key,))
-        return dx, d_state, {key: grads[key] for key in params}
+            _expect_array(f"{name}'s grads[{key!r}]", grads[key], params[key].shape)
+        return dx, d_state, dict(grads)
     return checked
 
 
@@ -254,6 +256,7 @@ def load(spec: str):
 
 
 def _load_file(path: str):
+    """The module of ``path``, or a one-line error that says why it does not load, and where."""
     if not Path(path).is_file():
         raise OSError(f"--cell: no file {path}")
     module_name = f"_minirnn_cell_{Path(path).stem}"
@@ -262,9 +265,10 @@ def _load_file(path: str):
     sys.modules[module_name] = module          # as an import would: dataclasses and pickle look it up
     try:
         spec.loader.exec_module(module)
-    except SyntaxError as err:
-        raise ValueError(f"{path} does not load: SyntaxError at {path}:{err.lineno}: {err.msg}") from err
     except Exception as err:
+        del sys.modules[module_name]
+        if isinstance(err, SyntaxError):
+            raise ValueError(f"{path} does not load: SyntaxError at {path}:{err.lineno}: {err.msg}") from err
         lines = [line for frame, line in _walk(err.__traceback__) if frame.f_code.co_filename == spec.origin]
         where = f" at {path}:{lines[-1]}" if lines else ""
         raise ValueError(f"{path} does not load: {type(err).__name__}{where}: {err}") from err
