@@ -168,6 +168,7 @@ def test_a_forward_that_is_not_minirnns_cell_is_reported_as_such(tmp_path, capsy
 NOT_WRITTEN = LSTM_STEP.replace("    dh, dc_next = d_next_state\n",
                                 "    raise NotImplementedError('write the backward')\n")
 THREE_GATES = LSTM_STEP.replace("np.split(a, 4", "np.split(a, 3")
+DX_TRANSPOSED = LSTM_STEP.replace('return da @ params["weight_ih"],', 'return (da @ params["weight_ih"]).T,')
 
 
 def line_of(source, text):
@@ -197,11 +198,12 @@ ERRORS = [
      "got \\(2, 5\\) float64$"),
     ("learner.py:lstm_step", None, LSTM_STEP.replace('"bias_hh": da.sum(0)}', "}"),
      "lstm_step_backward's grads must be a dict with the keys of params"),
-    ("learner.py:lstm_step", None, LSTM_STEP.replace('return da @ params["weight_ih"],', 'return (da @ params["weight_ih"]).T,'),
+    ("learner.py:lstm_step", None, DX_TRANSPOSED,
      "lstm_step_backward's dx must be a \\(2, 3\\) float64 array, got \\(3, 2\\) float64$"),
     ("learner.py:lstm_step", None, THREE_GATES,
-     f"lstm_step_forward raised ValueError at .*learner.py:{line_of(THREE_GATES, 'np.split')}: .* \\(checked as an LSTM, from the name's prefix "
-     "lstm_: weights in 4 gate blocks of H rows \\(i, f, g, o\\), state \\(h, c\\)\\)"),
+     f"lstm_step_forward raised ValueError at .*learner.py:{line_of(THREE_GATES, 'np.split')}: .* "
+     "\\(checked as an LSTM, from the name's prefix lstm_: weights in 4 gate blocks of H rows \\(i, f, g, o\\), "
+     "state \\(h, c\\)\\)"),
 ]
 
 

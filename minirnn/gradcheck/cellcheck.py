@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 import numpy
 
 from ..core import checks
-from .check import ATOL, EPS, RTOL, TensorReport, check_gradients
+from .check import ATOL, EPS, RTOL, check_gradients
 from .learner import PARAM_NAMES, StepPair, as_step_pair
 
 GRADIENT_NAMES = {"weight_ih": "dW_ih", "weight_hh": "dW_hh", "bias_ih": "db_ih", "bias_hh": "db_hh"}
@@ -172,8 +172,8 @@ def check_cell(cell, kind: str | None = None, *, steps: int = 3, batch: int = 2,
     reports = [_check_step(pair, xs[t], states_in[t], params, d_next[t], backwards[t], seed) for t in range(T)]
     report = CellReport(pair, sizes, seed)
     for name in reports[0]:
-        steps = [r[name] for r in reports]
-        report.gradients.append(GradientCheck(name, steps, [_place(pair, name, r.worst_index, H) for r in steps]))
+        per_step = [r[name] for r in reports]
+        report.gradients.append(GradientCheck(name, per_step, [_place(pair, name, r.worst_index, H) for r in per_step]))
     if pair.kind is not None:
         _compare_with_minirnn(report, xs, states_in, next_states, params, d_next, backwards)
     return report
@@ -209,8 +209,8 @@ def _check_step(pair: StepPair, x, state, params, d_next, backward, seed) -> dic
 
 def _place(pair: StepPair, name: str, index, H: int) -> str:
     """Where an entry is: 'f block, unit 2, col 0' in the weights' gate blocks, or 'batch 1, unit 3' in x or a state."""
-    if index is None:                                   # the random direction through a large tensor
-        return "all entries"
+    if index is None:                                   # every entry was skipped at a ReLU kink
+        return "-"
     if name.startswith(("dW", "db")):
         row, columns = index[0], [f"col {index[1]}"] if len(index) == 2 else []
         return ", ".join(([pair.block(row // H)] if pair.n_gates > 1 else []) + [f"unit {row % H}"] + columns)

@@ -278,7 +278,7 @@ def _load_file(path: str):
 def _candidates(module) -> str:
     """What a file offers: 'lstm_step (a step pair), MY_CELL (a Cell)'."""
     names = vars(module)
-    pairs = [n[:-len("_forward")] for n in names
-             if n.endswith("_forward") and callable(names[n]) and callable(names.get(n[:-len("_forward")] + "_backward"))]
+    prefixes = [n[:-len("_forward")] for n in names if n.endswith("_forward")]
+    pairs = [p for p in prefixes if callable(names[p + "_forward"]) and callable(names.get(p + "_backward"))]
     cells = [n for n, v in names.items() if isinstance(v, Cell)]
     return ", ".join([f"{n} (a step pair)" for n in pairs] + [f"{n} (a Cell)" for n in cells])
