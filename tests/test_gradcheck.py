@@ -103,6 +103,18 @@ def test_a_wrong_gradient_away_from_a_kink_is_not_excused_as_one():
     assert report.kinks == 1 and not report.passed
 
 
+def test_the_report_names_the_entry_with_the_largest_error():
+    x = np.array([[0.5, -0.3], [0.2, 0.9]])
+
+    def loss():
+        return float((x ** 2).sum())
+
+    analytic = 2 * x
+    analytic[1, 0] += 1e-3
+    (report,) = check_gradients(loss, {"x": analytic}, {"x": x})
+    assert not report.passed and report.worst_index == (1, 0)
+
+
 def test_large_tensors_are_checked_on_a_subset_and_a_direction():
     weights = np.random.default_rng(0).standard_normal(1000)
     x = np.random.default_rng(1).standard_normal(1000)

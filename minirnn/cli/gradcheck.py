@@ -8,6 +8,10 @@ tolerance is printed above the table. Exits with 1 if any tensor fails.
 
     minirnn gradcheck                       # every model, every option, about a minute
     minirnn gradcheck --model lstm --cases 100 --verbose
+
+With --cell FILE.py:NAME it checks one cell of your own instead: a minirnn.cells.Cell named NAME,
+or the step pair NAME_forward / NAME_backward written like minirnn's twins. The kind of cell comes
+from --kind or from the name (lstm_step is an LSTM); see docs/exercise_lstm_backward.md.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import sys
 import time
 
 from ..core import backend, checks
-from ..gradcheck import ATOL, EPS, MODELS, RTOL, draw_cases, run_case
+from ..gradcheck import ATOL, EPS, KINDS, MODELS, RTOL, check_cell, draw_cases, run_case
 
 # The cases are drawn before the first row: at 10-100 ms a case, this many per model already take
 # minutes to hours, and a far larger --cases is a typo that would fill the memory before printing a row.
@@ -35,13 +39,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cases", type=int, default=None, metavar="N",
                         help=f"cases per model, at most {MAX_CASES:,} (default: "
                              + ", ".join(f"{k} {v}" for k, v in DEFAULT_CASES.items()) + ")")
-    parser.add_argument("--verbose", action="store_true", help="one row per tensor instead of one per case")
+    parser.add_argument("--verbose", action="store_true",
+                        help="one row per tensor instead of one per case (with --cell: one row per step)")
+    parser.add_argument("--cell", metavar="FILE.py:NAME",
+                        help="check your own cell instead: a minirnn.cells.Cell NAME, or the step pair "
+                             "NAME_forward/NAME_backward")
+    parser.add_argument("--kind", choices=tuple(KINDS),
+                        help="with --cell: the kind of cell (default: from NAME's prefix, or the Cell's name)")
 
 
 def run(args: argparse.Namespace) -> int:
+    checks.non_negative_int("--seed", args.seed)
+    if args.cell is not None:
+        return run_cell(args)
+    if args.kind is not None:
+        raise ValueError("--kind goes with --cell FILE.py:NAME")
     if args.cases is not None and not 1 <= args.cases <= MAX_CASES:
         raise ValueError(f"--cases must be an integer in [1, {MAX_CASES:,}], got {args.cases}")
-    checks.non_negative_int("--seed", args.seed)
     print(f"Gradient check: central differences in float64, eps={EPS:g}; an entry passes when "
           f"|a - n| <= {ATOL:g} + {RTOL:g} |n|.")
     print("Columns: tensors and entries compared, entries skipped at a ReLU kink, the worst absolute "
@@ -70,3 +84,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"\n{total - failures} passed, {failures} failed; worst relative error {worst_rel:.2e}; "
           f"{time.perf_counter() - start:.1f} s")
     return 1 if failures else 0
+
+
+def run_cell(args: argparse.Namespace) -> int:
+    """``--cell FILE.py:NAME``: one cell, step by step, against finite differences and minirnn's own cell."""
+    if args.model or args.cases is not None or args.backend != "numpy":
+        raise ValueError("--cell checks one cell on NumPy: it takes no --model, --cases or --backend")
+    report = check_cell(args.cell, args.kind, seed=args.seed)
+    print(report.format(verbose=args.verbose))
+    return 0 if report.passed else 1

@@ -47,6 +47,7 @@ class TensorReport:
     max_abs_error: float    # max |a - n|
     max_rel_error: float    # max |a - n| / max(|a| + |n|, tiny)
     passed: bool            # every entry within atol + rtol |n|
+    worst_index: tuple | None = None   # the entry where |a - n| is largest (None: the random direction)
 
     def __str__(self) -> str:
         verdict = "ok" if self.passed else "FAIL"
@@ -126,7 +127,7 @@ def check_gradients(loss_fn, grads: dict, tensors: dict, *, eps: float = EPS, at
                 if judge.crossed_kink(analytic[index], losses):
                     kinks += 1
                 else:
-                    pairs.append((analytic[index], judge.numeric(losses)))
+                    pairs.append((analytic[index], judge.numeric(losses), index))
         else:
             tries = 0
             while len(pairs) < max_entries and tries < 4 * max_entries:
@@ -136,7 +137,7 @@ def check_gradients(loss_fn, grads: dict, tensors: dict, *, eps: float = EPS, at
                 if judge.crossed_kink(analytic[index], losses):
                     kinks += 1             # redraw: another entry takes its place
                 else:
-                    pairs.append((analytic[index], judge.numeric(losses)))
+                    pairs.append((analytic[index], judge.numeric(losses), index))
             direction = picker.standard_normal(array.shape)
             direction /= numpy.linalg.norm(direction)
             losses = _direction_losses(loss_fn, array, backend.to_backend(direction, backend.backend_name(array)), eps)
@@ -144,7 +145,7 @@ def check_gradients(loss_fn, grads: dict, tensors: dict, *, eps: float = EPS, at
             if judge.crossed_kink(along, losses):
                 kinks += 1
             else:
-                pairs.append((along, judge.numeric(losses)))
+                pairs.append((along, judge.numeric(losses), None))
         a = numpy.array([p[0] for p in pairs], dtype=numpy.float64)
         n = numpy.array([p[1] for p in pairs], dtype=numpy.float64)
         error = numpy.abs(a - n)
@@ -152,5 +153,6 @@ def check_gradients(loss_fn, grads: dict, tensors: dict, *, eps: float = EPS, at
             name=name, checked=len(pairs), kinks=kinks,
             max_abs_error=float(error.max(initial=0.0)),
             max_rel_error=float((error / numpy.maximum(numpy.abs(a) + numpy.abs(n), TINY)).max(initial=0.0)),
-            passed=bool((error <= atol + rtol * numpy.abs(n)).all())))
+            passed=bool((error <= atol + rtol * numpy.abs(n)).all()),
+            worst_index=pairs[int(error.argmax())][2] if pairs else None))
     return reports
