@@ -25,6 +25,7 @@ SUBCOMMANDS = {
     "bench": "minirnn.cli.bench",
     "explain": "minirnn.cli.explain",
     "visualize": "minirnn.cli.visualize",
+    "draw": "minirnn.cli.draw",
 }
 
 
