@@ -5,8 +5,8 @@
 
 writes, under --out: charloop/ (the article's model at its sizes, n_fac 42 and
 256 hidden units, over a window of 8 characters: cell, unrolled, bptt), lstm/
-(cell, bptt) and gru/ (cell), each as .svg and .png. A second run replaces
-the files the first one wrote (and no others).
+(cell) and gru/ (cell), each as .svg and .png. A second run replaces the files
+the first one wrote (and no others).
 """
 import argparse
 import sys
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # (folder, the arguments of minirnn draw)
 FIGURES = [
     ("charloop", ["charloop", "--hidden-size", "256", "--emb", "42", "--steps", "8"]),
-    ("lstm", ["lstm", "--figure", "cell", "--figure", "bptt"]),
+    ("lstm", ["lstm", "--figure", "cell"]),
     ("gru", ["gru", "--figure", "cell"]),
 ]
 
