@@ -85,8 +85,8 @@ def test_the_cells_arrows_carry_the_shapes_of_a_real_forward(drawn, name, size):
 def test_a_changed_hidden_size_changes_the_labels(drawn, name):
     _, five = drawn(name, SMALL)
     _, six = drawn(name, dict(SMALL, hidden_size=6))
-    assert any(f"(4, 5)" in text for text in five["cell"]) and not any("(4, 5)" in text for text in six["cell"])
-    assert any(f"(4, 6)" in text for text in six["cell"]) and not any("(4, 6)" in text for text in five["cell"])
+    assert any("(4, 5)" in text for text in five["cell"]) and not any("(4, 5)" in text for text in six["cell"])
+    assert any("(4, 6)" in text for text in six["cell"]) and not any("(4, 6)" in text for text in five["cell"])
 
 
 def test_the_lstm_and_gru_cells_are_drawn_with_their_gates(drawn):
@@ -123,8 +123,9 @@ def assert_labels_equal(labels: dict, reference: dict) -> None:
         assert labels[key] == pytest.approx(value, rel=5e-4), key
 
 
-def drawn_steps(T=6, K=4) -> list:
-    return [0, 1, 2, 3, T - 1]                 # the arrows of steps 1-3, "…" and the last carry these states
+def drawn_steps() -> list:
+    """The states whose arrows draw's defaults show (6 steps, 4 drawn): into steps 1-3, the "…" and step 6."""
+    return [0, 1, 2, 3, 5]
 
 
 def mean_row_norm(array) -> float:
@@ -250,7 +251,8 @@ def test_files_it_did_not_write_are_refused_before_any_work(tmp_path, capsys):
     assert cli.main(["draw", "rnn", "--out", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "unrolled.svg" in error and "--force" in error
-    assert [p.name for p in tmp_path.iterdir()] == ["unrolled.svg"] and (tmp_path / "unrolled.svg").read_text() == "mine"
+    assert [p.name for p in tmp_path.iterdir()] == ["unrolled.svg"]
+    assert (tmp_path / "unrolled.svg").read_text() == "mine"
 
 
 def test_force_replaces_them_and_a_second_draw_replaces_its_own(tmp_path):
