@@ -43,6 +43,7 @@ SUBCOMMANDS = {
     "bench": "minirnn.cli.bench",
     "explain": "minirnn.cli.explain",
     "visualize": "minirnn.cli.visualize",
+    "draw": "minirnn.cli.draw",
 }
 USER_ERRORS = (ValueError, TypeError, OSError, RuntimeError)
 EXIT_NAN = 1               # a run stopped by a NaN or Inf

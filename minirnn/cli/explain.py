@@ -35,10 +35,11 @@ def _size_help(name: str, what: str) -> str:
     return f"{', '.join(models)}: {what} (default {default})"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse.ArgumentParser, steps: int = 3) -> None:
+    """MODEL, the flags that size it and its input, and --seed; minirnn draw takes the same ones."""
     parser.add_argument("model", metavar="MODEL",
                         help=f"one of {', '.join(explain.MODELS)}, or a checkpoint (.npz) written by minirnn train")
-    parser.add_argument("--steps", type=int, default=3, metavar="T", help="time steps to run (default %(default)s)")
+    parser.add_argument("--steps", type=int, default=steps, metavar="T", help="time steps to run (default %(default)s)")
     parser.add_argument("--batch", type=int, default=4, metavar="B", help="batch size (default %(default)s)")
     sizes = parser.add_argument_group("sizes of a built-in model (each flag only for the models it names)")
     sizes.add_argument("--input-size", type=int, metavar="I", help=_size_help("input_size", "input features"))
@@ -48,14 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sizes.add_argument("--vocab-size", type=int, metavar="V", help=_size_help("vocab_size", "characters"))
     sizes.add_argument("--cell", choices=("rnn", "lstm", "gru"), help=_size_help("cell", "the recurrent layer"))
     sizes.add_argument("--nonlinearity", choices=("tanh", "relu"), help=_size_help("nonlinearity", "the activation"))
-    parser.add_argument("--brief", action="store_true",
-                        help="leave out the lines inside the cell (its gate math), keep the loop around it")
-    parser.add_argument("--show-steps", type=int, default=3, metavar="K",
-                        help="steps of a longer loop to print: the first K-1 and the last (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the random input")
 
 
-def run(args: argparse.Namespace) -> int:
+def model_from(args: argparse.Namespace):
+    """The model that MODEL and the size flags describe; a size flag that sizes nothing here is an error."""
     sizes = {}
     for name, (default, models) in SIZES.items():
         value = getattr(args, name)
@@ -63,6 +61,17 @@ def run(args: argparse.Namespace) -> int:
             given_for = args.model if args.model in explain.MODELS else "a checkpoint, which has its own sizes"
             raise ValueError(f"--{name.replace('_', '-')} does not apply to {given_for}; it sizes {', '.join(models)}")
         sizes[name] = default if value is None else value
-    model = explain.build_model(args.model, seed=checks.non_negative_int("--seed", args.seed), **sizes)
-    print(explain.explain(model, args.steps, args.batch, args.seed, args.show_steps, not args.brief))
+    return explain.build_model(args.model, seed=checks.non_negative_int("--seed", args.seed), **sizes)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_model_arguments(parser)
+    parser.add_argument("--brief", action="store_true",
+                        help="leave out the lines inside the cell (its gate math), keep the loop around it")
+    parser.add_argument("--show-steps", type=int, default=3, metavar="K",
+                        help="steps of a longer loop to print: the first K-1 and the last (default %(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    print(explain.explain(model_from(args), args.steps, args.batch, args.seed, args.show_steps, not args.brief))
     return 0

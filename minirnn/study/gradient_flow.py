@@ -24,7 +24,7 @@ import numpy
 
 from ..core import backend, checks
 from ..core.grad_mode import no_grad
-from ..layers import RNN
+from ..layers import RNN, Recurrent
 from ..models import CharRNN
 from ..ops import cross_entropy
 from ..training.data import StreamBatcher, Vocab
@@ -72,22 +72,43 @@ def state_gradient_norms(model: CharRNN, ids, target) -> tuple[numpy.ndarray, nu
         raise TypeError(f"model must be a CharRNN, got {type(model).__name__}")
     xp = model.xp
     ids = checks.id_array("ids", xp.asarray(ids), ("T", "B"), model.vocab_size, xp)
-    T, B = ids.shape
-    target = checks.id_array("target", xp.asarray(target), (B,), model.vocab_size, xp)
+    target = checks.id_array("target", xp.asarray(target), (ids.shape[1],), model.vocab_size, xp)
+    return last_step_gradient_norms(model, ids, lambda logits: cross_entropy(logits, target)[1] * len(target))
+
+
+def last_step_gradient_norms(model, inputs, loss_grad) -> tuple[numpy.ndarray, numpy.ndarray | None]:
+    """||dL_b/dh_t|| for t = 0 .. T-1, averaged over the batch, for a loss L at the last step.
+
+    model: a CharRNN (inputs: (T, B) ids) or a one-direction RNN, LSTM or GRU
+    (inputs: (T, B, I)). loss_grad: a function of the model's output at the
+    last step, (B, ...), that returns dL/d(that output), where L = sum_b L_b.
+    h_0 is zeros and h_t the state after reading inputs[t-1].
+    Returns (h_norms (T,), c_norms (T,) for the LSTM, else None).
+    """
+    is_layer = isinstance(model, Recurrent)
+    if not is_layer and not isinstance(model, CharRNN):
+        raise TypeError(f"model must be a CharRNN, RNN, LSTM or GRU, got {type(model).__name__}")
+    if is_layer and (model.bidirectional or model.batch_first):
+        raise ValueError("the state at step t is one direction's: the layer must not be bidirectional or batch_first")
+    xp = model.xp
+    T = inputs.shape[0]
     was_training = model.training
     model.eval()                                   # no dropout: the same function at every start
     try:
         states = [None]                            # states[t] = h_t (None: zeros, as the model starts)
         with no_grad():
             for t in range(T - 1):
-                states.append(model(ids[t:t + 1], states[t])[1])
-        h_norms, c_norms = [], []
+                states.append(model(inputs[t:t + 1], states[t])[1])
+        h_norms, c_norms, d_last = [], [], None
         for t in range(T):
-            logits, _ = model(ids[t:], states[t])
-            _, d_last = cross_entropy(logits[-1], target)
-            d_logits = xp.zeros_like(logits)
-            d_logits[-1] = d_last * B              # the gradient of the sum over the batch
-            d_state0 = model.backward(d_logits)    # = dL/dh_t, since this run started from h_t
+            output, _ = model(inputs[t:], states[t])
+            if d_last is None:                     # every run ends in the same output, so the same gradient
+                d_last = loss_grad(output[-1])
+            d_output = xp.zeros_like(output)
+            d_output[-1] = d_last
+            d_state0 = model.backward(d_output)    # = dL/dh_t, since this run started from h_t
+            if is_layer:                           # a layer returns (dx, dh0)
+                d_state0 = d_state0[1]
             model.zero_grad()
             if isinstance(d_state0, tuple):        # the LSTM: (dL/dh_t, dL/dc_t)
                 d_state0, d_c = d_state0
