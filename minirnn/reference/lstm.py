@@ -52,7 +52,7 @@ def lstm_step_backward(d_next_state, cache, params):
     """
     dh, dc_next = d_next_state
     x, h_prev, c_prev, i, f, g, o, c = cache
-    W_ih, W_hh, _, _ = cell_weights(params)
+    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
     tanh_c = np.tanh(c)
     do = dh * tanh_c                                    # from h_t = o tanh(c_t)
     dc = dc_next + dh * o * (1 - tanh_c ** 2)           # c_t reaches the loss through h_t and through c_{t+1}
@@ -77,7 +77,8 @@ def lstm_forward(x, state_dict, h0=None, c0=None):
     x: (T, B, I); state_dict: minirnn.LSTM's (weight_ih_l0, ...); h0, c0: (L*D, B, H) or None.
     Returns (output (T, B, D*H), (h_n, c_n), runs) (runs: see minirnn.reference.sequence).
     """
-    return sequence_forward(lstm_step_forward, x, state_dict, (h0, c0))
+    output, (h_n, c_n), runs = sequence_forward(lstm_step_forward, x, state_dict, (h0, c0))
+    return output, (h_n, c_n), runs
 
 
 def lstm_backward(d_output, runs, d_h_n=None, d_c_n=None):
@@ -85,4 +86,5 @@ def lstm_backward(d_output, runs, d_h_n=None, d_c_n=None):
 
     Returns (dx (T, B, I), (dh0, dc0), grads under the state_dict's names, d_states).
     """
-    return sequence_backward(lstm_step_backward, d_output, runs, (d_h_n, d_c_n))
+    dx, (dh0, dc0), grads, d_states = sequence_backward(lstm_step_backward, d_output, runs, (d_h_n, d_c_n))
+    return dx, (dh0, dc0), grads, d_states

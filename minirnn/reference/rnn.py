@@ -39,7 +39,7 @@ def rnn_tanh_step_backward(d_next_state, cache, params):
     Returns (dx (B, I), (dh_prev,), grads) with grads under the keys of params.
     """
     (dh,) = d_next_state
-    W_ih, W_hh, _, _ = cell_weights(params)
+    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
     da = dh * (1 - cache.h ** 2)                        # tanh'(a) = 1 - h^2, from the output
     dx = da @ W_ih                                      # dL/dx_t = da W_ih
     dh_prev = da @ W_hh                                 # dL/dh_{t-1} = da W_hh: what the step sends back
@@ -59,7 +59,7 @@ def rnn_relu_step_forward(x, state, params):
 def rnn_relu_step_backward(d_next_state, cache, params):
     """The gradients of one relu step; arguments and result as the tanh step's."""
     (dh,) = d_next_state
-    W_ih, W_hh, _, _ = cell_weights(params)
+    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
     da = dh * (cache.h > 0)                             # relu'(a) = 1 where h > 0, else 0
     dx = da @ W_ih                                      # dL/dx_t = da W_ih
     dh_prev = da @ W_hh                                 # dL/dh_{t-1} = da W_hh: what the step sends back
