@@ -112,6 +112,35 @@ def test_a_missing_initial_state_is_zeros_in_the_twin_as_in_the_fast_path(name):
     assert_same_run(fast, twin)
 
 
+@pytest.mark.parametrize("name", sorted(SEQUENCE))
+@settings(max_examples=8)
+@given(lengths=st.lists(st.integers(1, 5), min_size=1, max_size=4), bidirectional=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_a_padded_batch_gives_each_sequence_what_the_twin_gives_it_alone(name, lengths, bidirectional, seed):
+    """The masks for lengths: each sequence of a padded batch, cut to its length and run alone
+    through the twin, gets the same outputs, final state and dx, and the weights' gradients are
+    the sum of the twin's over the sequences."""
+    T, B = max(lengths), len(lengths)
+    model, x, state0, d_output, d_final = sequence_problem(name, T, B, 2, 3, 2, bidirectional, True, seed)
+    unpack = (lambda s: s) if len(state0) == 2 else (lambda s: s[0])
+    output, final = model(x, unpack(state0), lengths=numpy.array(lengths))
+    dx, d_state0 = model.backward(d_output, unpack(d_final))
+    grads = {key: numpy.zeros_like(value) for key, value in model.grads.items()}
+    for b, length in enumerate(lengths):
+        alone = (x[:length, b:b + 1], tuple(s[:, b:b + 1] for s in state0), d_output[:length, b:b + 1],
+                 tuple(d[:, b:b + 1] for d in d_final))
+        twin = run_twin(name, model.state_dict(), *alone)
+        assert_close(output[:length, b:b + 1], twin[0], "output")
+        assert not output[length:, b].any() and not dx[length:, b].any()     # padding: zero out, zero gradient
+        for got, want in zip(as_tuple(final) + as_tuple(d_state0), twin[1] + twin[3]):
+            assert_close(got[:, b:b + 1], want, "state")
+        assert_close(dx[:length, b:b + 1], twin[2], "dx")
+        for key in grads:
+            grads[key] += twin[4][key]
+    for key, grad in grads.items():
+        assert_close(model.grads[key], grad, f"d {key}")
+
+
 @pytest.mark.parametrize("name", sorted(STEPS))
 @settings(max_examples=10)
 @given(shape=st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 6)), bias=st.booleans(),

@@ -27,6 +27,7 @@ import copy
 import functools
 import inspect
 import io
+import itertools
 import operator
 import sys
 import tokenize
@@ -169,37 +170,38 @@ def watch(function, args: tuple, state_dict: dict) -> tuple:
     for (number, before), (_, after) in zip(kept, kept[1:]):
         passes += number == header
         if statement_of(number) is not None:
-            line = _line(source, statement_of(number), _Frame(source, function.__globals__, before, state_dict),
-                         _Frame(source, function.__globals__, after, state_dict), passes - 1 if number in body else None)
+            line = _line(source, statement_of(number), _Snapshot(source, function.__globals__, before, state_dict),
+                         _Snapshot(source, function.__globals__, after, state_dict), passes - 1 if number in body else None)
             if line is not None:
                 lines.append(line)
     return result, lines
 
 
 def _line(source, statement, before, after, step) -> Line | None:
-    """The Line of an assignment or a call that computes with arrays; None for the rest (a return, or
-    a list append that keeps a step's values)."""
-    value = getattr(statement, "value", None)
-    if isinstance(statement, ast.Expr):
-        if not isinstance(value, ast.Call) or isinstance(getattr(before.value(value.func), "__self__", None), list):
-            return None
-    elif not isinstance(statement, (ast.Assign, ast.AugAssign)):
+    """The Line of an assignment, or of a call that works on arrays (np.add.at); None for the rest
+    (a return, a list's append that keeps a step's values, an assignment of no array)."""
+    if isinstance(statement, (ast.Assign, ast.AugAssign)):
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+    elif isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Call) \
+            and not isinstance(getattr(before.value(statement.value.func), "__self__", None), list):
+        targets = []
+    else:
         return None
-    targets = statement.targets if isinstance(statement, ast.Assign) else [getattr(statement, "target", None)]
-    writes = [operand for target in targets if target is not None for operand in after.targets(target)]
+    writes = [operand for target in targets for operand in after.targets(target)]
     bound = [operand.text for operand in writes]
-    writes = [operand for operand in writes if bound.count(operand.text) == 1]   # a, _, _ = ...: _ is unknown
-    reads = (before.operands(statement.target) if isinstance(statement, ast.AugAssign) else []) + before.operands(value)
-    if isinstance(statement, ast.Assign) and not any(map(_shown, writes)):
+    writes = [operand for operand in writes if bound.count(operand.text) == 1]   # a, _, _ = ...: which _?
+    if targets and not any(map(_shown, writes)):
         return None
-    code = _code(source, statement)
+    reads = before.operands(statement.target) if isinstance(statement, ast.AugAssign) else []
     comment = next((source.comments[n] for n in range(statement.end_lineno, statement.lineno - 1, -1)
                     if n in source.comments), "")
-    return Line(f"{source.location}:{statement.lineno}", code, comment, reads, writes, before.chain(value), step)
+    return Line(f"{source.location}:{statement.lineno}", _code(source, statement), comment,
+                reads + before.operands(statement.value), writes, before.chain(statement.value), step)
 
 
-class _Frame:
-    """Reads what a statement mentions in a copy of its function's local variables."""
+class _Snapshot:
+    """A copy of a twin function's local variables just before (or after) a statement, and what the
+    statement's expressions are in it."""
 
     def __init__(self, source, globals_: dict, locals_: dict, state_dict: dict):
         self.source, self.globals, self.locals, self.state_dict = source, globals_, locals_, state_dict
@@ -208,7 +210,7 @@ class _Frame:
         """The value of an expression of the statement; None when it cannot be read here (not bound yet)."""
         try:
             return eval(_compiled(ast.unparse(node)), self.globals, self.locals)   # a target reads as its value
-        except (NameError, KeyError, IndexError, AttributeError, TypeError, ValueError):
+        except (NameError, KeyError, IndexError, AttributeError):
             return None
 
     def operand(self, node) -> Operand:
@@ -313,7 +315,6 @@ class Recording:
     sequence: runs, its layers and directions (minirnn.reference.sequence.Run); d_states, their
     gradients; step, the (forward, backward) step functions that ran them.
     """
-    model: Module
     state_dict: dict
     inputs: str
     loss: str
@@ -345,28 +346,30 @@ def record(model: Module, steps: int = 3, batch: int = 4, seed: int = 0) -> Reco
         (logp, cache), forward = watch(reference.charloop_forward, (ids, weights), weights)
         loss, d_logp = nll_loss(logp, rng.integers(0, V, batch))
         (_, dhs), backward = watch(reference.charloop_backward, (d_logp, cache, weights), weights)
-        return Recording(model, weights, inputs, f"L = nll_loss(logp, next character) = {loss:.4f}; d_logp "
+        return Recording(weights, inputs, f"L = nll_loss(logp, next character) = {loss:.4f}; d_logp "
                          f"{_describe(d_logp)}", forward, backward, steps, [(h,) for h in cache.hs], [(d,) for d in dhs])
     if isinstance(model, CharRNN):
         (logits, _, cache), forward = watch(reference.charrnn_forward, (ids, weights, model.cell), weights)
         loss, d_logits = cross_entropy(logits, rng.integers(0, V, (steps, batch)))
         (*_, d_states), backward = watch(reference.charrnn_backward, (d_logits, cache, weights, model.cell), weights)
-        return Recording(model, weights, inputs, f"L = cross_entropy(logits, next characters) = {loss:.4f}; "
+        return Recording(weights, inputs, f"L = cross_entropy(logits, next characters) = {loss:.4f}; "
                          f"d_logits {_describe(d_logits)}", forward, backward, steps, d_states=d_states,
                          runs=cache.runs, step=_step_functions(model.cell))
     if not isinstance(model, Recurrent):
         raise TypeError(f"model must be a CharLoopModel, CharRNN, RNN, LSTM or GRU, got {type(model).__name__}")
-    twin = {RNN: reference.rnn, LSTM: reference.lstm, GRU: reference.gru}[type(model)]
-    cell = twin.__name__.rsplit(".", 1)[1]
-    extra = (None, model.nonlinearity) if isinstance(model, RNN) else ()    # h0 = None, then the activation
+    twin_forward, twin_backward = {RNN: (reference.rnn_forward, reference.rnn_backward),
+                                   LSTM: (reference.lstm_forward, reference.lstm_backward),
+                                   GRU: (reference.gru_forward, reference.gru_backward)}[type(model)]
+    nonlinearity = getattr(model, "nonlinearity", "tanh")
+    extra = (None, nonlinearity) if isinstance(model, RNN) else ()        # h0 = None, then the activation
     x = rng.standard_normal((steps, batch, model.input_size))
-    (output, _, runs), forward = watch(getattr(twin, f"{cell}_forward"), (x, weights, *extra), weights)
+    (output, _, runs), forward = watch(twin_forward, (x, weights, *extra), weights)
     d_output = rng.standard_normal(output.shape)
-    (*_, d_states), backward = watch(getattr(twin, f"{cell}_backward"), (d_output, runs, *extra), weights)
-    return Recording(model, weights, f"x {_describe(x)}: T={steps} steps, B={batch} sequences, I={model.input_size} "
+    (*_, d_states), backward = watch(twin_backward, (d_output, runs, *extra), weights)
+    return Recording(weights, f"x {_describe(x)}: T={steps} steps, B={batch} sequences, I={model.input_size} "
                      f"features", f"L = sum(output * G) for a random G, so d_output = G {_describe(d_output)} and "
                      f"d_h_n = None", forward, backward, steps, d_states=d_states, runs=runs,
-                     step=_step_functions(cell, getattr(model, "nonlinearity", "tanh")))
+                     step=_step_functions(type(model).__name__.lower(), nonlinearity))
 
 
 def _step_functions(cell: str, nonlinearity: str = "tanh") -> tuple:
@@ -399,7 +402,7 @@ class _Printer:
         self.out += [f"{pad}{line.location:<34} {line.code}{comment}", f"{pad}{'':<34}   {flow.strip()}"]
         width = max((len(text) for text, _, _ in line.chain), default=0)
         for text, operands, value in line.chain if chain else []:
-            reads = "".join(f"{o}, " for o in operands).rstrip(", ")
+            reads = ", ".join(map(str, operands))
             self.out.append(f"{pad}{'':<34}     {text:<{width}}  {reads + ' ' if reads else ''}-> {_describe(value)}")
 
     def shown(self, position: int, t: int, depth: int) -> bool:
@@ -424,22 +427,18 @@ class _Printer:
     def function(self, lines: list, backward: bool) -> None:
         """A twin's forward or backward: its lines, its own loop over time step by step, and after the
         line that runs a sequence, that sequence's steps."""
-        T, rec = self.rec.steps, self.rec
-        i = 0
-        while i < len(lines):
-            line = lines[i]
-            if line.step is None:
-                self.line(line, 1)
-                if rec.runs is not None and _wrote(line, rec.d_states if backward else rec.runs):
-                    (self.runs_backward if backward else self.runs_forward)()
-                i += 1
+        rec, T = self.rec, self.rec.steps
+        for passes, group in itertools.groupby(lines, key=lambda line: line.step):
+            if passes is None:
+                for line in group:
+                    self.line(line, 1)
+                    if rec.runs is not None and _wrote(line, rec.d_states if backward else rec.runs):
+                        (self.runs_backward if backward else self.runs_forward)()
                 continue
-            group = [other for other in lines[i:] if other.step == line.step]
-            t = T - 1 - line.step if backward else line.step
-            if self.shown(line.step, t, 1):
-                self.step(t, 1, group, _carry_back(rec.d_states[t], t) if backward else
+            t = T - 1 - passes if backward else passes
+            if self.shown(passes, t, 1):
+                self.step(t, 1, list(group), _carry_back(rec.d_states[t], t) if backward else
                           _carry_on(rec.states[t + 1], t, T), cell=False)
-            i += len(group)
 
     def runs_forward(self) -> None:
         for run in self.rec.runs:
