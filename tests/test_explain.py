@@ -15,7 +15,8 @@ from minirnn.study.explain import build_model, record, watch
 from minirnn.training import checkpoint
 
 ROOT = Path(explain.__file__).resolve().parent.parent.parent
-SIZES = [dict(input_size=3, hidden_size=4, emb=5, vocab_size=7), dict(input_size=6, hidden_size=9, emb=4, vocab_size=11)]
+SIZES = [dict(input_size=3, hidden_size=4, emb=5, vocab_size=7),
+         dict(input_size=6, hidden_size=9, emb=4, vocab_size=11)]
 
 
 def all_lines(rec) -> list:
@@ -206,11 +207,10 @@ def test_command_line_prints_the_brief_form(capsys):
 def test_each_layer_and_direction_is_walked_in_its_own_order():
     text = explain.explain(explain.RNN(2, 3, num_layers=2, bidirectional=True, seed=0), steps=2, batch=1)
     forward, backward = text.split("BACKWARD")
-    titles = ["layer 0", "layer 0, reverse direction", "layer 1", "layer 1, reverse direction"]
-    assert [forward.index(f"    {title}\n" if "," not in title else f"    {title}") for title in titles] == \
-        sorted(forward.index(f"    {title}\n" if "," not in title else f"    {title}") for title in titles)
-    top_first = [backward.index("    layer 1\n"), backward.index("    layer 1, reverse"), backward.index("    layer 0\n")]
-    assert top_first == sorted(top_first)
+    in_order = [forward.index(title) for title in ("    layer 0\n", "    layer 0, reverse direction",
+                                                     "    layer 1\n", "    layer 1, reverse direction")]
+    top_first = [backward.index(title) for title in ("    layer 1\n", "    layer 1, reverse", "    layer 0\n")]
+    assert in_order == sorted(in_order) and top_first == sorted(top_first)
     assert backward.count("the gradient of the initial state") == 4
 
 

@@ -85,9 +85,9 @@ def sequence_forward(step_forward, x, state_dict, state0):
     for layer in range(layers):
         outputs = []
         for direction in directions:
-            suffix = f"_l{layer}{direction}"
+            k, suffix = len(runs), f"_l{layer}{direction}"                # k: this run's row of h0 and h_n
             params = {name: state_dict[name + suffix] for name in NAMES if name + suffix in state_dict}
-            s0 = tuple(np.zeros((B, H)) if s is None else s[len(runs)] for s in state0)
+            s0 = tuple(np.zeros((B, H)) if s is None else s[k] for s in state0)
             xs = layer_input[::-1] if direction else layer_input        # the reverse direction reads from the end
             states, caches = unroll_forward(step_forward, xs, s0, params)
             hs = np.stack([state[0] for state in states[1:]])

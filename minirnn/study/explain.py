@@ -11,14 +11,14 @@ ends with the parameter table.
     >>> print(explain(build_model("charloop", emb=42), steps=3, batch=4))   # doctest: +SKIP
 
 Every label is right by construction. :func:`watch` calls one twin function under a tracer that
-looks at that function's frame alone and copies its local variables before each line; the twins
-give every value its own name and change no array in place but the gradients they sum, so the
-names a line mentions, read in the copies before and after it, are what it read and wrote. A value is named after a
-parameter only when it *is* one of the arrays of the state_dict that explain holds (never by
-id()); every other name is the code's own. explain knows no variable of any function: the steps
-of a twin's own loop are counted from its ``for`` statement, and the steps of a sequence come
-from what the twins return (each step's inputs and cache, and the gradient of every state), with
-which explain calls the step's function again to print its lines.
+looks at that function's frame alone and copies its variables before each line. The twins give
+every value its own name and change no array in place but the gradients they sum, so the names a
+line mentions, read in the copies before and after it, are what it read and wrote. A value is
+named after a parameter only when it *is* one of the arrays of the state_dict explain holds, never
+by id(); every other name is the code's own. explain knows no variable of any function: a twin's
+own loop over time is counted from its ``for`` statement, and a sequence's steps come from what
+the twins return (each step's inputs and cache, the gradient of every state), with which explain
+calls the step function again to print its lines.
 """
 from __future__ import annotations
 
@@ -169,11 +169,12 @@ def watch(function, args: tuple, state_dict: dict) -> tuple:
     lines, passes = [], 0
     for (number, before), (_, after) in zip(kept, kept[1:]):
         passes += number == header
-        if statement_of(number) is not None:
-            line = _line(source, statement_of(number), _Snapshot(source, function.__globals__, before, state_dict),
-                         _Snapshot(source, function.__globals__, after, state_dict), passes - 1 if number in body else None)
-            if line is not None:
-                lines.append(line)
+        if statement_of(number) is None:
+            continue
+        before, after = (_Snapshot(source, function.__globals__, values, state_dict) for values in (before, after))
+        line = _line(source, statement_of(number), before, after, passes - 1 if number in body else None)
+        if line is not None:
+            lines.append(line)
     return result, lines
 
 
@@ -347,7 +348,8 @@ def record(model: Module, steps: int = 3, batch: int = 4, seed: int = 0) -> Reco
         loss, d_logp = nll_loss(logp, rng.integers(0, V, batch))
         (_, dhs), backward = watch(reference.charloop_backward, (d_logp, cache, weights), weights)
         return Recording(weights, inputs, f"L = nll_loss(logp, next character) = {loss:.4f}; d_logp "
-                         f"{_describe(d_logp)}", forward, backward, steps, [(h,) for h in cache.hs], [(d,) for d in dhs])
+                         f"{_describe(d_logp)}", forward, backward, steps, states=[(h,) for h in cache.hs],
+                         d_states=[(d,) for d in dhs])
     if isinstance(model, CharRNN):
         (logits, _, cache), forward = watch(reference.charrnn_forward, (ids, weights, model.cell), weights)
         loss, d_logits = cross_entropy(logits, rng.integers(0, V, (steps, batch)))
@@ -381,13 +383,12 @@ def _step_functions(cell: str, nonlinearity: str = "tanh") -> tuple:
 class _Printer:
     """Lays out a Recording: lines indented by depth, loops split into steps, the middle of a long loop left out.
 
-    used: parameter name -> the twin lines that read it, among all the lines this printer was given.
+    used: parameter name -> the twin lines that read it, among the lines given to the printers that share it.
     """
 
-    def __init__(self, recording: Recording, show_steps: int, cells: bool):
-        self.rec, self.show_steps, self.cells = recording, show_steps, cells
+    def __init__(self, recording: Recording, show_steps: int, cells: bool, used: dict):
+        self.rec, self.show_steps, self.cells, self.used = recording, show_steps, cells, used
         self.out: list[str] = []
-        self.used: dict[str, list] = {}
 
     def line(self, line: Line, depth: int, chain: bool = False, show: bool = True) -> None:
         for operand in line.reads + [o for _, operands, _ in line.chain for o in operands]:
@@ -502,10 +503,16 @@ def _carry_back(d_state: tuple, t: int) -> str:
     return f"=> {values} {verb} back to step {t - 1}" if t > 0 else f"=> {values}: the gradient of the initial state"
 
 
+def _place(location: str) -> tuple:
+    """"minirnn/reference/rnn.py:31" as ("minirnn/reference/rnn.py", 31), to sort by file, then line."""
+    path, line = location.rsplit(":", 1)
+    return path, int(line)
+
+
 def parameter_table(model: Module, used: dict | None = None) -> str:
     """Name, shape and count of every parameter, and (given ``used``) the twin lines that read it."""
     used = used or {}
-    rows = [(name, str(tuple(value.shape)), str(int(value.size)), ", ".join(used.get(name, [])))
+    rows = [(name, str(tuple(value.shape)), str(int(value.size)), ", ".join(sorted(used.get(name, []), key=_place)))
             for name, value in model.params.items()]
     total = sum(int(value.size) for value in model.params.values())
     header = ("parameter", "shape", "count", "read by (forward)" if used else "")
@@ -525,7 +532,9 @@ def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_s
     """
     show_steps = checks.positive_int("show_steps", show_steps)
     rec = record(model, steps, batch, seed)
-    one_step, forward, backward = (_Printer(rec, show_steps, cells) for _ in range(3))
+    read_by_forward: dict[str, list] = {}
+    one_step, forward = (_Printer(rec, show_steps, cells, read_by_forward) for _ in range(2))
+    backward = _Printer(rec, show_steps, cells, {})
     one_step.one_step()
     forward.function(rec.forward, backward=False)
     backward.function(rec.backward, backward=True)
@@ -541,5 +550,5 @@ def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_s
         rule, "ONE STEP: step t=0 as the article draws the cell (nested calls innermost first)", *one_step.out,
         rule, "FORWARD", *forward.out,
         rule, f"BACKWARD (BPTT), {rec.loss}", *backward.out,
-        rule, "PARAMETERS", parameter_table(model, forward.used),
+        rule, "PARAMETERS", parameter_table(model, read_by_forward),
     ])
