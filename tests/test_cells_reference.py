@@ -1,206 +1,228 @@
-"""The optimized cells held against a plain reference implementation, to float64 precision.
+"""The fast path held against the twins (minirnn.reference), to float64 precision.
 
-The reference below is the specification: each cell's step forward and backward
-written straight from its equations in float64 NumPy, with new arrays on every
-line, the sigmoid as 1 / (1 + e^-a) and the derivatives taken from the
-pre-activations. The sequence layer (minirnn.layers.unroll), with its hoisted
-matmuls, in-place gate math and reused buffers, must give the same outputs and
-gradients over any shapes hypothesis draws.
+The twins are the specification: each model written plainly, with fresh arrays on every line,
+the sigmoid as 1 / (1 + e^-a) and a Python loop over t. The fast path, with its hoisted
+matmuls, folded biases, in-place gate math, reused buffers and fused kernels, must give the
+same outputs, final states and gradients over any shapes and options hypothesis draws.
 """
 import numpy
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import minirnn
+from minirnn import reference
 from minirnn.core import backend
-from minirnn.cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
-from minirnn.layers import GRU, LSTM, RNN
-from minirnn.layers.unroll import layer_backward, layer_forward
+from minirnn.models import CharLoopModel, CharRNN
 
-CELLS = {"rnn_tanh": RNN_TANH_CELL, "rnn_relu": RNN_RELU_CELL, "lstm": LSTM_CELL, "gru": GRU_CELL}
 TOLERANCE = 1e-12
-
-
-# -- the reference: one step of each cell, forward and backward ------------------------------------
-def sigmoid(a):
-    return 1.0 / (1.0 + numpy.exp(-a))
-
-
-def rnn_step(x, state, p, act):
-    """h = act(W_ih x + b_ih + W_hh h_prev + b_hh). Returns the new state and the cache."""
-    (h_prev,) = state
-    a = x @ p["W_ih"].T + p["b_ih"] + h_prev @ p["W_hh"].T + p["b_hh"]
-    h = numpy.tanh(a) if act == "tanh" else numpy.maximum(a, 0.0)
-    return (h,), (x, h_prev, a)
-
-
-def rnn_step_back(d_state, cache, p, act):
-    """Gradients of one Elman step: (dx, d_state_prev, {param: grad})."""
-    (dh,), (x, h_prev, a) = d_state, cache
-    da = dh * (1.0 - numpy.tanh(a) ** 2) if act == "tanh" else dh * (a > 0)
-    grads = {"W_ih": da.T @ x, "W_hh": da.T @ h_prev, "b_ih": da.sum(0), "b_hh": da.sum(0)}
-    return da @ p["W_ih"], (da @ p["W_hh"],), grads
-
-
-def lstm_step(x, state, p):
-    """torch's LSTM step, gates in the order i, f, g, o."""
-    h_prev, c_prev = state
-    a = x @ p["W_ih"].T + p["b_ih"] + h_prev @ p["W_hh"].T + p["b_hh"]
-    a_i, a_f, a_g, a_o = numpy.split(a, 4, axis=1)
-    i, f, g, o = sigmoid(a_i), sigmoid(a_f), numpy.tanh(a_g), sigmoid(a_o)
-    c = f * c_prev + i * g
-    h = o * numpy.tanh(c)
-    return (h, c), (x, h_prev, c_prev, a, c)
-
-
-def lstm_step_back(d_state, cache, p):
-    (dh, dc_next), (x, h_prev, c_prev, a, c) = d_state, cache
-    a_i, a_f, a_g, a_o = numpy.split(a, 4, axis=1)
-    i, f, g, o = sigmoid(a_i), sigmoid(a_f), numpy.tanh(a_g), sigmoid(a_o)
-    dc = dc_next + dh * o * (1.0 - numpy.tanh(c) ** 2)
-    d_a_i = dc * g * i * (1.0 - i)
-    d_a_f = dc * c_prev * f * (1.0 - f)
-    d_a_g = dc * i * (1.0 - g ** 2)
-    d_a_o = dh * numpy.tanh(c) * o * (1.0 - o)
-    da = numpy.concatenate([d_a_i, d_a_f, d_a_g, d_a_o], axis=1)
-    grads = {"W_ih": da.T @ x, "W_hh": da.T @ h_prev, "b_ih": da.sum(0), "b_hh": da.sum(0)}
-    return da @ p["W_ih"], (da @ p["W_hh"], dc * f), grads
-
-
-def gru_step(x, state, p):
-    """torch's GRU step, gates in the order r, z, n."""
-    (h_prev,) = state
-    ax = x @ p["W_ih"].T + p["b_ih"]
-    ah = h_prev @ p["W_hh"].T + p["b_hh"]
-    ax_r, ax_z, ax_n = numpy.split(ax, 3, axis=1)
-    ah_r, ah_z, ah_n = numpy.split(ah, 3, axis=1)
-    r, z = sigmoid(ax_r + ah_r), sigmoid(ax_z + ah_z)
-    n = numpy.tanh(ax_n + r * ah_n)
-    h = (1.0 - z) * n + z * h_prev
-    return (h,), (x, h_prev, r, z, n, ah_n)
-
-
-def gru_step_back(d_state, cache, p):
-    (dh,), (x, h_prev, r, z, n, ah_n) = d_state, cache
-    dn = dh * (1.0 - z)
-    d_a_n = dn * (1.0 - n ** 2)
-    d_a_r = d_a_n * ah_n * r * (1.0 - r)
-    d_a_z = dh * (h_prev - n) * z * (1.0 - z)
-    dax = numpy.concatenate([d_a_r, d_a_z, d_a_n], axis=1)          # w.r.t. W_ih x + b_ih
-    dah = numpy.concatenate([d_a_r, d_a_z, d_a_n * r], axis=1)      # w.r.t. W_hh h_prev + b_hh
-    grads = {"W_ih": dax.T @ x, "W_hh": dah.T @ h_prev, "b_ih": dax.sum(0), "b_hh": dah.sum(0)}
-    return dax @ p["W_ih"], (dah @ p["W_hh"] + dh * z,), grads
-
-
-REFERENCE = {
-    "rnn_tanh": (lambda x, s, p: rnn_step(x, s, p, "tanh"), lambda d, c, p: rnn_step_back(d, c, p, "tanh")),
-    "rnn_relu": (lambda x, s, p: rnn_step(x, s, p, "relu"), lambda d, c, p: rnn_step_back(d, c, p, "relu")),
-    "lstm": (lstm_step, lstm_step_back),
-    "gru": (gru_step, gru_step_back),
+SEQUENCE = {  # name: (fast class, its options, twin forward, twin backward)
+    "rnn_tanh": (minirnn.RNN, {}, reference.rnn_forward, reference.rnn_backward),
+    "rnn_relu": (minirnn.RNN, {"nonlinearity": "relu"}, reference.rnn_forward, reference.rnn_backward),
+    "lstm": (minirnn.LSTM, {}, reference.lstm_forward, reference.lstm_backward),
+    "gru": (minirnn.GRU, {}, reference.gru_forward, reference.gru_backward),
+}
+STEPS = {  # name: (fast single-step class, its options, twin step forward, twin step backward)
+    "rnn_tanh": (minirnn.RNNCell, {}, reference.rnn_tanh_step_forward, reference.rnn_tanh_step_backward),
+    "rnn_relu": (minirnn.RNNCell, {"nonlinearity": "relu"}, reference.rnn_relu_step_forward,
+                 reference.rnn_relu_step_backward),
+    "lstm": (minirnn.LSTMCell, {}, reference.lstm_step_forward, reference.lstm_step_backward),
+    "gru": (minirnn.GRUCell, {}, reference.gru_step_forward, reference.gru_step_backward),
 }
 
 
-def reference_sequence(name, x, state0, p, d_hs, d_final):
-    """Forward over T steps, then backpropagation through time, one step at a time.
-
-    Returns (hs (T, B, H), final state, dx (T, B, I), d_state0, {param: grad}).
-    """
-    step, step_back = REFERENCE[name]
-    state, caches, hs = state0, [], []
-    for x_t in x:
-        state, cache = step(x_t, state, p)
-        caches.append(cache)
-        hs.append(state[0])
-    grads = {k: numpy.zeros_like(v) for k, v in p.items()}
-    d_state, dx = tuple(d.copy() for d in d_final), numpy.zeros_like(x)
-    for t in reversed(range(len(x))):
-        d_state = (d_state[0] + d_hs[t],) + d_state[1:]
-        dx[t], d_state, step_grads = step_back(d_state, caches[t], p)
-        for k in grads:
-            grads[k] += step_grads[k]
-    return numpy.stack(hs), state, dx, d_state, grads
-
-
-# -- the optimized cells against it ------------------------------------------------------------------
-def random_problem(name, T, B, I, H, seed):
-    rng = numpy.random.default_rng(seed)
-    G = CELLS[name].n_gates
-    p = {"W_ih": rng.uniform(-0.7, 0.7, (G * H, I)), "W_hh": rng.uniform(-0.7, 0.7, (G * H, H)),
-         "b_ih": rng.uniform(-0.5, 0.5, G * H), "b_hh": rng.uniform(-0.5, 0.5, G * H)}
-    n_states = len(CELLS[name].state_names)
-    x = rng.standard_normal((T, B, I))
-    state0 = tuple(rng.standard_normal((B, H)) for _ in range(n_states))
-    d_hs = rng.standard_normal((T, B, H))
-    d_final = tuple(rng.standard_normal((B, H)) for _ in range(n_states))
-    return x, state0, p, d_hs, d_final
-
-
-def weights(p):
-    """The parameters in layer_forward's order: W_ih, W_hh, b_ih, b_hh."""
-    return p["W_ih"], p["W_hh"], p["b_ih"], p["b_hh"]
-
-
 def assert_close(got, want, what):
-    error = numpy.max(numpy.abs(got - want)) if numpy.size(want) else 0.0
+    got, want = backend.to_host(got), numpy.asarray(want)
+    assert got.shape == want.shape, f"{what}: shape {got.shape}, twin {want.shape}"
+    error = numpy.max(numpy.abs(got - want)) if want.size else 0.0
     assert error <= TOLERANCE * max(1.0, numpy.max(numpy.abs(want))), f"{what}: max error {error:.3g}"
 
 
-shapes = st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 5), st.integers(1, 7),
-                   st.integers(0, 2 ** 32 - 1))
+def as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
 
 
-@pytest.mark.parametrize("name", sorted(CELLS))
-@settings(max_examples=25, deadline=None)
-@given(shape=shapes, reverse=st.booleans(), reuse=st.booleans())
-def test_optimized_cell_matches_reference(name, shape, reverse, reuse):
-    T, B, I, H, seed = shape
-    x, state0, p, d_hs, d_final = random_problem(name, T, B, I, H, seed)
-    workspace = {} if reuse else None
-    if reuse:    # a first forward and backward of another problem leaves its values in the buffers
-        other = random_problem(name, T, B, I, H, seed + 1)
-        _, _, other_cache = layer_forward(CELLS[name], other[0], *weights(other[2]), other[1], workspace=workspace)
-        layer_backward(other_cache, other[3], other[4])
-    # The reverse direction is the forward one over the time-reversed sequence.
-    order = slice(None, None, -1) if reverse else slice(None)
-    hs, final, dx, d_state0, grads = reference_sequence(name, x[order], state0, p, d_hs[order], d_final)
-
-    h_out, got_final, cache = layer_forward(CELLS[name], x, *weights(p), tuple(s.copy() for s in state0),
-                                            reverse=reverse, workspace=workspace)
-    assert_close(h_out, hs[order], "outputs")
-    for got, want in zip(got_final, final):
-        assert_close(got, want, "final state")
-    got_dx, got_d_state0, got_grads = layer_backward(cache, d_hs, d_final)
-    assert_close(got_dx, dx[order], "dx")
-    for got, want in zip(got_d_state0, d_state0):
-        assert_close(got, want, "d_state0")
-    for key, got in zip(("W_ih", "W_hh", "b_ih", "b_hh"), got_grads):
-        assert_close(got, grads[key], f"d{key}")
+def sequence_problem(name, T, B, I, H, layers, bidirectional, bias, seed):
+    """A float64 fast model, an input, an initial state and the gradients of output and final state."""
+    cls, options, _, _ = SEQUENCE[name]
+    model = cls(I, H, num_layers=layers, bidirectional=bidirectional, bias=bias, dtype="float64", seed=seed,
+                **options)
+    rng = numpy.random.default_rng(seed)
+    LD, n_states = layers * (2 if bidirectional else 1), 2 if name == "lstm" else 1
+    x = rng.standard_normal((T, B, I))
+    state0 = tuple(rng.standard_normal((LD, B, H)) for _ in range(n_states))
+    d_output = rng.standard_normal((T, B, H * (2 if bidirectional else 1)))
+    d_final = tuple(rng.standard_normal((LD, B, H)) for _ in range(n_states))
+    return model, x, state0, d_output, d_final
 
 
-@pytest.mark.parametrize("layer_class", [RNN, LSTM, GRU])
+def run_twin(name, state_dict, x, state0, d_output, d_final):
+    """The twin's (output, final state, dx, d_state0, grads) as tuples of states."""
+    _, options, forward, backward = SEQUENCE[name]
+    extra = (options["nonlinearity"],) if options else ()
+    if name == "lstm":
+        output, final, runs = forward(x, state_dict, *state0)
+        dx, d_state0, grads, _ = backward(d_output, runs, *d_final)
+    else:
+        output, final, runs = forward(x, state_dict, state0[0], *extra)
+        dx, d_state0, grads, _ = backward(d_output, runs, d_final[0], *extra)
+    return output, as_tuple(final), dx, as_tuple(d_state0), grads
+
+
+def run_fast(model, x, state0, d_output, d_final):
+    model.zero_grad()
+    unpack = (lambda s: s) if len(state0) == 2 else (lambda s: s[0])
+    output, final = model(x, unpack(state0))
+    dx, d_state0 = model.backward(d_output, unpack(d_final))
+    return output, as_tuple(final), dx, as_tuple(d_state0), model.grads
+
+
+def assert_same_run(fast, twin):
+    for what, got, want in zip(("output", "final state", "dx", "d_state0"), fast[:4], twin[:4]):
+        if what in ("final state", "d_state0"):
+            for g, w in zip(got, want):
+                assert_close(g, w, what)
+        else:
+            assert_close(got, want, what)
+    assert sorted(fast[4]) == sorted(twin[4])
+    for key, grad in twin[4].items():
+        assert_close(fast[4][key], grad, f"d {key}")
+
+
+shapes = st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 5), st.integers(1, 6))
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCE))
+@settings(max_examples=20)
+@given(shape=shapes, layers=st.integers(1, 2), bidirectional=st.booleans(), bias=st.booleans(),
+       reuse=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_sequence_model_matches_its_twin(name, shape, layers, bidirectional, bias, reuse, seed):
+    model, *problem = sequence_problem(name, *shape, layers, bidirectional, bias, seed)
+    if reuse:    # a first forward and backward of another problem leaves its values in the reused buffers
+        other = sequence_problem(name, *shape, layers, bidirectional, bias, seed + 1)
+        run_fast(model, *other[1:])
+    assert_same_run(run_fast(model, *problem), run_twin(name, model.state_dict(), *problem))
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCE))
+def test_a_missing_initial_state_is_zeros_in_the_twin_as_in_the_fast_path(name):
+    model, x, state0, d_output, _ = sequence_problem(name, 3, 2, 2, 3, 2, True, True, seed=4)
+    zeros = tuple(numpy.zeros_like(s) for s in state0)
+    fast = run_fast(model, x, zeros, d_output, zeros)
+    twin = run_twin(name, model.state_dict(), x, (None,) * len(state0), d_output, (None,) * len(state0))
+    assert_same_run(fast, twin)
+
+
+@pytest.mark.parametrize("name", sorted(SEQUENCE))
+@settings(max_examples=8)
+@given(lengths=st.lists(st.integers(1, 5), min_size=1, max_size=4), bidirectional=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_a_padded_batch_gives_each_sequence_what_the_twin_gives_it_alone(name, lengths, bidirectional, seed):
+    """The masks for lengths: each sequence of a padded batch, cut to its length and run alone
+    through the twin, gets the same outputs, final state and dx, and the weights' gradients are
+    the sum of the twin's over the sequences."""
+    T, B = max(lengths), len(lengths)
+    model, x, state0, d_output, d_final = sequence_problem(name, T, B, 2, 3, 2, bidirectional, True, seed)
+    unpack = (lambda s: s) if len(state0) == 2 else (lambda s: s[0])
+    output, final = model(x, unpack(state0), lengths=numpy.array(lengths))
+    dx, d_state0 = model.backward(d_output, unpack(d_final))
+    grads = {key: numpy.zeros_like(value) for key, value in model.grads.items()}
+    for b, length in enumerate(lengths):
+        alone = (x[:length, b:b + 1], tuple(s[:, b:b + 1] for s in state0), d_output[:length, b:b + 1],
+                 tuple(d[:, b:b + 1] for d in d_final))
+        twin = run_twin(name, model.state_dict(), *alone)
+        assert_close(output[:length, b:b + 1], twin[0], "output")
+        assert not output[length:, b].any() and not dx[length:, b].any()     # padding: zero out, zero gradient
+        for got, want in zip(as_tuple(final) + as_tuple(d_state0), twin[1] + twin[3]):
+            assert_close(got[:, b:b + 1], want, "state")
+        assert_close(dx[:length, b:b + 1], twin[2], "dx")
+        for key in grads:
+            grads[key] += twin[4][key]
+    for key, grad in grads.items():
+        assert_close(model.grads[key], grad, f"d {key}")
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+@settings(max_examples=10)
+@given(shape=st.tuples(st.integers(1, 4), st.integers(1, 5), st.integers(1, 6)), bias=st.booleans(),
+       seed=st.integers(0, 2 ** 16))
+def test_single_step_cell_matches_its_step_twin(name, shape, bias, seed):
+    B, I, H = shape
+    cls, options, step_forward, step_backward = STEPS[name]
+    cell = cls(I, H, bias=bias, dtype="float64", seed=seed, **options)
+    rng = numpy.random.default_rng(seed)
+    n_states = 2 if name == "lstm" else 1
+    x, state, d_next = (rng.standard_normal((B, I)), tuple(rng.standard_normal((B, H)) for _ in range(n_states)),
+                        tuple(rng.standard_normal((B, H)) for _ in range(n_states)))
+    unpack = (lambda s: s) if n_states == 2 else (lambda s: s[0])
+    next_state = as_tuple(cell(x, unpack(state)))
+    dx, d_state = cell.backward(unpack(d_next))
+    params = cell.state_dict()
+    twin_next, cache = step_forward(x, state, params)
+    twin_dx, twin_d_state, grads = step_backward(d_next, cache, params)
+    for got, want in zip(next_state + (dx,) + as_tuple(d_state), twin_next + (twin_dx,) + twin_d_state):
+        assert_close(got, want, "step")
+    assert sorted(grads) == sorted(params) == sorted(cell.grads)
+    for key, grad in grads.items():
+        assert_close(cell.grads[key], grad, f"d {key}")
+
+
+@settings(max_examples=15)
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 9), st.integers(1, 5),
+                       st.integers(1, 6)), seed=st.integers(0, 2 ** 16))
+def test_char_loop_model_matches_its_twin(shape, seed):
+    T, B, V, F, H = shape
+    model = CharLoopModel(V, F, H, dtype="float64", seed=seed)
+    rng = numpy.random.default_rng(seed)
+    cs = rng.integers(0, V, (T, B))
+    d_logp = rng.standard_normal((B, V))
+    logp = model(cs)
+    model.backward(d_logp)
+    twin_logp, cache = reference.charloop_forward(cs, model.state_dict())
+    grads, _ = reference.charloop_backward(d_logp, cache, model.state_dict())
+    assert_close(logp, twin_logp, "log p")
+    assert sorted(grads) == sorted(model.grads)
+    for key, grad in grads.items():
+        assert_close(model.grads[key], grad, f"d {key}")
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_char_rnn_matches_its_twin(cell, layers):
+    model = CharRNN(9, 4, 5, layers, cell, dtype="float64", seed=layers)
+    rng = numpy.random.default_rng(layers)
+    ids = rng.integers(0, 9, (5, 3))
+    state0 = tuple(rng.standard_normal((layers, 3, 5)) for _ in range(2 if cell == "lstm" else 1))
+    d_logits = rng.standard_normal((5, 3, 9))
+    logits, final = model(ids, state0 if cell == "lstm" else state0[0])
+    d_state0 = model.backward(d_logits)
+    twin_logits, twin_final, cache = reference.charrnn_forward(ids, model.state_dict(), cell, state0)
+    grads, twin_d_state0, _ = reference.charrnn_backward(d_logits, cache, model.state_dict(), cell)
+    for got, want in zip((logits, *as_tuple(final), *as_tuple(d_state0)),
+                         (twin_logits, *twin_final, *twin_d_state0)):
+        assert_close(got, want, "char rnn")
+    assert sorted(grads) == sorted(model.grads)
+    for key, grad in grads.items():
+        assert_close(model.grads[key], grad, f"d {key}")
+
+
+@pytest.mark.parametrize("layer_class", [minirnn.RNN, minirnn.LSTM, minirnn.GRU])
 def test_float32_layer_computes_in_float32(layer_class):
     """No silent upcast: a float32 layer's outputs, state and gradients all stay float32."""
     layer = layer_class(3, 5, seed=0)
     x = numpy.random.default_rng(0).standard_normal((4, 2, 3)).astype(numpy.float32)
     out, state = layer.forward(x)
     dx, d_state = layer.backward(numpy.ones_like(out))
-    arrays = [out, dx, *layer.grads.values()]
-    arrays += list(state) + list(d_state) if layer_class is LSTM else [state, d_state]
+    arrays = [out, dx, *layer.grads.values(), *as_tuple(state), *as_tuple(d_state)]
     assert {a.dtype for a in arrays} == {numpy.dtype(numpy.float32)}
 
 
 @pytest.mark.skipif(not backend.gpu_available(), reason="needs CuPy and a GPU")
-@pytest.mark.parametrize("name", sorted(CELLS))
-def test_gpu_kernels_match_numpy_cells(name):
-    """On CuPy each cell runs as fused kernels; they must agree with the NumPy path."""
+@pytest.mark.parametrize("name", sorted(SEQUENCE))
+def test_gpu_kernels_match_the_twin(name):
+    """On CuPy each cell runs as fused kernels; they must compute what the twin computes."""
     import cupy
-    T, B, I, H = 5, 3, 4, 7
-    x, state0, p, d_hs, d_final = random_problem(name, T, B, I, H, seed=1)
-    on_gpu = lambda a: cupy.asarray(a)  # noqa: E731
-    results = []
-    for move in (lambda a: a, on_gpu):
-        h_out, final, cache = layer_forward(CELLS[name], move(x), *(move(w) for w in weights(p)),
-                                            tuple(move(s) for s in state0))
-        dx, d_state0, grads = layer_backward(cache, move(d_hs), tuple(move(d) for d in d_final))
-        results.append([backend.to_host(a) for a in (h_out, *final, dx, *d_state0, *grads)])
-    for got, want in zip(results[1], results[0]):
-        assert_close(got, want, "GPU vs NumPy")
+    model, x, state0, d_output, d_final = sequence_problem(name, 5, 3, 4, 7, 2, True, True, seed=1)
+    twin = run_twin(name, model.state_dict(), x, state0, d_output, d_final)
+    on_gpu = lambda arrays: tuple(cupy.asarray(a) for a in arrays)  # noqa: E731
+    fast = run_fast(model.to("cupy"), cupy.asarray(x), on_gpu(state0), cupy.asarray(d_output), on_gpu(d_final))
+    assert_same_run(fast, twin)

@@ -10,8 +10,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md")) + [p for p in [ROOT / "README.md"] if p.exists()]
-# Folders the docs may name before they reach this branch, and the branch they are written on.
-PENDING = {"minirnn/reference/": "twins"}
 
 
 def _all(pattern: str, flags=0) -> list:
@@ -52,9 +50,6 @@ def test_each_code_reference_names_a_real_module_or_attribute(doc, dotted):
 
 @pytest.mark.parametrize("doc, path", FILES)
 def test_each_named_file_exists(doc, path):
-    pending = next((folder for folder in PENDING if path.startswith(folder)), None)
-    if pending is not None and not (ROOT / pending).is_dir():
-        pytest.skip(f"{path}: {pending} is written on branch {PENDING[pending]}")
     assert (ROOT / path).is_file(), f"{doc} names {path}"
 
 

@@ -9,6 +9,8 @@ The reset gate multiplies the recurrent part of n, so unlike the RNN and the
 LSTM the gradient of the recurrent pre-activation differs from the gate
 gradient in the n block (it carries the factor r), and h_{t-1} also reaches
 h_t directly through z. The forward keeps hn = W_hn h_{t-1} + b_hn for the backward.
+
+Its twin, the same step written plainly, is minirnn/reference/gru.py.
 """
 from __future__ import annotations
 

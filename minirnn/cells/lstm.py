@@ -14,6 +14,8 @@ Since sigma(a) = 0.5 tanh(0.5 a) + 0.5,
 all four activations are one tanh over the whole (B, 4H) gate array between a
 per-column scale and offset, and both derivatives are (y + lo) (1 - y) with lo = 0
 for a sigmoid and 1 for the tanh; so each touches the four gates in one pass.
+
+Its twin, the same step written plainly, is minirnn/reference/lstm.py.
 """
 from __future__ import annotations
 

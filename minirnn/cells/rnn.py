@@ -2,6 +2,8 @@
 
 This is the article's picture: two linear layers, the input one and the hidden
 one, whose outputs are added before the nonlinearity.
+
+Its twin, the same step written plainly, is minirnn/reference/rnn.py.
 """
 from __future__ import annotations
 

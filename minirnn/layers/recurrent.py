@@ -3,6 +3,8 @@
 The three differ only in their cell (minirnn.cells); everything about sequences
 is written once here: stacked layers, the two directions, dropout between
 layers, variable lengths, batch_first, and carrying the state between chunks.
+
+Their twins, written plainly, are in minirnn/reference/ (sequence.py, rnn.py, lstm.py, gru.py).
 """
 from __future__ import annotations
 

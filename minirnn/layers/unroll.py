@@ -13,6 +13,8 @@ direction) gets the same arrays back each time. Fresh arrays of several MiB
 cost more than their size suggests: the kernel hands them over one zeroed page
 at a time, which took up to a third of a step at T=8, B=512. The arrays of a
 workspace belong to the latest forward and its backward only.
+
+Its twin, the same loops written plainly, is minirnn/reference/sequence.py.
 """
 from __future__ import annotations
 

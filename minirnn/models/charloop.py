@@ -10,6 +10,8 @@ Since l_hidden(h + inp) = inp W^T + b + h W^T, this is exactly an Elman RNN
 step whose input and hidden weights are the same matrix W = l_hidden.weight:
 the model reuses the shared unroll with W in both places, and l_hidden.weight's
 gradient is the sum of the two gradients the unroll reports.
+
+Its twin, the article's loop as written, is minirnn/reference/charloop.py.
 """
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ For ids c_1..c_T of each batch row, from the state carried in (zeros at first):
 Training is stateful truncated BPTT: the caller passes the returned state in as
 the next chunk's state, and the backward of a chunk stops at that state, which
 is what cuts the gradient between chunks.
+
+Its twin, written plainly, is minirnn/reference/charrnn.py.
 """
 from __future__ import annotations
 
