@@ -26,7 +26,14 @@ def test_linear_has_torchs_names_shapes_and_init_range():
     for value in layer.params.values():
         assert value.dtype == np.float32
         assert abs(value).max() <= bound and abs(value).max() > 0.99 * bound    # fills U(-bound, bound)
-    assert list(Linear(4, 3, bias=False).params) == ["weight"]
+    assert list(Linear(4, 3, bias=False).params) == ["weight"] and Linear(4, 3, bias=False).bias is None
+
+
+def test_weight_and_bias_are_the_live_parameters_after_a_move():
+    layer, table = Linear(3, 2, seed=0).astype("float64"), Embedding(4, 2, seed=0).astype("float64")
+    assert layer.weight is layer.params["weight"] and layer.bias is layer.params["bias"]
+    assert table.weight is table.params["weight"] and table.weight.dtype == np.float64
+    assert layer.config() == dict(in_features=3, out_features=2, bias=True, dtype="float64")
 
 
 def test_embedding_has_torchs_name_shape_and_standard_normal_init():
@@ -186,3 +193,19 @@ def test_a_gradient_of_the_wrong_shape_is_refused(rng):
     table(np.array([[1, 2]]))
     with pytest.raises(ValueError, match=r"d_out must be \(1, 2, 2\) float array, got \(2, 2\) float64"):
         table.backward(np.zeros((2, 2)))
+
+
+@pytest.mark.skipif(not minirnn.gpu_available(), reason="CuPy with a GPU is not available")
+def test_on_the_gpu_both_give_what_numpy_gives(rng):
+    import cupy
+    ids, g = rng.integers(0, 6, (4, 3)), rng.standard_normal((4, 3, 2))
+    results = []
+    for name, xp in (("numpy", np), ("cupy", cupy)):
+        table = Embedding(6, 5, dtype="float64", seed=0).to(name)
+        layer = Linear(5, 2, dtype="float64", seed=1).to(name)
+        y = layer(table(xp.asarray(ids)))
+        table.backward(layer.backward(xp.asarray(g)))
+        results.append([cupy.asnumpy(a) if name == "cupy" else a
+                        for a in (y, layer.grads["weight"], layer.grads["bias"], table.grads["weight"])])
+    for on_numpy, on_cupy in zip(*results):
+        np.testing.assert_allclose(on_cupy, on_numpy, rtol=0, atol=1e-12)

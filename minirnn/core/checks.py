@@ -48,8 +48,9 @@ def float_array(name: str, value, shape, xp, dtype):
     """Check a float input of the given shape and return it as ``dtype`` on ``xp``.
 
     shape: a tuple whose entries are ints (must match) or names such as 'T' (any
-    size), optionally led by ``...`` (any number of leading sizes). Floats of another precision are converted (a copy); integers, bools
-    and non-arrays are refused.
+    size), optionally led by ``...`` (any number of leading sizes). Floats of
+    another precision are converted (a copy); integers, bools and non-arrays are
+    refused.
     """
     check_backend(name, value, xp.__name__)
     if not hasattr(value, "dtype") or value.dtype.kind != "f" or not _matches(value.shape, shape):

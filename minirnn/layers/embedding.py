@@ -11,8 +11,9 @@ class Embedding(Module):
     """out[...] = weight[ids[...]]: row ``id`` of the table for each id (torch.nn.Embedding).
 
     Parameter weight (num_embeddings, embedding_dim), drawn from N(0, 1) as torch
-    does. forward(ids) -> vectors; backward(d_out) adds into ``grads`` and returns
-    None, since integer ids have no gradient.
+    does: ``params["weight"]``, also reachable as ``weight``. forward(ids) -> vectors;
+    backward(d_out) adds into ``grads`` and returns None, since integer ids have no
+    gradient.
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype="float32", seed: int | None = None):
@@ -22,6 +23,10 @@ class Embedding(Module):
         self.add_param("weight", backend.normal(self.rng, (self.num_embeddings, self.embedding_dim),
                                                 self.dtype, self.backend))
 
+    @property
+    def weight(self):
+        return self._params["weight"]
+
     def config(self) -> dict:
         return dict(num_embeddings=self.num_embeddings, embedding_dim=self.embedding_dim, dtype=self.dtype.name)
 
@@ -30,7 +35,7 @@ class Embedding(Module):
         ids = checks.id_array("ids", ids, (...,), self.num_embeddings, self.xp)
         if is_grad_enabled():
             ids = ids.copy()   # the cache keeps ids for the backward: the caller may change theirs before it
-        out, cache = embedding_forward(ids, self._params["weight"])   # e[ids]
+        out, cache = embedding_forward(ids, self.weight)   # e[ids]
         self.save_cache((cache, out.shape))
         return out
 

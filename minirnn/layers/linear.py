@@ -15,7 +15,9 @@ class Linear(Module):
     Parameters, with torch's names, shapes and initialisation: weight
     (out_features, in_features) and bias (out_features,), both drawn from
     U(-1/sqrt(in_features), 1/sqrt(in_features)); ``bias=False`` leaves the bias out.
-    forward(x) -> y; backward(d_y) adds into ``grads`` and returns dx.
+    They are ``params["weight"]`` and ``params["bias"]``, also reachable as ``weight``
+    and ``bias`` (None without one), as in torch. forward(x) -> y; backward(d_y)
+    adds into ``grads`` and returns dx.
     """
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype="float32",
@@ -23,14 +25,21 @@ class Linear(Module):
         super().__init__(dtype, seed)
         self.in_features = checks.positive_int("in_features", in_features)
         self.out_features = checks.positive_int("out_features", out_features)
-        self.bias = bool(bias)
         bound = 1.0 / math.sqrt(self.in_features)
         self.add_param("weight", self.init_uniform(bound, (self.out_features, self.in_features)))
-        if self.bias:
+        if bias:
             self.add_param("bias", self.init_uniform(bound, (self.out_features,)))
 
+    @property
+    def weight(self):
+        return self._params["weight"]
+
+    @property
+    def bias(self):
+        return self._params.get("bias")
+
     def config(self) -> dict:
-        return dict(in_features=self.in_features, out_features=self.out_features, bias=self.bias,
+        return dict(in_features=self.in_features, out_features=self.out_features, bias=self.bias is not None,
                     dtype=self.dtype.name)
 
     def forward(self, x):
@@ -42,7 +51,7 @@ class Linear(Module):
         x = checks.float_array("x", x, (..., self.in_features), self.xp, self.dtype)
         if x is given and is_grad_enabled():
             x = x.copy()     # the cache keeps x for dW: the caller may change theirs before backward
-        y, cache = linear_forward(x, self._params["weight"], self._params.get("bias"))   # y = x W^T + b
+        y, cache = linear_forward(x, self.weight, self.bias)   # y = x W^T + b
         self.save_cache((cache, y.shape))
         return y
 
