@@ -28,8 +28,9 @@ def close(ours, theirs):
 
 @pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
-@pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
-def test_sequence_models_match_torch(torch, cls, options, packed):
+@pytest.mark.parametrize("layout", ["full", "packed", "unbatched"])
+def test_sequence_models_match_torch(torch, cls, options, layout):
+    packed = layout == "packed"
     extra = [dict(nonlinearity="relu")] if cls == "RNN" else [{}]
     for kwargs in [dict(options), *(dict(options, **e) for e in extra if e)]:
         ours, theirs = torch_pair(torch, cls, **kwargs)
@@ -37,13 +38,14 @@ def test_sequence_models_match_torch(torch, cls, options, packed):
         T, B, H = 6, 3, 4
         D, L = (2 if kwargs.get("bidirectional") else 1), kwargs["num_layers"]
         batch_first = kwargs.get("batch_first", False)
-        x = rng.standard_normal((B, T, 3) if batch_first else (T, B, 3))
+        x = rng.standard_normal((T, 3) if layout == "unbatched" else (B, T, 3) if batch_first else (T, B, 3))
+        state_shape = (L * D, H) if layout == "unbatched" else (L * D, B, H)
         lstm = cls == "LSTM"
-        states = [rng.standard_normal((L * D, B, H)) for _ in range(2 if lstm else 1)]
+        states = [rng.standard_normal(state_shape) for _ in range(2 if lstm else 1)]
         lengths = np.array([6, 2, 4]) if packed else None
         out, h_n = ours(x, tuple(states) if lstm else states[0], lengths=lengths)
         g_out = rng.standard_normal(out.shape)
-        g_fin = [rng.standard_normal((L * D, B, H)) for _ in states]
+        g_fin = [rng.standard_normal(state_shape) for _ in states]
         dx, d_state0 = ours.backward(g_out, tuple(g_fin) if lstm else g_fin[0])
 
         x_t = torch.tensor(x, requires_grad=True)
@@ -71,10 +73,11 @@ def test_sequence_models_match_torch(torch, cls, options, packed):
 
 
 @pytest.mark.parametrize("cls", ["RNNCell", "LSTMCell", "GRUCell"])
-def test_single_step_cells_match_torch(torch, cls):
+@pytest.mark.parametrize("lead", [(2,), ()], ids=["batch", "unbatched"])
+def test_single_step_cells_match_torch(torch, cls, lead):
     ours, theirs = torch_pair(torch, cls)
     rng = np.random.default_rng(1)
-    x, h, c, g, gc = (rng.standard_normal(s) for s in [(2, 3), (2, 4), (2, 4), (2, 4), (2, 4)])
+    x, h, c, g, gc = (rng.standard_normal((*lead, n)) for n in (3, 4, 4, 4, 4))   # (B, n), or (n,) unbatched
     lstm = cls == "LSTMCell"
     out = ours(x, (h, c) if lstm else h)
     dx, d_prev = ours.backward((g, gc) if lstm else g)
@@ -195,59 +198,6 @@ def test_a_missing_initial_state_is_zeros_as_in_torch(torch, cls, given):
     close(dx, x_t.grad)
     if given == "c0 only":
         close(d_state0[1], c0_t.grad)
-    for name, param in theirs.named_parameters():
-        close(ours.grads[name], param.grad)
-
-
-@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
-@pytest.mark.parametrize("options", [dict(num_layers=1), dict(num_layers=2, bidirectional=True, batch_first=True)],
-                         ids=["one-layer", "stacked-bidirectional-batch_first"])
-def test_unbatched_sequences_match_torch(torch, cls, options):
-    ours, theirs = torch_pair(torch, cls, **options)
-    rng = np.random.default_rng(8)
-    L_D, lstm = options["num_layers"] * (2 if options.get("bidirectional") else 1), cls == "LSTM"
-    x = rng.standard_normal((5, 3))                                     # (T, I): one sequence, no batch axis
-    states = [rng.standard_normal((L_D, 4)) for _ in range(2 if lstm else 1)]
-    out, h_n = ours(x, tuple(states) if lstm else states[0])
-    g_out, g_fin = rng.standard_normal(out.shape), [rng.standard_normal((L_D, 4)) for _ in states]
-    dx, d_state0 = ours.backward(g_out, tuple(g_fin) if lstm else g_fin[0])
-
-    x_t = torch.tensor(x, requires_grad=True)
-    states_t = [torch.tensor(s, requires_grad=True) for s in states]
-    out_t, h_n_t = theirs(x_t, tuple(states_t) if lstm else states_t[0])
-    finals_t = h_n_t if lstm else (h_n_t,)
-    loss = (out_t * torch.tensor(g_out)).sum() + sum((f * torch.tensor(g)).sum() for f, g in zip(finals_t, g_fin))
-    loss.backward()
-    assert out.shape == tuple(out_t.shape) and dx.shape == x.shape
-    close(out, out_t)
-    close(dx, x_t.grad)
-    for a, b in zip(h_n if lstm else (h_n,), finals_t):
-        assert a.shape == tuple(b.shape)
-        close(a, b)
-    for a, b in zip(d_state0 if lstm else (d_state0,), states_t):
-        close(a, b.grad)
-    for name, param in theirs.named_parameters():
-        close(ours.grads[name], param.grad)
-
-
-@pytest.mark.parametrize("cls", ["RNNCell", "LSTMCell", "GRUCell"])
-def test_unbatched_single_steps_match_torch(torch, cls):
-    ours, theirs = torch_pair(torch, cls)
-    rng = np.random.default_rng(9)
-    lstm = cls == "LSTMCell"
-    x, h, c, g, gc = (rng.standard_normal(n) for n in (3, 4, 4, 4, 4))   # (I,) and (H,): no batch axis
-    out = ours(x, (h, c) if lstm else h)
-    dx, d_prev = ours.backward((g, gc) if lstm else g)
-    x_t, h_t, c_t = (torch.tensor(a, requires_grad=True) for a in (x, h, c))
-    out_t = theirs(x_t, (h_t, c_t) if lstm else h_t)
-    outs, outs_t = (out, out_t) if lstm else ((out,), (out_t,))
-    sum((o * torch.tensor(w)).sum() for o, w in zip(outs_t, (g, gc))).backward()
-    for a, b in zip(outs, outs_t):
-        assert a.shape == tuple(b.shape) == (4,)
-        close(a, b)
-    close(dx, x_t.grad)
-    for a, b in zip(d_prev if lstm else (d_prev,), (h_t, c_t)):
-        close(a, b.grad)
     for name, param in theirs.named_parameters():
         close(ours.grads[name], param.grad)
 
