@@ -141,3 +141,12 @@ def test_matches_an_equivalent_torch_model(cell):
                for mine, theirs in zip(as_tuple(state), as_tuple(torch_state)))
     for name, param in reference.named_parameters():
         assert numpy.allclose(model.grads[name], param.grad.numpy(), rtol=1e-9, atol=1e-12), name
+
+
+def test_a_random_state_saved_before_the_embedding_and_head_were_modules_still_restores():
+    model = CharRNN(V, emb=3, hidden=4, layers=2, cell="gru", dropout=0.5, seed=3)
+    saved = {prefix: state for prefix, state in model.rng_state().items() if prefix in ("", "rnn")}
+    expected = model.rng.random(3), model.rnn.rng.random(3)
+    model.set_rng_state(saved)
+    numpy.testing.assert_array_equal(model.rng.random(3), expected[0])
+    numpy.testing.assert_array_equal(model.rnn.rng.random(3), expected[1])

@@ -19,8 +19,30 @@ def test_x_of_the_wrong_size(rnn):
 
 
 def test_x_of_the_wrong_rank(rnn):
-    with pytest.raises(ValueError, match=r"x must be \(T, B, 10\) float array, got \(5, 10\) float64"):
-        rnn(np.zeros((5, 10)))
+    with pytest.raises(ValueError, match=r"x must be \(T, B, 10\) float array, got \(10,\) float64"):
+        rnn(np.zeros(10))
+
+
+def test_unbatched_x_of_the_wrong_size(rnn):
+    with pytest.raises(ValueError, match=r"x must be \(T, 10\) float array, got \(5, 9\) float64"):
+        rnn(np.zeros((5, 9)))
+
+
+def test_unbatched_x_needs_an_unbatched_h0(rnn):
+    with pytest.raises(ValueError, match=r"h0 must be \(2, 4\) float array, got \(2, 1, 4\) float64"):
+        rnn(np.zeros((5, 10)), np.zeros((2, 1, 4)))
+
+
+def test_lengths_need_a_batch(rnn):
+    with pytest.raises(ValueError, match=r"lengths is for a batch of sequences; an unbatched x \(T, I\)"):
+        rnn(np.zeros((5, 10)), lengths=np.array([3]))
+
+
+def test_a_step_refuses_a_sequence():
+    with pytest.raises(ValueError, match=r"x must be \(B, 3\) float array, got \(5, 2, 3\) float64"):
+        minirnn.GRUCell(3, 4)(np.zeros((5, 2, 3)))
+    with pytest.raises(ValueError, match=r"h_prev must be \(4,\) float array, got \(1, 4\) float64"):
+        minirnn.GRUCell(3, 4)(np.zeros(3), np.zeros((1, 4)))
 
 
 def test_integer_x(rnn):

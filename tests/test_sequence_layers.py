@@ -1,4 +1,6 @@
 """Behaviour of RNN, LSTM and GRU beyond their gradients: the contract of forward and backward."""
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -270,3 +272,75 @@ def test_changing_x_between_forward_and_backward_changes_no_gradient(cls, option
     model.backward(np.ones_like(out))
     for name in expected:
         np.testing.assert_array_equal(model.grads[name], expected[name])
+
+
+def as_pair(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
+def state_like(cls, shape, rng):
+    """A random state of ``shape``: one array, or an (h, c) pair for the LSTM."""
+    states = tuple(rng.standard_normal(shape) for _ in range(2 if cls is LSTM else 1))
+    return states if cls is LSTM else states[0]
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+@pytest.mark.parametrize("options", [dict(), dict(num_layers=2, bidirectional=True), dict(batch_first=True)])
+def test_an_unbatched_sequence_gives_what_a_batch_of_one_gives(cls, options, rng):
+    unbatched, batched = make(cls, **options), make(cls, **options)
+    L_D = unbatched.num_layers * len(unbatched.directions)
+    x, hx, d_hx = rng.standard_normal((5, 3)), state_like(cls, (L_D, 4), rng), state_like(cls, (L_D, 4), rng)
+    out, h_n = unbatched(x, hx)
+    assert out.shape == (5, 4 * len(unbatched.directions)) and all(h.shape == (L_D, 4) for h in as_pair(h_n))
+    d_out = rng.standard_normal(out.shape)
+    dx, dh0 = unbatched.backward(d_out, d_hx)
+    assert dx.shape == (5, 3) and all(d.shape == (L_D, 4) for d in as_pair(dh0))
+
+    def one(a):                                   # the batch of one, in the model's layout
+        return a[None] if options.get("batch_first") else a[:, None]
+
+    def batch_of_state(state):
+        states = tuple(s[:, None] for s in as_pair(state))
+        return states if cls is LSTM else states[0]
+
+    out_1, h_n_1 = batched(one(x), batch_of_state(hx))
+    dx_1, dh0_1 = batched.backward(one(d_out), batch_of_state(d_hx))
+    np.testing.assert_array_equal(one(out), out_1)
+    np.testing.assert_array_equal(one(dx), dx_1)
+    for a, b in zip(as_pair(h_n) + as_pair(dh0), as_pair(h_n_1) + as_pair(dh0_1)):
+        np.testing.assert_array_equal(a[:, None], b)
+    for name in batched.grads:
+        np.testing.assert_array_equal(unbatched.grads[name], batched.grads[name])
+
+
+@pytest.mark.parametrize("cls", [minirnn.RNNCell, minirnn.LSTMCell, minirnn.GRUCell])
+def test_an_unbatched_step_gives_what_a_batch_of_one_gives(cls, rng):
+    unbatched, batched = cls(3, 4, dtype="float64", seed=0), cls(3, 4, dtype="float64", seed=0)
+    lstm = cls is minirnn.LSTMCell
+    x, h, c, g, gc = (rng.standard_normal(n) for n in (3, 4, 4, 4, 4))
+    out = unbatched(x, (h, c) if lstm else h)
+    dx, d_prev = unbatched.backward((g, gc) if lstm else g)
+    out_1 = batched(x[None], (h[None], c[None]) if lstm else h[None])
+    dx_1, d_prev_1 = batched.backward((g[None], gc[None]) if lstm else g[None])
+    assert dx.shape == (3,) and all(a.shape == (4,) for a in as_pair(out) + as_pair(d_prev))
+    np.testing.assert_array_equal(dx[None], dx_1)
+    for a, b in zip(as_pair(out) + as_pair(d_prev), as_pair(out_1) + as_pair(d_prev_1)):
+        np.testing.assert_array_equal(a[None], b)
+    for name in batched.grads:
+        np.testing.assert_array_equal(unbatched.grads[name], batched.grads[name])
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_dropout_with_one_layer_warns_that_it_does_nothing(cls):
+    with pytest.warns(UserWarning, match=r"dropout=0.5 expects num_layers greater than 1, but got num_layers=1") \
+            as caught:
+        cls(3, 4, dropout=0.5)
+    assert caught[0].filename == __file__                 # it points at the caller's line
+
+
+@pytest.mark.parametrize("kwargs", [dict(dropout=0.5, num_layers=2), dict(dropout=0.0, num_layers=1)])
+def test_dropout_between_layers_or_none_does_not_warn(kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        GRU(3, 4, **kwargs)
+        minirnn.models.CharRNN(5, emb=3, hidden=4, layers=1, cell="gru", dropout=0.5)  # dropout before its head

@@ -2,6 +2,8 @@
 
 Skipped when torch is not installed; torch is never a dependency of minirnn.
 """
+import warnings
+
 import numpy as np
 import pytest
 
@@ -26,8 +28,9 @@ def close(ours, theirs):
 
 @pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
 @pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
-@pytest.mark.parametrize("packed", [False, True], ids=["full", "packed"])
-def test_sequence_models_match_torch(torch, cls, options, packed):
+@pytest.mark.parametrize("layout", ["full", "packed", "unbatched"])
+def test_sequence_models_match_torch(torch, cls, options, layout):
+    packed = layout == "packed"
     extra = [dict(nonlinearity="relu")] if cls == "RNN" else [{}]
     for kwargs in [dict(options), *(dict(options, **e) for e in extra if e)]:
         ours, theirs = torch_pair(torch, cls, **kwargs)
@@ -35,13 +38,14 @@ def test_sequence_models_match_torch(torch, cls, options, packed):
         T, B, H = 6, 3, 4
         D, L = (2 if kwargs.get("bidirectional") else 1), kwargs["num_layers"]
         batch_first = kwargs.get("batch_first", False)
-        x = rng.standard_normal((B, T, 3) if batch_first else (T, B, 3))
+        x = rng.standard_normal((T, 3) if layout == "unbatched" else (B, T, 3) if batch_first else (T, B, 3))
+        state_shape = (L * D, H) if layout == "unbatched" else (L * D, B, H)
         lstm = cls == "LSTM"
-        states = [rng.standard_normal((L * D, B, H)) for _ in range(2 if lstm else 1)]
+        states = [rng.standard_normal(state_shape) for _ in range(2 if lstm else 1)]
         lengths = np.array([6, 2, 4]) if packed else None
         out, h_n = ours(x, tuple(states) if lstm else states[0], lengths=lengths)
         g_out = rng.standard_normal(out.shape)
-        g_fin = [rng.standard_normal((L * D, B, H)) for _ in states]
+        g_fin = [rng.standard_normal(state_shape) for _ in states]
         dx, d_state0 = ours.backward(g_out, tuple(g_fin) if lstm else g_fin[0])
 
         x_t = torch.tensor(x, requires_grad=True)
@@ -69,10 +73,11 @@ def test_sequence_models_match_torch(torch, cls, options, packed):
 
 
 @pytest.mark.parametrize("cls", ["RNNCell", "LSTMCell", "GRUCell"])
-def test_single_step_cells_match_torch(torch, cls):
+@pytest.mark.parametrize("lead", [(2,), ()], ids=["batch", "unbatched"])
+def test_single_step_cells_match_torch(torch, cls, lead):
     ours, theirs = torch_pair(torch, cls)
     rng = np.random.default_rng(1)
-    x, h, c, g, gc = (rng.standard_normal(s) for s in [(2, 3), (2, 4), (2, 4), (2, 4), (2, 4)])
+    x, h, c, g, gc = (rng.standard_normal((*lead, n)) for n in (3, 4, 4, 4, 4))   # (B, n), or (n,) unbatched
     lstm = cls == "LSTMCell"
     out = ours(x, (h, c) if lstm else h)
     dx, d_prev = ours.backward((g, gc) if lstm else g)
@@ -195,3 +200,16 @@ def test_a_missing_initial_state_is_zeros_as_in_torch(torch, cls, given):
         close(d_state0[1], c0_t.grad)
     for name, param in theirs.named_parameters():
         close(ours.grads[name], param.grad)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_dropout_warns_where_torch_warns(torch, cls, num_layers):
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        getattr(minirnn, cls)(3, 4, num_layers=num_layers, dropout=0.5)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        getattr(torch.nn, cls)(3, 4, num_layers=num_layers, dropout=0.5)
+    assert [w.category for w in ours] == [w.category for w in theirs] == [UserWarning] * (num_layers == 1)
+    assert all("num_layers greater than 1" in str(w.message) for w in ours + theirs)

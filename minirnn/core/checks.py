@@ -20,11 +20,17 @@ def describe(value) -> str:
 
 
 def _pattern(shape) -> str:
-    """('T', 'B', 10) -> '(T, B, 10)', and a single size as '(4,)'."""
-    return "(" + ", ".join(str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    """('T', 'B', 10) -> '(T, B, 10)', a single size as '(4,)', any leading sizes as '(..., 10)'."""
+    sizes = ["..." if d is Ellipsis else str(d) for d in shape]
+    return "(" + ", ".join(sizes) + ("," if len(shape) == 1 and shape[0] is not Ellipsis else "") + ")"
 
 
 def _matches(actual, expected) -> bool:
+    if expected[:1] == (Ellipsis,):                # (..., 10): any number of leading sizes, then 10
+        expected = expected[1:]
+        if len(actual) < len(expected):
+            return False
+        actual = actual[len(actual) - len(expected):]
     return len(actual) == len(expected) and all(
         isinstance(e, str) or e == a for a, e in zip(actual, expected))
 
@@ -42,8 +48,9 @@ def float_array(name: str, value, shape, xp, dtype):
     """Check a float input of the given shape and return it as ``dtype`` on ``xp``.
 
     shape: a tuple whose entries are ints (must match) or names such as 'T' (any
-    size). Floats of another precision are converted (a copy); integers, bools
-    and non-arrays are refused.
+    size), optionally led by ``...`` (any number of leading sizes). Floats of
+    another precision are converted (a copy); integers, bools and non-arrays are
+    refused.
     """
     check_backend(name, value, xp.__name__)
     if not hasattr(value, "dtype") or value.dtype.kind != "f" or not _matches(value.shape, shape):

@@ -153,8 +153,12 @@ class Module:
         return {prefix: module.rng.bit_generator.state for prefix, module in self.named_modules()}
 
     def set_rng_state(self, state: dict) -> None:
+        """Restore what :meth:`rng_state` returned. A module the state does not name keeps its
+        generator, so that a run saved before a model had some part (CharRNN's embedding and head,
+        which draw nothing after their initial weights) still resumes."""
         for prefix, module in self.named_modules():
-            module.rng.bit_generator.state = state[prefix]
+            if prefix in state:
+                module.rng.bit_generator.state = state[prefix]
 
     def astype(self, dtype) -> "Module":
         """Convert parameters and gradients to float32 or float64 (in place on the model; returns it)."""

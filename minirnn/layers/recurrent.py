@@ -9,6 +9,7 @@ Their twins, written plainly, are in minirnn/reference/ (sequence.py, rnn.py, ls
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy
 
@@ -61,6 +62,10 @@ class Recurrent(Module):
         self.num_layers = checks.positive_int("num_layers", num_layers)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout = checks.probability("dropout", dropout)
+        if self.dropout > 0 and self.num_layers == 1:   # torch warns too: nothing lies between layers
+            warnings.warn(f"dropout acts between stacked layers (after all but the last), so dropout={dropout} "
+                          f"expects num_layers greater than 1, but got num_layers={num_layers}: it does nothing",
+                          UserWarning, stacklevel=3)
         self._workspaces: dict[tuple, dict] = {}   # buffers reused by every forward (see _workspace)
         self.directions = ("", "_reverse") if self.bidirectional else ("",)
         H, G = self.hidden_size, cell.n_gates
@@ -97,37 +102,62 @@ class Recurrent(Module):
         return [p.get(name) for name in names], names
 
     # -- the state at the boundary: one array for RNN and GRU, an (h, c) pair for LSTM --------
-    def _state_tuple(self, names: tuple, value, B: int) -> tuple:
-        """A user's state (h0, or d_h_n) as one checked (L*D, B, H) array or None per state."""
+    def _state_tuple(self, names: tuple, value, B: int, unbatched: bool = False) -> tuple:
+        """A user's state (h0, or d_h_n) as one checked (L*D, B, H) array or None per state.
+
+        For an unbatched input the user's state is (L*D, H), and comes back as (L*D, 1, H).
+        """
+        if unbatched:
+            shape = (self.num_layers * len(self.directions), self.hidden_size)
+            states = checks.state_arrays(names, value, shape, self.xp, self.dtype)
+            return tuple(None if s is None else s[:, None] for s in states)
         shape = (self.num_layers * len(self.directions), B, self.hidden_size)
         return checks.state_arrays(names, value, shape, self.xp, self.dtype)
 
-    def _state_out(self, values: tuple):
+    def _state_out(self, values: tuple, unbatched: bool = False):
+        if unbatched:
+            values = tuple(v[:, 0] for v in values)
         return values[0] if len(values) == 1 else tuple(values)
+
+    # -- the layout at the boundary: x, output and their gradients as the user holds them ------
+    def _layout(self, T, B, width, unbatched: bool) -> tuple:
+        """(T, width) for one unbatched sequence, (B, T, width) with batch_first, else (T, B, width)."""
+        return (T, width) if unbatched else (B, T, width) if self.batch_first else (T, B, width)
+
+    def _time_major(self, a, unbatched: bool):
+        """An array in the user's layout as a (T, B, width) view."""
+        return a[:, None] if unbatched else a.transpose(1, 0, 2) if self.batch_first else a
+
+    def _user_layout(self, a, unbatched: bool):
+        """A (T, B, width) array as a view in the user's layout (the inverse of _time_major)."""
+        return a[:, 0] if unbatched else a.transpose(1, 0, 2) if self.batch_first else a
 
     def forward(self, x, hx=None, lengths=None):
         """Run the stack over a batch of sequences.
 
         x: (T, B, I), or (B, T, I) with batch_first; float (converted to the model's dtype).
-        hx: initial state (L*D, B, H), L layers and D directions, or None for zeros.
-            For the LSTM, a pair (h0, c0) where either may be None.
+            Unbatched, one sequence is (T, I), with or without batch_first, as in torch.
+        hx: initial state (L*D, B, H), L layers and D directions, or None for zeros;
+            (L*D, H) for an unbatched x. For the LSTM, a pair (h0, c0) where either may be None.
         lengths: B integers in [1, T], or None when every sequence has T steps.
             Steps past a sequence's end leave its state unchanged and output zero.
         Returns (output, h_n): output (T, B, D*H) (batch_first: (B, T, D*H)), the top
         layer's h at every step, both directions concatenated; h_n (L*D, B, H), the
         final state of every layer and direction in torch's order (layer-major); for
-        the LSTM, (h_n, c_n).
+        the LSTM, (h_n, c_n). For an unbatched x, output (T, D*H) and h_n (L*D, H).
         """
         xp, H = self.xp, self.hidden_size
         given = x
-        x = checks.float_array("x", x, ("B", "T", self.input_size) if self.batch_first
-                               else ("T", "B", self.input_size), xp, self.dtype)
+        unbatched = getattr(x, "ndim", None) == 2      # one sequence, (T, I): a batch of one inside
+        x = checks.float_array("x", x, self._layout("T", "B", self.input_size, unbatched), xp, self.dtype)
         if x is given and is_grad_enabled():
             x = x.copy()     # the cache keeps x for dW_ih: the caller may change theirs before backward
-        if self.batch_first:
-            x = x.transpose(1, 0, 2)
+        if unbatched and lengths is not None:
+            raise ValueError("lengths is for a batch of sequences; an unbatched x (T, I) is one sequence "
+                             "of T steps: give x[:length] instead")
+        x = self._time_major(x, unbatched)
         T, B = x.shape[:2]
-        state0 = self._state_tuple(tuple(f"{s}0" for s in self.cell.state_names), hx, B)
+        state0 = self._state_tuple(tuple(f"{s}0" for s in self.cell.state_names), hx, B, unbatched)
         mask, reverse_index = lengths_mask(lengths, T, B, xp) if lengths is not None else (None, None)
         if mask is not None:                        # padding never reaches the model, not even a NaN
             x = xp.where(mask, x, 0)
@@ -156,10 +186,10 @@ class Recurrent(Module):
             if mask is not None:
                 xp.copyto(layer_input, 0, where=~mask)
             layer_caches.append(caches)
-        output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
+        output = self._user_layout(layer_input, unbatched)
         h_n = tuple(xp.stack(store) for store in finals)
-        self.save_cache((layer_caches, drop_masks, mask, T, B))
-        return output, self._state_out(h_n)
+        self.save_cache((layer_caches, drop_masks, mask, T, B, unbatched))
+        return output, self._state_out(h_n, unbatched)
 
     def backward(self, d_output, d_hx=None):
         """Backpropagation through time for the last forward.
@@ -167,18 +197,17 @@ class Recurrent(Module):
         d_output: dL/d(output), the output's shape (or None); d_hx: dL/d(h_n), h_n's
         shape, or None (for the LSTM a pair (d_h_n, d_c_n), either may be None).
         Adds the parameter gradients into ``grads`` and returns (dx, dh0) with x's
-        and h0's shapes (for the LSTM, (dx, (dh0, dc0))).
+        and h0's shapes (for the LSTM, (dx, (dh0, dc0))); unbatched, as the forward's were.
         """
-        layer_caches, drop_masks, mask, T, B = self.take_cache()
+        layer_caches, drop_masks, mask, T, B, unbatched = self.take_cache()
         xp, H, D = self.xp, self.hidden_size, len(self.directions)
         if d_output is not None:
-            d_output = checks.float_array("d_output", d_output, (B, T, D * H) if self.batch_first
-                                          else (T, B, D * H), xp, self.dtype)
-            if self.batch_first:
-                d_output = d_output.transpose(1, 0, 2)
+            d_output = checks.float_array("d_output", d_output, self._layout(T, B, D * H, unbatched), xp,
+                                          self.dtype)
+            d_output = self._time_major(d_output, unbatched)
             if mask is not None:                    # outputs past the end were set to zero
                 d_output = xp.where(mask, d_output, 0)
-        d_final = self._state_tuple(tuple(f"d_{s}_n" for s in self.cell.state_names), d_hx, B)
+        d_final = self._state_tuple(tuple(f"d_{s}_n" for s in self.cell.state_names), d_hx, B, unbatched)
         d_state0 = [[None] * (self.num_layers * D) for _ in self.cell.state_names]
         d_layer_out = d_output
         for layer in reversed(range(self.num_layers)):
@@ -198,8 +227,8 @@ class Recurrent(Module):
             if drop_masks[layer] is not None:
                 d_input *= drop_masks[layer]
             d_layer_out = d_input
-        dx = d_layer_out.transpose(1, 0, 2) if self.batch_first else d_layer_out
-        return dx, self._state_out(tuple(xp.stack(store) for store in d_state0))
+        dx = self._user_layout(d_layer_out, unbatched)
+        return dx, self._state_out(tuple(xp.stack(store) for store in d_state0), unbatched)
 
 
 class RNN(Recurrent):

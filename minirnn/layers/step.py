@@ -40,34 +40,45 @@ class StepCell(Module):
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias,
                     dtype=self.dtype.name)
 
-    def _states(self, names, value, B):
+    def _states(self, names, value, B, unbatched=False):
+        """A user's state as one checked (B, H) array or None per state; unbatched, (H,) becomes (1, H)."""
+        if unbatched:
+            states = checks.state_arrays(names, value, (self.hidden_size,), self.xp, self.dtype)
+            return tuple(None if s is None else s[None] for s in states)
         return checks.state_arrays(names, value, (B, self.hidden_size), self.xp, self.dtype)
 
-    def _out(self, values):
-        return values[0].copy() if len(values) == 1 else tuple(v.copy() for v in values)
+    def _out(self, values, unbatched=False):
+        """Copies of (B, H) states for the caller, as (H,) when unbatched; one array, or a tuple for the LSTM."""
+        values = tuple(v[0].copy() if unbatched else v.copy() for v in values)
+        return values[0] if len(values) == 1 else values
 
     def forward(self, x, hx=None):
-        """x: (B, I); hx: (B, H) or None (LSTMCell: a pair (h, c), either may be None).
-        Returns the next state: h' (B, H), or (h', c') for the LSTMCell."""
-        x = checks.float_array("x", x, ("B", self.input_size), self.xp, self.dtype)
+        """x: (B, I), or (I,) unbatched; hx: (B, H) (unbatched (H,)) or None (LSTMCell: a pair
+        (h, c), either may be None). Returns the next state, h' (B, H) (unbatched (H,)), or
+        (h', c') for the LSTMCell."""
+        unbatched = getattr(x, "ndim", None) == 1     # one input vector: a batch of one inside
+        x = checks.float_array("x", x, (self.input_size,) if unbatched else ("B", self.input_size), self.xp,
+                               self.dtype)
+        if unbatched:
+            x = x[None]
         B = x.shape[0]
-        state = self._states(tuple(f"{s}_prev" for s in self.cell.state_names), hx, B)
+        state = self._states(tuple(f"{s}_prev" for s in self.cell.state_names), hx, B, unbatched)
         state = tuple(self.xp.zeros((B, self.hidden_size), self.dtype) if s is None else s for s in state)
         weights = [self._params.get(name) for name in _NAMES]
         _, final, cache = layer_forward(self.cell, x[None], *weights, state)
-        self.save_cache((cache, B))
-        return self._out(final)
+        self.save_cache((cache, B, unbatched))
+        return self._out(final, unbatched)
 
     def backward(self, d_state):
-        """d_state: dL/dh' (B, H) (LSTMCell: a pair (dh', dc'), either may be None).
-        Adds into ``grads`` and returns (dx, dh) (LSTMCell: (dx, (dh, dc)))."""
-        cache, B = self.take_cache()
-        d_final = self._states(tuple(f"d_{s}" for s in self.cell.state_names), d_state, B)
+        """d_state: dL/dh', h''s shape (LSTMCell: a pair (dh', dc'), either may be None).
+        Adds into ``grads`` and returns (dx, dh) with x's and h's shapes (LSTMCell: (dx, (dh, dc)))."""
+        cache, B, unbatched = self.take_cache()
+        d_final = self._states(tuple(f"d_{s}" for s in self.cell.state_names), d_state, B, unbatched)
         dx, d_prev, grads = layer_backward(cache, None, d_final)
         for name, grad in zip(_NAMES, grads):
             if grad is not None:
                 self._grads[name] += grad
-        return dx[0], (d_prev[0] if len(d_prev) == 1 else tuple(d_prev))
+        return (dx[0, 0] if unbatched else dx[0]), self._out(d_prev, unbatched)
 
 
 class RNNCell(StepCell):

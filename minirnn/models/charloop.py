@@ -15,10 +15,9 @@ Its twin, the article's loop as written, is minirnn/reference/charloop.py.
 """
 from __future__ import annotations
 
-import math
-
-from ..core import backend, checks
+from ..core import checks
 from ..cells import RNN_TANH_CELL
+from ..layers import Embedding, Linear
 from ..layers.unroll import unroll_backward, unroll_forward
 from ..core.module import Module
 from ..ops import (embedding_backward, embedding_forward, linear_backward, linear_forward,
@@ -28,11 +27,15 @@ from ..ops import (embedding_backward, embedding_forward, linear_backward, linea
 class CharLoopModel(Module):
     """Predict the character after a window of characters (the article's model).
 
-    Parameters, with the names and shapes of the article's PyTorch module so that
-    state dicts move both ways: e.weight (V, n_fac); l_in.weight (n_hidden, n_fac),
+    Its parts are the article's PyTorch module's, under the same names, so that
+    state dicts move both ways: ``e``, an Embedding (e.weight (V, n_fac), N(0, 1));
+    ``l_in``, ``l_hidden`` and ``l_out``, Linears (l_in.weight (n_hidden, n_fac),
     l_in.bias; l_hidden.weight (n_hidden, n_hidden), l_hidden.bias; l_out.weight
-    (V, n_hidden), l_out.bias. Initialised as torch initialises nn.Embedding
-    (N(0, 1)) and nn.Linear (U(-1/sqrt(fan_in), 1/sqrt(fan_in))).
+    (V, n_hidden), l_out.bias), each initialised as torch does.
+
+    The forward applies the parts' ops to their weights rather than calling the
+    parts, so that each equation above is one line with names of its own (as
+    ``minirnn explain`` prints it), and the backward undoes them line by line.
     """
 
     def __init__(self, vocab_size: int, n_fac: int, n_hidden: int, dtype="float32", seed: int | None = None):
@@ -40,19 +43,22 @@ class CharLoopModel(Module):
         self.vocab_size = checks.positive_int("vocab_size", vocab_size)
         self.n_fac = checks.positive_int("n_fac", n_fac)
         self.n_hidden = checks.positive_int("n_hidden", n_hidden)
-        V, F, H = self.vocab_size, self.n_fac, self.n_hidden
-        self.add_param("e.weight", backend.normal(self.rng, (V, F), self.dtype, self.backend))
-        for name, (fan_out, fan_in) in (("l_in", (H, F)), ("l_hidden", (H, H)), ("l_out", (V, H))):
-            bound = 1.0 / math.sqrt(fan_in)
-            self.add_param(f"{name}.weight", self.init_uniform(bound, (fan_out, fan_in)))
-            self.add_param(f"{name}.bias", self.init_uniform(bound, (fan_out,)))
+        V, F, H, dtype = self.vocab_size, self.n_fac, self.n_hidden, self.dtype.name
+
+        def child_seed() -> int:   # each part's weights from a seed of this model's: one seed fixes all
+            return int(self.rng.integers(2**63))
+
+        self.e = self.add_child("e", Embedding(V, F, dtype, seed=child_seed()))
+        self.l_in = self.add_child("l_in", Linear(F, H, dtype=dtype, seed=child_seed()))
+        self.l_hidden = self.add_child("l_hidden", Linear(H, H, dtype=dtype, seed=child_seed()))
+        self.l_out = self.add_child("l_out", Linear(H, V, dtype=dtype, seed=child_seed()))
 
     def config(self) -> dict:
         return dict(vocab_size=self.vocab_size, n_fac=self.n_fac, n_hidden=self.n_hidden, dtype=self.dtype.name)
 
     def forward(self, cs):
         """cs: (T, B) integer character ids. Returns log-probabilities (B, V) of the next character."""
-        p, xp = self._params, self.xp
+        p, xp = self.params, self.xp
         cs = checks.id_array("cs", cs, ("T", "B"), self.vocab_size, xp)
         emb, emb_cache = embedding_forward(cs, p["e.weight"])                     # e[c_t]      (T, B, F)
         pre_in, in_cache = linear_forward(emb, p["l_in.weight"], p["l_in.bias"])  # l_in(e[c_t]) (T, B, H)
@@ -69,7 +75,7 @@ class CharLoopModel(Module):
     def backward(self, d_logp) -> None:
         """d_logp: (B, V), dL/d(log p). Adds every parameter's gradient into ``grads``."""
         emb_cache, in_cache, relu_cache, hidden_cache, unroll_cache, out_cache, logp_cache = self.take_cache()
-        g = self._grads
+        g = self.grads
         d_logp = checks.float_array("d_logp", d_logp, (unroll_cache[1].shape[1], self.vocab_size),
                                     self.xp, self.dtype)
         d_logits = log_softmax_backward(d_logp, logp_cache)

@@ -14,12 +14,9 @@ Its twin, written plainly, is minirnn/reference/charrnn.py.
 """
 from __future__ import annotations
 
-import math
-
-from ..core import backend, checks
-from ..layers import GRU, LSTM, RNN
+from ..core import checks
 from ..core.module import Module
-from ..ops import embedding_backward, embedding_forward, linear_backward, linear_forward
+from ..layers import GRU, LSTM, RNN, Embedding, Linear
 
 CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 
@@ -27,11 +24,11 @@ CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 class CharRNN(Module):
     """A character language model with torch's parameter names.
 
-    Parameters: embedding.weight (V, emb) ~ N(0, 1) as nn.Embedding; the child
-    ``rnn`` (rnn.weight_ih_l0 (G*hidden, emb), rnn.weight_hh_l0, rnn.bias_ih_l0,
-    rnn.bias_hh_l0, ... per layer) initialised as torch does; head.weight (V, hidden)
-    and head.bias (V,) ~ U(-1/sqrt(hidden), 1/sqrt(hidden)) as nn.Linear. The
-    equivalent torch module has attributes ``embedding``, ``rnn`` and ``head``.
+    Children, as the equivalent torch module's attributes: ``embedding``, an
+    Embedding (embedding.weight (V, emb) ~ N(0, 1)); ``rnn``, an RNN, LSTM or GRU
+    (rnn.weight_ih_l0 (G*hidden, emb), rnn.weight_hh_l0, rnn.bias_ih_l0,
+    rnn.bias_hh_l0, ... per layer); ``head``, a Linear (head.weight (V, hidden),
+    head.bias (V,) ~ U(-1/sqrt(hidden), 1/sqrt(hidden))), each initialised as torch does.
 
     dropout: applied between stacked layers (inside ``rnn``) and to the top
     layer's output before the head, so that it acts with one layer too;
@@ -48,15 +45,18 @@ class CharRNN(Module):
         self.cell = checks.choice("cell", cell, tuple(CELLS))
         self.dropout = checks.probability("dropout", dropout)
         V, E, H = self.vocab_size, self.emb, self.hidden
-        self.add_param("embedding.weight", backend.normal(self.rng, (V, E), self.dtype, self.backend))
-        # The child draws its weights (and later its dropout masks) from a seed taken
+        dtype = self.dtype.name
+
+        # Each child draws its weights (and the rnn its dropout masks) from a seed taken
         # from this model's generator, so one seed fixes the whole model.
-        rnn_seed = int(self.rng.integers(2**63))
-        self.rnn = self.add_child("rnn", CELLS[cell](E, H, self.layers, dropout=self.dropout, dtype=self.dtype.name,
-                                                    seed=rnn_seed))
-        bound = 1.0 / math.sqrt(H)
-        self.add_param("head.weight", self.init_uniform(bound, (V, H)))
-        self.add_param("head.bias", self.init_uniform(bound, (V,)))
+        def child_seed() -> int:
+            return int(self.rng.integers(2**63))
+
+        self.embedding = self.add_child("embedding", Embedding(V, E, dtype, seed=child_seed()))
+        between_layers = self.dropout if self.layers > 1 else 0.0   # one layer has nothing between
+        self.rnn = self.add_child("rnn", CELLS[cell](E, H, self.layers, dropout=between_layers, dtype=dtype,
+                                                    seed=child_seed()))
+        self.head = self.add_child("head", Linear(H, V, dtype=dtype, seed=child_seed()))
 
     def config(self) -> dict:
         return dict(vocab_size=self.vocab_size, emb=self.emb, hidden=self.hidden, layers=self.layers,
@@ -73,15 +73,14 @@ class CharRNN(Module):
         Returns (logits (T, B, V), state) where state is h_n (layers, B, hidden),
         or (h_n, c_n) for the LSTM, to pass to the next chunk.
         """
-        p = self._params
         ids = checks.id_array("ids", ids, ("T", "B"), self.vocab_size, self.xp)
-        x, emb_cache = embedding_forward(ids, p["embedding.weight"])          # x_t = E[c_t]    (T, B, emb)
-        h, state = self.rnn.forward(x, state)                                 # h_t            (T, B, hidden)
+        x = self.embedding(ids)                                # x_t = E[c_t]    (T, B, emb)
+        h, state = self.rnn(x, state)                          # h_t            (T, B, hidden)
         drop = self.dropout_mask(h.shape, self.dropout)
         if drop is not None:
             h = h * drop
-        logits, head_cache = linear_forward(h, p["head.weight"], p["head.bias"])  # W h_t + b  (T, B, V)
-        self.save_cache((emb_cache, drop, head_cache, ids.shape))
+        logits = self.head(h)                                  # W h_t + b      (T, B, V)
+        self.save_cache((drop, ids.shape))
         return logits, state
 
     def backward(self, d_logits, d_state=None):
@@ -90,14 +89,11 @@ class CharRNN(Module):
         Adds every parameter's gradient into ``grads`` and returns dL/d(state passed
         in), which truncated BPTT drops.
         """
-        emb_cache, drop, head_cache, (T, B) = self.take_cache()
-        g = self._grads
+        drop, (T, B) = self.take_cache()
         d_logits = checks.float_array("d_logits", d_logits, (T, B, self.vocab_size), self.xp, self.dtype)
-        d_h, d_w, d_b = linear_backward(d_logits, head_cache)
-        g["head.weight"] += d_w
-        g["head.bias"] += d_b
+        d_h = self.head.backward(d_logits)
         if drop is not None:
             d_h *= drop
-        d_x, d_state0 = self.rnn.backward(d_h, d_state)                    # BPTT through the chunk
-        g["embedding.weight"] += embedding_backward(d_x, emb_cache)
+        d_x, d_state0 = self.rnn.backward(d_h, d_state)        # BPTT through the chunk
+        self.embedding.backward(d_x)
         return d_state0
