@@ -8,42 +8,14 @@ from pathlib import Path
 
 import pytest
 
+import minirnn.reference.lstm
 from minirnn.cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
 from minirnn.cli import main
 from minirnn.gradcheck import check_cell
 
-# A learner's LSTM as a step pair, written for these tests the way the twins are (one copy, here).
-LSTM_STEP = textwrap.dedent('''
-    import numpy as np
-
-
-    def sigmoid(a):
-        return 1 / (1 + np.exp(-a))
-
-
-    def lstm_step_forward(x, state, params):
-        h_prev, c_prev = state
-        a = x @ params["weight_ih"].T + params["bias_ih"] + h_prev @ params["weight_hh"].T + params["bias_hh"]
-        a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)
-        i, f, g, o = sigmoid(a_i), sigmoid(a_f), np.tanh(a_g), sigmoid(a_o)
-        c = f * c_prev + i * g
-        h = o * np.tanh(c)
-        return (h, c), (x, h_prev, c_prev, i, f, g, o, c)
-
-
-    def lstm_step_backward(d_next_state, cache, params):
-        dh, dc_next = d_next_state
-        x, h_prev, c_prev, i, f, g, o, c = cache
-        dc = dc_next + dh * o * (1 - np.tanh(c) ** 2)
-        d_a_i = dc * g * i * (1 - i)
-        d_a_f = dc * c_prev * f * (1 - f)
-        d_a_g = dc * i * (1 - g ** 2)
-        d_a_o = dh * np.tanh(c) * o * (1 - o)
-        da = np.concatenate([d_a_i, d_a_f, d_a_g, d_a_o], axis=1)
-        grads = {"weight_ih": da.T @ x, "weight_hh": da.T @ h_prev, "bias_ih": da.sum(0), "bias_hh": da.sum(0)}
-        return da @ params["weight_ih"], (da @ params["weight_hh"], dc * f), grads
-''')
-RIGHT_F, WRONG_F = "d_a_f = dc * c_prev * f * (1 - f)", "d_a_f = dc * c_prev * f"   # sigma' forgotten
+# A learner's LSTM as a step pair: the twin's own file, as a learner would copy it out of the package.
+LSTM_STEP = inspect.getsource(minirnn.reference.lstm).replace("from .", "from minirnn.reference.")
+RIGHT_F, WRONG_F = "da_f = df * f * (1 - f)", "da_f = df * f"   # sigma' forgotten
 
 # The same mistake in a Cell, the fast path's interface, where the gates hold their activations.
 WRONG_F_CELL = textwrap.dedent('''
@@ -122,6 +94,12 @@ def test_a_cell_of_a_kind_minirnn_lacks_is_checked_by_finite_differences_alone()
     assert "only finite differences check it" in str(report)
 
 
+def test_the_twins_step_pairs_are_checked_in_place(kind="lstm"):
+    """A file inside the package is imported by its module name, so its relative imports work."""
+    report = check_cell(f"{Path(minirnn.reference.lstm.__file__)}:lstm_step")
+    assert report.passed and report.cell.kind.name == "lstm"
+
+
 def test_a_step_pair_of_functions_can_be_checked_from_code():
     namespace = {}
     exec(LSTM_STEP, namespace)
@@ -154,7 +132,7 @@ def test_each_step_is_checked_on_its_own_so_an_error_stays_where_it_is_made(tmp_
 def test_a_forward_that_is_not_minirnns_cell_is_reported_as_such(tmp_path, capsys):
     """Gates taken in the order i, f, o, g: forward and backward agree, but it is not torch's LSTM."""
     swapped = LSTM_STEP.replace("a_i, a_f, a_g, a_o = np.split", "a_i, a_f, a_o, a_g = np.split") \
-                       .replace("[d_a_i, d_a_f, d_a_g, d_a_o]", "[d_a_i, d_a_f, d_a_o, d_a_g]")
+                       .replace("[da_i, da_f, da_g, da_o]", "[da_i, da_f, da_o, da_g]")
     assert gradcheck("--cell", write(tmp_path, swapped) + ":lstm_step") == 1
     out = capsys.readouterr().out
     said = " ".join(out.split())
@@ -168,7 +146,7 @@ def test_a_forward_that_is_not_minirnns_cell_is_reported_as_such(tmp_path, capsy
 NOT_WRITTEN = LSTM_STEP.replace("    dh, dc_next = d_next_state\n",
                                 "    raise NotImplementedError('write the backward')\n")
 THREE_GATES = LSTM_STEP.replace("np.split(a, 4", "np.split(a, 3")
-DX_TRANSPOSED = LSTM_STEP.replace('return da @ params["weight_ih"],', 'return (da @ params["weight_ih"]).T,')
+DX_TRANSPOSED = LSTM_STEP.replace("dx = da @ W_ih ", "dx = (da @ W_ih).T ")
 
 
 def line_of(source, text):
@@ -182,7 +160,7 @@ ERRORS = [
     ("learner.py:lstm_step", None, "import numpy\nnp.zeros(2)\n", "does not load: NameError at .*learner.py:2: "
                                                                    "name 'np' is not defined"),
     ("learner.py:gru_step", None, LSTM_STEP, "has no gru_step, nor gru_step_forward and gru_step_backward; "
-                                             "it has lstm_step \\(a step pair\\)"),
+                                             "it has .*lstm_step \\(a step pair\\)"),
     ("learner.py:sigmoid", None, LSTM_STEP, "sigmoid is a function, not a minirnn.cells.Cell"),
     ("learner.py:lstm_step_forward", None, LSTM_STEP, "name a step pair by its prefix, .*learner.py:lstm_step$"),
     ("learner.py:lstm_step", None, LSTM_STEP.replace("def lstm_step_backward", "def lstm_backward"),
@@ -193,10 +171,10 @@ ERRORS = [
     ("learner.py:MY_RNN", "lstm", RNN_CELL, "has n_gates=1 and state_names=\\('h',\\), but an LSTM"),
     ("learner.py:lstm_step", None, NOT_WRITTEN, "lstm_step_backward raised NotImplementedError at .*learner.py:"
                                                 f"{line_of(NOT_WRITTEN, 'raise')}: write the backward$"),
-    ("learner.py:lstm_step", None, LSTM_STEP.replace("return (h, c), (x", "return h, (x"),
+    ("learner.py:lstm_step", None, LSTM_STEP.replace("return (h, c), LSTMStepCache", "return h, LSTMStepCache"),
      "lstm_step_forward's next_state must be a tuple \\(h_next, c_next\\) of \\(2, 5\\) float64 arrays, "
      "got \\(2, 5\\) float64$"),
-    ("learner.py:lstm_step", None, LSTM_STEP.replace('"bias_hh": da.sum(0)}', "}"),
+    ("learner.py:lstm_step", None, LSTM_STEP.replace("grads = weight_grads(params, x, da, h_prev, da)", 'grads = {"weight_ih": da.T @ x}'),
      "lstm_step_backward's grads must be a dict with the keys of params"),
     ("learner.py:lstm_step", None, DX_TRANSPOSED,
      "lstm_step_backward's dx must be a \\(2, 3\\) float64 array, got \\(3, 2\\) float64$"),
@@ -227,7 +205,6 @@ def test_flags_that_do_not_go_together_are_refused(capsys, args, message):
 
 # -- the exercise page: its quote, its commands and its printouts ----------------------------------
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "exercise_lstm_backward.md"
-TWINS_PENDING = "minirnn.reference (the twins) is written on branch twins"
 
 
 def page_block(language, containing):
@@ -249,12 +226,10 @@ def printout(text):
 
 
 def test_the_exercise_quotes_the_twins_forward_as_it_is():
-    twin = pytest.importorskip("minirnn.reference.lstm", reason=TWINS_PENDING)
-    assert page_block("python", "def lstm_step_forward") == inspect.getsource(twin.lstm_step_forward)
+    assert page_block("python", "def lstm_step_forward") == inspect.getsource(minirnn.reference.lstm.lstm_step_forward)
 
 
 def test_the_exercise_as_given_says_in_one_line_that_the_backward_is_not_written(tmp_path, monkeypatch, capsys):
-    pytest.importorskip("minirnn.reference.lstm", reason=TWINS_PENDING)
     monkeypatch.chdir(tmp_path)
     (tmp_path / "lstm_exercise.py").write_text(page_block("python", "def lstm_step_backward"))
     assert main(page_command("lstm_exercise.py:lstm_step")) == 2

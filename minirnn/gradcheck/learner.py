@@ -259,6 +259,9 @@ def _load_file(path: str):
     """The module of ``path``, or a one-line error that says why it does not load, and where."""
     if not Path(path).is_file():
         raise OSError(f"--cell: no file {path}")
+    packaged = _packaged_module(path)
+    if packaged is not None:
+        return packaged
     module_name = f"_minirnn_cell_{Path(path).stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
@@ -273,6 +276,24 @@ def _load_file(path: str):
         where = f" at {path}:{lines[-1]}" if lines else ""
         raise ValueError(f"{path} does not load: {type(err).__name__}{where}: {err}") from err
     return module
+
+
+def _packaged_module(path: str):
+    """The module, imported by its dotted name, when ``path`` is a file of an importable package
+    (minirnn/reference/lstm.py is minirnn.reference.lstm, whose relative imports need its package);
+    None for a file of its own."""
+    path = Path(path).resolve()
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) == 1:
+        return None
+    try:
+        module = importlib.import_module(".".join(parts))
+    except ImportError:
+        return None
+    return module if Path(module.__file__).resolve() == path else None
 
 
 def _candidates(module) -> str:
