@@ -110,7 +110,7 @@ class Module:
         if missing or unexpected:
             raise ValueError(f"state_dict keys do not match the model: missing {missing}, unexpected {unexpected}")
         for name, value in state.items():
-            value = numpy.asarray(backend.to_host(value) if backend.backend_name(value) == "cupy" else value)
+            value = backend.host_array(value)
             if value.shape != tuple(params[name].shape):
                 raise ValueError(f"state_dict[{name!r}] must have shape {tuple(params[name].shape)}, "
                                  f"got {checks.describe(value)}")

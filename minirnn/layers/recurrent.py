@@ -22,7 +22,7 @@ def lengths_mask(lengths, T: int, B: int, xp):
 
     lengths: B integers in [1, T], in any order (a list or a host or device array).
     """
-    host = backend.to_host(lengths) if backend.backend_name(lengths) == "cupy" else numpy.asarray(lengths)
+    host = backend.host_array(lengths)
     if host.shape != (B,) or host.dtype.kind not in "iu":
         raise ValueError(f"lengths must be B={B} integers in [1, T={T}], got {checks.describe(host)}")
     if host.min() < 1 or host.max() > T:
