@@ -59,12 +59,13 @@ def id_array(name: str, value, shape, vocab_size: int, xp, ignore_index: int | N
         raise (ValueError if hasattr(value, "dtype") and value.dtype.kind in "iu" else TypeError)(
             f"{name} must be {_pattern(shape)} integer array, got {describe(value)}")
     if value.size:
-        counted = value if ignore_index is None else value[value != ignore_index]
-        if counted.size:
-            low, high = int(counted.min()), int(counted.max())
-            if low < 0 or high >= vocab_size:
-                bad = low if low < 0 else high
-                raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got {bad}")
+        # Ignored entries count as id 0, always valid; both bounds come to the host in one copy,
+        # since on a GPU each copy waits for the work queued before it.
+        counted = value if ignore_index is None else xp.where(value == ignore_index, 0, value)
+        low, high = (int(bound) for bound in backend.to_host(xp.stack([counted.min(), counted.max()])))
+        if low < 0 or high >= vocab_size:
+            bad = low if low < 0 else high
+            raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got {bad}")
     return value
 
 
