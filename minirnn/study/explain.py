@@ -267,7 +267,7 @@ def _computes(node: ast.stmt, frame) -> bool:
                 continue
             owner = getattr(callee, "__self__", None)
             module = getattr(callee, "__module__", None) or ""
-            if isinstance(callee, numpy.ufunc) or module.split(".")[0] in ("numpy", "cupy") \
+            if isinstance(callee, numpy.ufunc) or module.split(".")[0] in backend.BACKENDS \
                     or module.startswith(("minirnn.ops", "minirnn.layers.unroll", "minirnn.cells", "minirnn.models")) \
                     or isinstance(callee, Module) or _is_array(owner) \
                     or (isinstance(owner, Module) and callee.__name__ in ("forward", "backward")):
