@@ -283,6 +283,7 @@ class _Recorder:
         self.codes = codes          # the code objects whose lines are recorded
         self.cell_codes = cell_codes  # those of them that are a cell's gate math
         self.names = names          # id(array) -> parameter or gradient name
+        self.named = []             # arrays given a name below, kept alive so that no other array takes their id
         self.time_major = (steps, batch)   # the leading shape of an array that holds every step
         self.trace = Trace()
         self.pending: dict[int, tuple] = {}     # id(frame) -> (line record, statement) waiting for its outputs
@@ -413,6 +414,7 @@ class _Recorder:
             if _is_array(made) and self._name(made) is None and made.shape == source.shape \
                     and bool((made == source).all()):
                 self.names[id(made)] = label
+                self.named.append(made)
 
     def _carry(self, frame) -> None:
         """At the loop header after step t: the state (forward) or state gradient (backward) carried on.
