@@ -47,7 +47,8 @@ CUPY_CONVERSION_MESSAGE = ("Implicit conversion to a NumPy array is not allowed.
 class HostTransfer(NamedTuple):
     """One copy from the device to the host: what asked for it, from where."""
     kind: str          # "float()", ".get()", "boolean mask", ...
-    where: str         # "minirnn/ops/losses.py:54", the first line outside this module
+    where: str         # "minirnn/ops/losses.py:54": the first line outside this module and minirnn's
+                       # backend module (whose to_host is only how minirnn spells a copy)
     codes: tuple       # the code objects of the calling stack, innermost first
 
     def inside(self, function) -> bool:
@@ -63,7 +64,7 @@ def _record(kind: str) -> None:
     if _log is None:
         return
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename == __file__:
+    while frame is not None and frame.f_code.co_filename in (__file__, backend.__file__):
         frame = frame.f_back
     where = "?" if frame is None else f"{_short(frame.f_code.co_filename)}:{frame.f_lineno}"
     codes = []
