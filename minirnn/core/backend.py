@@ -35,7 +35,7 @@ def _load_cupy() -> ModuleType:
     except ImportError as err:
         raise RuntimeError(
             "backend 'cupy' needs CuPy, which is not installed: "
-            "pip install 'minirnn[gpu]' (CuPy for CUDA 12)") from err
+            "pip install 'minirnn[gpu-cuda12]' or 'minirnn[gpu-cuda13]' (the CUDA version of the driver)") from err
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:  # the CUDA runtime raises its own error types
