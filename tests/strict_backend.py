@@ -268,6 +268,7 @@ _METHODS = {"reshape", "transpose", "copy", "astype", "fill", "sum", "max", "min
             "swapaxes", "any", "all", "argmax", "argmin", "cumsum", "clip", "dot", "view", "flatten", "std",
             "var", "prod", "round", "take", "repeat", "nonzero", "conj"}
 _SIZED_BY_DATA = {"nonzero"}
+_SIZED_BY_DATA_FUNCTIONS = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
 
 
 # -- the namespace: NumPy's functions, on strict arrays -------------------------------------------------
@@ -303,14 +304,9 @@ def scatter_add(target, indices, values) -> None:
     numpy.add.at(target._data, _operand(indices), _operand(values))
 
 
-_SIZED_BY_DATA_FUNCTIONS = {"nonzero", "flatnonzero", "argwhere", "unique", "compress", "extract"}
-
-
 class _Stream:
     def synchronize(self) -> None:
         """Nothing runs asynchronously here."""
-
-
 
 
 def _build_namespace() -> types.ModuleType:

@@ -7,8 +7,9 @@ raises, as on CuPy, and every copy to the host is recorded with its line: the te
 which copies each path makes, and that the time loops and the optimizer steps make none.
 The fused CUDA kernels cannot run on the stand-in: there the cells' NumPy lines stand
 in for them (Cell.step_functions), so the kernels themselves are proven on a GPU, by
-the "cupy" runs of these tests and by scripts/gpu_check.py. On CuPy the copy-free
-blocks run under cupyx.allow_synchronize(False), which raises at any synchronisation.
+the "cupy" runs of these tests and by scripts/gpu_check.py. CuPy cannot say when it
+copies to the host (cupyx.allow_synchronize, deprecated since CuPy 10, detects nothing
+in CuPy 14), so on CuPy these tests hold the results and the stand-in counts the copies.
 """
 from contextlib import contextmanager
 
@@ -46,11 +47,9 @@ class Device:
 
     @contextmanager
     def no_host_copies(self):
-        """The block must not copy anything to the host (nor, on CuPy, wait for the GPU)."""
+        """The block must not copy anything to the host: checked on the stand-in, which can count copies."""
         if self.name == "cupy":
-            import cupyx
-            with cupyx.allow_synchronize(False):
-                yield
+            yield
             return
         with recording() as transfers:
             yield
@@ -270,14 +269,14 @@ def test_training_resumed_on_the_device_from_its_checkpoint_equals_an_uninterrup
 
 
 @pytest.mark.parametrize("optimizer", OPTIMIZER_SETTINGS)
-def test_optimizer_step_on_the_device_copies_nothing_to_the_host(device, optimizer):
-    model = char_model("charrnn", device.name)
+def test_optimizer_step_on_the_device_copies_nothing_to_the_host(stand_in, optimizer):
+    model = char_model("charrnn", "strict")
     settings = dict(OPTIMIZER_SETTINGS[optimizer], **({"nesterov": True} if optimizer == "sgd" else {}))
     stepper = optim.OPTIMIZERS[optimizer](model, lr=0.01, **settings)
     rng = numpy.random.default_rng(5)
-    char_step(model, rng.integers(0, 7, (5, 3)), rng.integers(0, 7, (5, 3)), device.put)
+    char_step(model, rng.integers(0, 7, (5, 3)), rng.integers(0, 7, (5, 3)), stand_in.put)
     optim.clip_grad_norm(model.grads, 0.1)
-    with device.no_host_copies():
+    with stand_in.no_host_copies():
         stepper.step()                   # the first step makes the state arrays
         stepper.step()
 
