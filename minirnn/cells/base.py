@@ -39,5 +39,6 @@ class Cell:
     gpu_backward: Callable
 
     def step_functions(self, xp) -> tuple:
-        """(forward, backward) for arrays of the module xp: the fused kernels on CuPy, NumPy's lines otherwise."""
-        return (self.forward, self.backward) if xp.__name__ == "numpy" else (self.gpu_forward, self.gpu_backward)
+        """(forward, backward) for arrays of the module xp: the fused kernels on CuPy, the array-module lines
+        otherwise (NumPy, or a backend plugged in by the tests, whose arrays cannot run CUDA kernels)."""
+        return (self.gpu_forward, self.gpu_backward) if xp.__name__ == "cupy" else (self.forward, self.backward)

@@ -11,6 +11,9 @@ The default backend is ``"numpy"``, or the value of the environment variable
 ``MINIRNN_BACKEND`` when it is set; :func:`use_backend` changes it for models
 built afterwards. A model keeps the backend it was built on until ``to()``
 moves it.
+
+A third backend can be plugged in with :func:`plug_in`: the tests use it for a
+CPU stand-in that refuses what CuPy refuses (tests/strict_backend.py).
 """
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ from types import ModuleType
 
 import numpy
 
-BACKENDS = ("numpy", "cupy")
+BACKENDS = ("numpy", "cupy")   # grows with plug_in
 
 _default = None  # resolved lazily so that importing minirnn never imports cupy
+_plugged: dict[str, tuple[ModuleType, type]] = {}   # name -> (namespace, array type), see plug_in
 
 
 def _load_cupy() -> ModuleType:
@@ -31,7 +35,7 @@ def _load_cupy() -> ModuleType:
     except ImportError as err:
         raise RuntimeError(
             "backend 'cupy' needs CuPy, which is not installed: "
-            "pip install 'minirnn[gpu]' (CuPy for CUDA 12)") from err
+            "pip install 'minirnn[gpu-cuda12]' or 'minirnn[gpu-cuda13]' (the CUDA version of the driver)") from err
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as err:  # the CUDA runtime raises its own error types
@@ -47,6 +51,8 @@ def namespace(name: str) -> ModuleType:
         return numpy
     if name == "cupy":
         return _load_cupy()
+    if name in _plugged:
+        return _plugged[name][0]
     raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
 
 
@@ -78,6 +84,33 @@ def gpu_available() -> bool:
     return True
 
 
+def plug_in(xp: ModuleType, array_type: type) -> None:
+    """Add a backend named ``xp.__name__`` whose arrays are ``array_type`` (for tests).
+
+    It must behave as CuPy does where minirnn relies on it: ``xp`` offers the NumPy
+    functions minirnn calls plus ``scatter_add(target, indices, values)`` (cupyx's),
+    and its arrays copy to the host with ``.get()``. The fused kernels are CuPy's
+    alone, so on a plugged-in backend the cells run their array-module lines.
+    :func:`unplug` removes it.
+    """
+    global BACKENDS
+    _plugged[xp.__name__] = (xp, array_type)
+    BACKENDS = tuple(dict.fromkeys(BACKENDS + (xp.__name__,)))
+
+
+def unplug(name: str) -> None:
+    """Remove a backend added by :func:`plug_in`."""
+    global BACKENDS, _default
+    _plugged.pop(name, None)
+    BACKENDS = tuple(b for b in BACKENDS if b != name)
+    if _default == name:
+        _default = None
+
+
+def _plugged_name(array) -> str | None:
+    return next((name for name, (_, array_type) in _plugged.items() if isinstance(array, array_type)), None)
+
+
 def array_module(array) -> ModuleType:
     """The array module an array belongs to (the get_array_module pattern)."""
     if isinstance(array, numpy.ndarray) or numpy.isscalar(array):
@@ -85,23 +118,31 @@ def array_module(array) -> ModuleType:
     if type(array).__module__.split(".")[0] == "cupy":
         import cupy
         return cupy
-    return numpy
+    plugged = _plugged_name(array)
+    return numpy if plugged is None else _plugged[plugged][0]
 
 
 def backend_name(array) -> str:
-    """"numpy" or "cupy" for an array, or a plain type name for anything else."""
+    """"numpy" or "cupy" (or a plugged-in backend's name) for an array, or a plain type name for anything else."""
     if isinstance(array, numpy.ndarray):
         return "numpy"
     if type(array).__module__.split(".")[0] == "cupy":
         return "cupy"
-    return type(array).__name__
+    return _plugged_name(array) or type(array).__name__
 
 
 def to_host(array) -> numpy.ndarray:
-    """A NumPy copy of an array from either backend (a fresh array, never a view)."""
+    """A NumPy copy of an array from any backend (a fresh array, never a view)."""
     if isinstance(array, numpy.ndarray):
         return array.copy()
     return array.get()
+
+
+def host_array(value) -> numpy.ndarray:
+    """``value`` as a NumPy array: a device array is copied to the host, a NumPy array or a list is used as it is."""
+    if backend_name(value) in BACKENDS and not isinstance(value, numpy.ndarray):
+        return to_host(value)
+    return numpy.asarray(value)
 
 
 def to_backend(array, name: str):
@@ -126,9 +167,11 @@ def scatter_add(target, indices, values) -> None:
         sorted_indices = indices[order]
         run_starts = numpy.flatnonzero(numpy.r_[True, sorted_indices[1:] != sorted_indices[:-1]])
         target[sorted_indices[run_starts]] += numpy.add.reduceat(values[order], run_starts, axis=0)
-    else:
+    elif backend_name(target) == "cupy":
         import cupyx
         cupyx.scatter_add(target, indices, values)
+    else:
+        array_module(target).scatter_add(target, indices, values)
 
 
 def rng(seed: int | None = None) -> numpy.random.Generator:

@@ -59,19 +59,23 @@ def float_array(name: str, value, shape, xp, dtype):
     return value if value.dtype == dtype else value.astype(dtype)
 
 
-def id_array(name: str, value, shape, vocab_size: int, xp, ignore_index: int | None = None):
-    """Check an integer array of ids in [0, vocab_size) (``ignore_index`` also allowed)."""
+def id_array(name: str, value, shape, vocab_size: int | None, xp, ignore_index: int | None = None):
+    """Check an integer array of ids in [0, vocab_size) (``ignore_index`` also allowed).
+
+    vocab_size None checks the shape and type only, for a caller whose embedding checks the range.
+    """
     check_backend(name, value, xp.__name__)
     if not hasattr(value, "dtype") or value.dtype.kind not in "iu" or not _matches(value.shape, shape):
         raise (ValueError if hasattr(value, "dtype") and value.dtype.kind in "iu" else TypeError)(
             f"{name} must be {_pattern(shape)} integer array, got {describe(value)}")
-    if value.size:
-        counted = value if ignore_index is None else value[value != ignore_index]
-        if counted.size:
-            low, high = int(counted.min()), int(counted.max())
-            if low < 0 or high >= vocab_size:
-                bad = low if low < 0 else high
-                raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got {bad}")
+    if value.size and vocab_size is not None:
+        # Ignored entries count as id 0, always valid; both bounds come to the host in one copy,
+        # since on a GPU each copy waits for the work queued before it.
+        counted = value if ignore_index is None else xp.where(value == ignore_index, 0, value)
+        low, high = (int(bound) for bound in backend.to_host(xp.stack([counted.min(), counted.max()])))
+        if low < 0 or high >= vocab_size:
+            bad = low if low < 0 else high
+            raise ValueError(f"{name} must hold ids in [0, {vocab_size}), got {bad}")
     return value
 
 

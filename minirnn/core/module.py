@@ -117,10 +117,8 @@ class Module:
 
     def _checked_value(self, name: str, value, shape) -> numpy.ndarray:
         """``state[name]`` as a host array of the model's dtype, or a ValueError saying what is wrong with it."""
-        if backend.backend_name(value) == "cupy":
-            value = backend.to_host(value)
         try:
-            value = numpy.asarray(value)
+            value = backend.host_array(value)
         except (TypeError, ValueError) as err:        # ragged nested lists and the like
             raise ValueError(f"state_dict[{name!r}] must be an array of shape {tuple(shape)}, got "
                              f"{type(value).__name__} ({err})") from None

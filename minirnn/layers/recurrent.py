@@ -28,7 +28,7 @@ def lengths_mask(lengths, T: int, B: int, xp):
     if B == 0:                                      # as torch, which cannot pack an empty batch
         raise ValueError("lengths needs a batch of at least one sequence, got x with B=0 "
                          "(an empty batch runs without lengths)")
-    host = backend.to_host(lengths) if backend.backend_name(lengths) == "cupy" else numpy.asarray(lengths)
+    host = backend.host_array(lengths)
     if host.shape != (B,) or host.dtype.kind not in "iu":
         raise ValueError(f"lengths must be B={B} integers in [1, T={T}], got {checks.describe(host)}")
     if host.min() < 1 or host.max() > T:

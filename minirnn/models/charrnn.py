@@ -73,7 +73,7 @@ class CharRNN(Module):
         Returns (logits (T, B, V), state) where state is h_n (layers, B, hidden),
         or (h_n, c_n) for the LSTM, to pass to the next chunk.
         """
-        ids = checks.id_array("ids", ids, ("T", "B"), self.vocab_size, self.xp)
+        ids = checks.id_array("ids", ids, ("T", "B"), None, self.xp)   # their range: checked by the embedding
         x = self.embedding(ids)                                # x_t = E[c_t]    (T, B, emb)
         h, state = self.rnn(x, state)                          # h_t            (T, B, hidden)
         drop = self.dropout_mask(h.shape, self.dropout)

@@ -37,9 +37,14 @@ def nll_loss(logp, target, ignore_index: int | None = None, mask=None):
     target, zero where a target does not count. Returns (loss, d_logp) with loss a
     Python float: L = -(1/N) sum_n logp[n, target[n]].
     """
-    xp = _check("logp", logp, target, ignore_index)
+    return _nll(logp, target, ignore_index, mask, _check("logp", logp, target, ignore_index))
+
+
+def _nll(logp, target, ignore_index, mask, xp):
+    """nll_loss once its arguments are checked (cross_entropy checks its own, so the targets are read once)."""
     weight = _counted(target, ignore_index, mask, xp)
-    count = int(weight.sum())
+    # With no ignore_index and no mask every target counts: the device need not be asked how many.
+    count = target.size if ignore_index is None and mask is None else int(weight.sum())
     if count == 0:
         raise ValueError("nll_loss has no target to average: every target is ignored or masked")
     rows = logp.reshape(-1, logp.shape[-1])
@@ -58,7 +63,7 @@ def cross_entropy(logits, target, ignore_index: int | None = None, mask=None):
     logits: (B, V) or (T, B, V). Stable at any logit size (the row maximum is
     subtracted inside the log-softmax). Returns (loss, d_logits).
     """
-    _check("logits", logits, target, ignore_index)
+    xp = _check("logits", logits, target, ignore_index)
     logp, cache = log_softmax_forward(logits)
-    loss, d_logp = nll_loss(logp, target, ignore_index, mask)
+    loss, d_logp = _nll(logp, target, ignore_index, mask, xp)
     return loss, log_softmax_backward(d_logp, cache)
