@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import sysconfig
 from pathlib import Path
 
@@ -33,9 +35,15 @@ DEFAULT_CORPUS_BYTES = 2_000_000
 def read_text(path) -> str:
     """The contents of a UTF-8 text file; a clear ValueError for an empty or non-UTF-8 file.
 
-    A missing or unreadable file raises the OSError that names it.
+    A missing or unreadable file raises the OSError that names it. Anything but a
+    regular file (a FIFO, which would block, or a device such as /dev/zero, which
+    never ends) is refused before a byte of it is read.
     """
-    raw = Path(path).read_bytes()
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))   # a FIFO must not block the open
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ValueError(f"text file {str(path)!r} is not a regular file")
+        raw = file.read()
     if not raw:
         raise ValueError(f"text file {str(path)!r} is empty: a character model needs text to learn from")
     try:
