@@ -268,7 +268,7 @@ def check_state(meta, arrays: dict, param_shapes: dict, expect_class: str | None
     if not isinstance(meta, dict) or set(meta) != {"class", "hyper", "step_count"}:
         raise ValueError(f"optimizer state must be {{'class', 'hyper', 'step_count'}}, got "
                          f"{sorted(meta) if isinstance(meta, dict) else type(meta).__name__}")
-    if meta["class"] not in CLASSES:
+    if meta["class"] not in tuple(CLASSES):                    # a tuple: the stored class may be unhashable
         raise ValueError(f"optimizer class must be one of {tuple(CLASSES)}, got {meta['class']!r}")
     if expect_class is not None and meta["class"] != expect_class:
         raise ValueError(f"optimizer state is for {meta['class']!r}, not {expect_class}")
