@@ -45,6 +45,7 @@ import stat
 import tokenize
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy
@@ -79,6 +80,17 @@ class CheckpointError(ValueError):
     def __init__(self, path, reason: str):
         super().__init__(f"{path} is not a usable minirnn checkpoint: {reason}")
         self.path, self.reason = str(path), reason
+
+
+@contextmanager
+def refused_as(path):
+    """Inside: a ValueError raised by a check of the file at ``path`` becomes its CheckpointError."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except ValueError as err:
+        raise CheckpointError(path, str(err)) from None
 
 
 @dataclass
@@ -144,10 +156,8 @@ def load(path) -> Checkpoint:
             raise
         except DAMAGED as err:
             raise CheckpointError(name, _unreadable(file, err)) from None
-    try:
+    with refused_as(name):                             # a setting out of range, said by the check that saw it
         return _checked(name, members)
-    except ValueError as err:                          # a setting out of range, said by the check that saw it
-        raise err if isinstance(err, CheckpointError) else CheckpointError(name, str(err)) from None
 
 
 def _unreadable(file, err: Exception) -> str:

@@ -23,7 +23,6 @@ from .data import DEFAULT_CORPUS_BYTES
 from .optim import OPTIMIZERS
 
 SESSION = ("out", "resume", "progress")       # this process's settings, not the run's: never stored
-RUN_LENGTH = ("epochs", "minutes", "eval_every")
 
 
 def flag(name: str) -> str:

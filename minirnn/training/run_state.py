@@ -24,7 +24,7 @@ import numbers
 import re
 from dataclasses import dataclass, field
 
-from .checkpoint import Checkpoint, CheckpointError, load
+from .checkpoint import Checkpoint, load, refused_as
 from .config import TrainConfig
 from .data import Vocab
 from .optim import OPTIMIZERS
@@ -168,10 +168,8 @@ def read_run(path) -> SavedRun:
     Raises CheckpointError (or OSError for a missing or unreadable file).
     """
     saved = load(path)
-    try:
+    with refused_as(saved.path):
         return _checked_run(saved)
-    except ValueError as err:
-        raise err if isinstance(err, CheckpointError) else CheckpointError(saved.path, str(err)) from None
 
 
 def _checked_run(saved: Checkpoint) -> SavedRun:

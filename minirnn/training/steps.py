@@ -76,15 +76,16 @@ class CharRNNSteps:
         states = self.state if isinstance(self.state, tuple) else (self.state,)
         return {f"state{i}": s for i, s in enumerate(states)}
 
-    def check_state_arrays(self, arrays: dict) -> None:
-        """Refuse a stored carried state that does not have this run's shape (ValueError)."""
+    def check_state_arrays(self, arrays: dict, step: int) -> None:
+        """Refuse a stored carried state that is not this run's (ValueError): after the first step every
+        stream carries one, h (and c for the LSTM), each (layers, batch, hidden)."""
         config = self.config
-        names = {"state0", "state1"} if config.cell == "lstm" else {"state0"}
+        names = set() if step == 0 else {"state0", "state1"} if config.cell == "lstm" else {"state0"}
         shape = (config.layers, config.batch, config.hidden)
-        if arrays and (set(arrays) != names or any(a.shape != shape or a.dtype != config.dtype
-                                                   for a in arrays.values())):
-            raise ValueError(f"its carried state must be {sorted(names)}, each {shape} {config.dtype}, got "
-                             f"{ {k: (a.shape, str(a.dtype)) for k, a in arrays.items()} }")
+        if set(arrays) != names or any(a.shape != shape or a.dtype != config.dtype for a in arrays.values()):
+            got = ", ".join(f"{k} {a.shape} {a.dtype}" for k, a in arrays.items()) or "none"
+            raise ValueError(f"its carried state at step {step} must be {sorted(names)}, each {shape} "
+                             f"{config.dtype}; got {got}")
 
     def restore(self, arrays: dict, xp) -> None:
         states = tuple(xp.asarray(arrays[f"state{i}"]) for i in range(len(arrays)))
@@ -139,7 +140,7 @@ class CharLoopSteps:
     def state_arrays(self) -> dict:
         return {}
 
-    def check_state_arrays(self, arrays: dict) -> None:
+    def check_state_arrays(self, arrays: dict, step: int) -> None:
         if arrays:
             raise ValueError(f"it holds arrays {sorted(arrays)}, but CharLoopModel carries no state")
 

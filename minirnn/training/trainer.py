@@ -30,9 +30,9 @@ from pathlib import Path
 
 from ..core.grad_mode import no_grad
 from . import checkpoint
-from .checkpoint import CheckpointError
+from .checkpoint import refused_as
 from .config import TrainConfig, resumed
-from .data import Vocab, default_corpus, read_text
+from .data import Vocab, default_corpus, read_text, split
 from .optim import OPTIMIZERS, clip_grad_norm, grad_norm, step_decay, warmup_cosine
 from .rundir import RunDirectory
 from .run_state import RunState, SinceEval, check_rng_states
@@ -107,7 +107,7 @@ class Trainer:
         self.config = config
         self.text_sha256 = text_digest(text)
         self.vocab = vocab or Vocab.from_text(text)
-        train_ids, val_ids = _split(self.vocab.encode(text), config.val_fraction)
+        train_ids, val_ids = split(self.vocab.encode(text), config.val_fraction, name="--val-fraction")
         self.steps = STEPS[config.model](config, train_ids, val_ids)
         self.model = build_model(config, len(self.vocab))
         self.optimizer = build_optimizer(config, self.model)
@@ -128,10 +128,8 @@ class Trainer:
         if text_digest(text) != saved.text_sha256:
             raise ValueError(_text_changed(config, given))
         self._setup(config, text, saved.vocab)
-        try:
+        with refused_as(saved.path):
             self._restore(saved)
-        except ValueError as err:
-            raise err if isinstance(err, CheckpointError) else CheckpointError(saved.path, str(err)) from None
 
     def _restore(self, saved) -> None:
         """Check what depends on the data and the built model, then restore everything (nothing before)."""
@@ -140,7 +138,7 @@ class Trainer:
             raise ValueError(f"its position (step {state.step}, epoch {state.epoch}, batch {state.batch_index}) "
                              f"does not fit {batches} batches per epoch")
         check_rng_states(saved.rng_states, [prefix for prefix, _ in self.model.named_modules()])
-        self.steps.check_state_arrays(saved.checkpoint.arrays)
+        self.steps.check_state_arrays(saved.checkpoint.arrays, state.step)
         expected = {k: v for k, v in self.optimizer.hyperparameters().items() if k != "lr"}
         stored = {k: v for k, v in saved.checkpoint.optimizer["hyper"].items() if k != "lr"}
         if stored != expected:
@@ -306,15 +304,6 @@ class Trainer:
         best = math.nan if state.best_val_loss is None else state.best_val_loss
         return TrainResult(state.step, record["epoch"], record["val_loss"], record["val_bpc"], best,
                            record["tokens_per_sec"], losses, str(self.config.out), interrupted)
-
-
-def _split(ids, val_fraction: float):
-    """(train ids, validation ids): the last ``val_fraction`` of the text is for validation."""
-    n_val = int(len(ids) * val_fraction)
-    if n_val < 2 or len(ids) - n_val < 2:
-        raise ValueError(f"--val-fraction {val_fraction} of a text of {len(ids)} characters leaves "
-                         f"{len(ids) - n_val} for training and {n_val} for validation; each needs at least 2")
-    return ids[:-n_val], ids[-n_val:]
 
 
 def _absolute(path: str | None) -> str | None:
