@@ -80,7 +80,7 @@ def build_optimizer(config: TrainConfig, model):
 
 
 class Trainer:
-    """One run: its directory (locked while this object lives), settings, data, model, optimizer, position.
+    """One run: its directory (locked from here until run() returns), settings, data, model, optimizer, position.
 
     given: the fields of ``config`` the caller set (the command line's flags); default: those that
     differ from TrainConfig's defaults. With ``config.resume`` they must agree with the saved run.
