@@ -1,4 +1,7 @@
 """minirnn.training.data: reading text, the default corpus, the vocabulary, the split and the batchers."""
+import os
+import signal
+
 import numpy
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -110,3 +113,18 @@ def test_window_order_depends_on_seed_and_epoch_only():
 def test_windows_too_short_says_the_minimum():
     with pytest.raises(ValueError, match="at least 24 characters"):
         data.WindowBatcher(numpy.arange(20), n=8, batch=16)
+
+
+def test_read_text_refuses_a_fifo_without_waiting_for_a_writer(tmp_path):
+    signal.signal(signal.SIGALRM, lambda *args: pytest.fail("reading the FIFO blocked"))
+    signal.alarm(10)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ValueError, match="is not a regular file"):
+        data.read_text(fifo)                                  # without the check, this blocks for ever
+    signal.alarm(0)
+
+
+def test_read_text_refuses_a_device_without_reading_it():
+    with pytest.raises(ValueError, match="'/dev/zero' is not a regular file"):
+        data.read_text("/dev/zero")                           # without the check, memory runs out

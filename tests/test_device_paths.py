@@ -17,7 +17,7 @@ import numpy
 import pytest
 
 import minirnn
-import minirnn.training.trainer
+import minirnn.training.rundir
 from minirnn.bench import bench
 from minirnn.core import backend
 from minirnn.gradcheck import MODELS, draw_cases, run_case
@@ -231,7 +231,7 @@ OPTIMIZER_SETTINGS = {"sgd": dict(momentum=0.9, weight_decay=1e-3), "adagrad": {
 @pytest.fixture
 def text_file(tmp_path, monkeypatch):
     # loss.png is drawn from metrics.jsonl on the host, the same on every backend: not drawn here.
-    monkeypatch.setattr(minirnn.training.trainer, "_plot", lambda out, log: None)
+    monkeypatch.setattr(minirnn.training.rundir.RunDirectory, "plot", lambda self: None)
     path = tmp_path / "text.txt"
     path.write_text(TEXT, encoding="utf-8")
     return path
@@ -241,6 +241,8 @@ def tiny_config(text_file, out, **overrides):
     settings = dict(text=str(text_file), emb=4, hidden=6, batch=2, bptt=8, dtype="float64", eval_every=4,
                     out=str(out), progress=False, epochs=0.3, lr=0.01)
     settings.update(overrides)
+    if settings.get("model") == "charloop":
+        del settings["bptt"]             # CharLoopModel reads windows (--window), not bptt chunks
     return TrainConfig(**settings)
 
 
@@ -258,7 +260,7 @@ def test_training_on_the_device_matches_numpy(device, text_file, tmp_path, optim
 @pytest.mark.parametrize("model", ["charrnn", "charloop"])
 def test_training_resumed_on_the_device_from_its_checkpoint_equals_an_uninterrupted_run(device, text_file, tmp_path,
                                                                                         model):
-    overrides = dict(model=model, layers=2, dropout=0.2, batch=2 if model == "charrnn" else 16)
+    overrides = dict(model=model, layers=2, dropout=0.2, batch=2) if model == "charrnn" else dict(model=model, batch=16)
     with device.as_default():
         whole = train(tiny_config(text_file, tmp_path / "whole", epochs=0.4, **overrides), log=lambda _: None)
         first = train(tiny_config(text_file, tmp_path / "split", epochs=0.2, **overrides), log=lambda _: None)

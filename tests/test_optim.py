@@ -187,3 +187,49 @@ def test_optimizer_state_follows_a_model_converted_with_astype():
         optimizer.step()
         model.astype("float64")
     assert all(s.dtype == numpy.float64 for slots in optimizer.state.values() for s in slots.values())
+
+
+@pytest.mark.parametrize("cls, settings, message", [
+    (optim.Adam, dict(eps=1e30), r"eps must be a number in \(0, 1\), got 1e\+30"),
+    (optim.Adagrad, dict(eps=0.0), "eps must be a finite number > 0"),
+    (optim.AdamW, dict(weight_decay=-50), "weight_decay must be a finite number >= 0, got -50"),
+    (optim.SGD, dict(momentum=0.9, nesterov="yes"), "nesterov must be True or False, got 'yes'"),
+])
+def test_settings_out_of_range_are_refused_by_name(cls, settings, message):
+    with pytest.raises(ValueError, match=message):
+        cls(Weights(w=P0), **settings)
+
+
+def adam_after_one_step():
+    model = Weights(w=P0)
+    optimizer = optim.Adam(model, lr=0.01)
+    model.grads["w"][...] = GRADS[0]
+    optimizer.step()
+    return optimizer
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda arrays, meta: arrays.pop("w/exp_avg_sq"), r"missing \['w/exp_avg_sq'\]"),
+    (lambda arrays, meta: arrays.update({"w/extra": arrays["w/exp_avg"]}), r"unexpected \['w/extra'\]"),
+    (lambda arrays, meta: meta.update(step_count=-1), r"step_count must be an integer in \[0, 2\*\*63\), got -1"),
+    (lambda arrays, meta: meta.update(step_count=0), r"missing \[\], unexpected \['w/exp_avg', 'w/exp_avg_sq'\]"),
+    (lambda arrays, meta: meta["hyper"].update(eps=1e30), r"eps must be a number in \(0, 1\)"),
+    (lambda arrays, meta: meta["hyper"].update(model="x"), "Adam's settings must be"),
+    (lambda arrays, meta: arrays.update({"w/exp_avg_sq": -arrays["w/exp_avg_sq"] - 1}), "sum of squares"),
+    (lambda arrays, meta: arrays.update({"w/exp_avg": arrays["w/exp_avg"][:2]}), "must have its parameter's shape"),
+])
+def test_load_state_dict_refuses_an_incomplete_or_out_of_range_state_and_changes_nothing(damage, message):
+    arrays, meta = adam_after_one_step().state_dict()
+    damage(arrays, meta)
+    target = adam_after_one_step()
+    before = (target.eps, target.step_count, {k: v.copy() for k, v in target.state["w"].items()})
+    with pytest.raises(ValueError, match=message):
+        target.load_state_dict(arrays, meta)
+    assert (target.eps, target.step_count) == before[:2] and target.model is not None
+    assert all((target.state["w"][k] == v).all() for k, v in before[2].items())
+
+
+def test_plain_sgd_keeps_no_state_and_momentum_sgd_a_buffer_per_parameter():
+    assert optim.SGD.state_shapes({"momentum": 0.0}, 5, {"w": (3,)}) == {}
+    assert optim.SGD.state_shapes({"momentum": 0.9}, 5, {"w": (3,)}) == {"w/momentum_buffer": (3,)}
+    assert optim.Adam.state_shapes({}, 0, {"w": (3,)}) == {}

@@ -1,80 +1,80 @@
 """Train a character model on a text file or the built-in corpus (Python's standard-library sources).
 
 Writes last.npz, best.npz, metrics.jsonl and loss.png into --out; evaluates on the
-last --val-fraction of the text every --eval-every steps and at the end.
-With --resume, continues the run in --out with its saved settings: only
---epochs, --minutes and --eval-every may change.
+last --val-fraction of the text every --eval-every steps and at the end. Ctrl-C
+stops after the step under way, evaluated and saved (exit status 130).
+
+With --resume, continues the run in --out with its saved settings, the same losses
+as if it had never stopped. --epochs and --minutes (either replaces the saved
+stopping rule, counting the whole run) and --eval-every may change; --text may
+give the same text at a new path; any other flag must agree with the saved run.
 """
 from __future__ import annotations
 
 import argparse
 import math
 
-from ..training.trainer import TrainConfig, train
+from ..training.config import TrainConfig
+from ..training.trainer import train
 
 DEFAULTS = TrainConfig()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # No flag has an argparse default: a flag's absence must be visible, since with --resume an
+    # absent flag keeps the saved setting while a given one must agree with it.
+    def add(group, *names, default_shown=True, **kwargs):
+        dest = names[0][2:].replace("-", "_")
+        if default_shown:
+            kwargs["help"] += f" (default {getattr(DEFAULTS, dest)})"
+        group.add_argument(*names, default=argparse.SUPPRESS, **kwargs)
+
     data = parser.add_argument_group("data")
-    data.add_argument("--text", metavar="FILE", help="UTF-8 text to train on (default: the built-in corpus)")
-    data.add_argument("--corpus-bytes", type=int, default=DEFAULTS.corpus_bytes, metavar="N",
-                      help="size of the built-in corpus (default %(default)s)")
-    data.add_argument("--val-fraction", type=float, default=DEFAULTS.val_fraction, metavar="X",
-                      help="the last X of the text is for validation (default %(default)s)")
+    add(data, "--text", metavar="FILE", default_shown=False,
+        help="UTF-8 text to train on (default: the built-in corpus)")
+    add(data, "--corpus-bytes", type=int, metavar="N", help="size of the built-in corpus")
+    add(data, "--val-fraction", type=float, metavar="X", help="the last X of the text is for validation")
     model = parser.add_argument_group("model")
-    model.add_argument("--model", choices=("charrnn", "charloop"), default=DEFAULTS.model,
-                       help="CharRNN (a prediction per step) or the article's CharLoopModel (default %(default)s)")
-    model.add_argument("--cell", choices=("rnn", "lstm", "gru"), default=DEFAULTS.cell,
-                       help="CharRNN's recurrent cell (default %(default)s)")
-    model.add_argument("--emb", type=int, default=DEFAULTS.emb, metavar="N",
-                       help="embedding size (default %(default)s)")
-    model.add_argument("--hidden", type=int, default=DEFAULTS.hidden, metavar="N",
-                       help="hidden size (default %(default)s)")
-    model.add_argument("--layers", type=int, default=DEFAULTS.layers, metavar="N",
-                       help="stacked layers, CharRNN (default %(default)s)")
-    model.add_argument("--dropout", type=float, default=DEFAULTS.dropout, metavar="P",
-                       help="dropout between layers and before the head (default %(default)s)")
-    model.add_argument("--window", type=int, default=DEFAULTS.window, metavar="N",
-                       help="CharLoopModel's window of characters (default %(default)s)")
-    model.add_argument("--dtype", choices=("float32", "float64"), default=DEFAULTS.dtype)
+    add(model, "--model", choices=("charrnn", "charloop"),
+        help="CharRNN (a prediction per step) or the article's CharLoopModel")
+    add(model, "--cell", choices=("rnn", "lstm", "gru"), help="CharRNN's recurrent cell")
+    add(model, "--emb", type=int, metavar="N", help="embedding size")
+    add(model, "--hidden", type=int, metavar="N", help="hidden size")
+    add(model, "--layers", type=int, metavar="N", help="stacked layers, CharRNN")
+    add(model, "--dropout", type=float, metavar="P", help="dropout between layers and before the head, CharRNN")
+    add(model, "--window", type=int, metavar="N", help="CharLoopModel's window of characters")
+    add(model, "--dtype", choices=("float32", "float64"), help="precision of the parameters and the math")
     optim = parser.add_argument_group("optimization")
-    optim.add_argument("--batch", type=int, default=DEFAULTS.batch, metavar="N",
-                       help="streams (CharRNN) or windows (CharLoopModel) per batch (default %(default)s)")
-    optim.add_argument("--bptt", type=int, default=DEFAULTS.bptt, metavar="N",
-                       help="steps per truncated-BPTT chunk (default %(default)s)")
-    optim.add_argument("--optimizer", choices=("sgd", "adagrad", "adam", "adamw"), default=DEFAULTS.optimizer)
-    optim.add_argument("--lr", type=float, default=DEFAULTS.lr, metavar="X",
-                       help="learning rate (default %(default)s)")
-    optim.add_argument("--momentum", type=float, default=DEFAULTS.momentum, metavar="X", help="SGD's momentum")
-    optim.add_argument("--weight-decay", type=float, default=DEFAULTS.weight_decay, metavar="X",
-                       help="L2 (sgd, adam; default 0) or decoupled (adamw; default 0.01) weight decay")
-    optim.add_argument("--clip", type=float, default=DEFAULTS.clip, metavar="X",
-                       help="max global gradient norm, 0 for none (default %(default)s)")
-    optim.add_argument("--schedule", choices=("constant", "cosine", "step"), default=DEFAULTS.schedule,
-                       help="learning-rate schedule; cosine needs --epochs (default %(default)s)")
-    optim.add_argument("--warmup", type=int, default=DEFAULTS.warmup, metavar="N",
-                       help="warm-up steps of the cosine schedule")
-    optim.add_argument("--step-size", type=int, default=DEFAULTS.step_size, metavar="N",
-                       help="steps between decays of the step schedule (default %(default)s)")
-    optim.add_argument("--gamma", type=float, default=DEFAULTS.gamma, metavar="X",
-                       help="decay factor of the step schedule (default %(default)s)")
+    add(optim, "--batch", type=int, metavar="N", help="streams (CharRNN) or windows (CharLoopModel) per batch")
+    add(optim, "--bptt", type=int, metavar="N", help="steps per truncated-BPTT chunk, CharRNN")
+    add(optim, "--optimizer", choices=("sgd", "adagrad", "adam", "adamw"), help="the update rule")
+    add(optim, "--lr", type=float, metavar="X", help="learning rate")
+    add(optim, "--momentum", type=float, metavar="X", help="momentum of --optimizer sgd")
+    add(optim, "--weight-decay", type=float, metavar="X", default_shown=False,
+        help="L2 (sgd, adam; default 0) or decoupled (adamw; default 0.01) weight decay")
+    add(optim, "--clip", type=float, metavar="X", help="max global gradient norm, 0 for none")
+    add(optim, "--schedule", choices=("constant", "cosine", "step"),
+        help="learning-rate schedule; cosine needs --epochs")
+    add(optim, "--warmup", type=int, metavar="N", help="warm-up steps of --schedule cosine")
+    add(optim, "--step-size", type=int, metavar="N", help="steps between decays of --schedule step")
+    add(optim, "--gamma", type=float, metavar="X", help="decay factor of --schedule step")
     run = parser.add_argument_group("run")
-    run.add_argument("--epochs", type=float, metavar="N", help="passes over the training text, fractions allowed")
-    run.add_argument("--minutes", type=float, metavar="X",
-                     help="training time limit, evaluations excluded; with --resume, the total over all sessions of the "
-                          "run (default without --epochs: 1 epoch)")
-    run.add_argument("--eval-every", type=int, default=DEFAULTS.eval_every, metavar="N",
-                     help="steps between evaluations (default %(default)s)")
-    run.add_argument("--seed", type=int, default=DEFAULTS.seed, metavar="N", help="(default %(default)s)")
-    run.add_argument("--out", default=DEFAULTS.out, metavar="DIR", help="run directory (default %(default)s)")
-    run.add_argument("--resume", action="store_true", help="continue the run in --out from its last.npz")
-    run.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    add(run, "--epochs", type=float, metavar="N", default_shown=False,
+        help="passes over the training text, fractions allowed (default without --minutes: 1)")
+    add(run, "--minutes", type=float, metavar="X", default_shown=False,
+        help="training time limit, evaluations excluded; with --resume, the total over all sessions of the run")
+    add(run, "--eval-every", type=int, metavar="N", help="steps between evaluations")
+    add(run, "--seed", type=int, metavar="N", help="seed of the initial weights, dropout and window order")
+    add(run, "--out", metavar="DIR", help="run directory")
+    add(run, "--resume", action="store_true", default_shown=False,
+        help="continue the run in --out from its last.npz, with its saved settings")
+    add(run, "--no-progress", dest="progress", action="store_false", default_shown=False,
+        help="no progress display (by default a bar on a terminal, else a line every 30 s)")
 
 
 def run(args: argparse.Namespace) -> int:
-    fields = {name: getattr(args, name) for name in TrainConfig.__dataclass_fields__ if hasattr(args, name)}
-    result = train(TrainConfig(**fields))
+    given = {name: getattr(args, name) for name in TrainConfig.__dataclass_fields__ if hasattr(args, name)}
+    result = train(TrainConfig(**given), given=set(given))
     print(f"step {result.step}: val {result.val_bpc:.4f} bits/char "
           f"(best {result.best_val_loss / math.log(2):.4f}); checkpoints in {result.out}")
-    return 0
+    return 130 if result.interrupted else 0

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 import sysconfig
 from pathlib import Path
 
@@ -33,9 +35,15 @@ DEFAULT_CORPUS_BYTES = 2_000_000
 def read_text(path) -> str:
     """The contents of a UTF-8 text file; a clear ValueError for an empty or non-UTF-8 file.
 
-    A missing or unreadable file raises the OSError that names it.
+    A missing or unreadable file raises the OSError that names it. Anything but a
+    regular file (a FIFO, which would block, or a device such as /dev/zero, which
+    never ends) is refused before a byte of it is read.
     """
-    raw = Path(path).read_bytes()
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))   # a FIFO must not block the open
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise ValueError(f"text file {str(path)!r} is not a regular file")
+        raw = file.read()
     if not raw:
         raise ValueError(f"text file {str(path)!r} is empty: a character model needs text to learn from")
     try:
@@ -128,18 +136,20 @@ class Vocab:
         return cls(data["chars"])
 
 
-def split(ids: numpy.ndarray, val_fraction: float) -> tuple[numpy.ndarray, numpy.ndarray]:
+def split(ids: numpy.ndarray, val_fraction: float, name: str = "val_fraction") -> tuple[numpy.ndarray, numpy.ndarray]:
     """(train, val): the last ``val_fraction`` of the ids is the validation text.
 
-    val_fraction in (0, 1); both parts keep at least two characters (one input, one target).
+    val_fraction in (0, 1); both parts keep at least two characters (one input, one
+    target). name: what errors call val_fraction (the trainer says --val-fraction).
     """
     if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
+        raise ValueError(f"{name} must be a number in (0, 1), got {val_fraction!r}")
     n_val = int(len(ids) * val_fraction)
     if n_val < 2 or len(ids) - n_val < 2:
         need = math.ceil(2 / min(val_fraction, 1 - val_fraction))
-        raise ValueError(f"text of {len(ids)} characters is too short to keep {val_fraction} of it for "
-                         f"validation: it needs at least {need} characters")
+        raise ValueError(f"{name} {val_fraction} of a text of {len(ids)} characters leaves {len(ids) - n_val} "
+                         f"for training and {n_val} for validation; each needs at least 2, so the text at least "
+                         f"{need} characters")
     return ids[:-n_val], ids[-n_val:]
 
 

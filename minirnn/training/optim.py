@@ -11,15 +11,22 @@ they touch every parameter on every step.
 
 ``state_dict()`` returns ``(arrays, meta)``: host NumPy arrays keyed
 ``"<param>/<slot>"`` and a JSON-able dict of the hyperparameters and the step
-count, which is how checkpoints store them.
+count, which is how checkpoints store them. :func:`check_state` checks such a
+pair as a whole (every setting in the range its constructor allows, every state
+array present with its parameter's shape, nothing else) before anything is
+restored, so a damaged or tampered state is refused instead of silently
+restarting Adam or freezing training.
 """
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy
 
 from ..core import backend, checks
+
+MAX_STEP_COUNT = 2**63 - 1      # an int64 counter: larger counts cannot come from training
 
 
 class Optimizer:
@@ -30,7 +37,8 @@ class Optimizer:
     """
 
     _hyper: tuple = ()
-    _slots: tuple = ()   # names of the per-parameter state arrays
+    _slots: tuple = ()              # names of the per-parameter state arrays
+    _nonnegative_slots: tuple = ()  # slots that hold sums of squares
 
     def __init__(self, model, lr: float):
         self.model = model
@@ -75,28 +83,48 @@ class Optimizer:
         meta = {"class": type(self).__name__, "hyper": self.hyperparameters(), "step_count": self.step_count}
         return arrays, meta
 
+    @classmethod
+    def checked_settings(cls, settings) -> dict:
+        """``settings`` (lr and the hyperparameters), each checked as the constructor checks it."""
+        expected = {"lr", *cls._hyper}
+        if not isinstance(settings, dict) or set(settings) != expected:
+            got = sorted(settings) if isinstance(settings, dict) else type(settings).__name__
+            raise ValueError(f"{cls.__name__}'s settings must be {sorted(expected)}, got {got}")
+        return cls(None, **settings).hyperparameters()     # the constructor's own checks; no model needed
+
+    @classmethod
+    def state_shapes(cls, settings: dict, step_count: int, param_shapes: dict) -> dict:
+        """The state arrays ("param/slot" -> shape) this optimizer holds after ``step_count`` steps.
+
+        Every step updates every parameter, so after the first one each parameter has
+        every slot the settings use, and before it none.
+        """
+        slots = cls._slots_in_use(settings) if step_count else ()
+        return {f"{name}/{slot}": tuple(shape) for name, shape in param_shapes.items() for slot in slots}
+
+    @classmethod
+    def _slots_in_use(cls, settings: dict) -> tuple:
+        return cls._slots
+
     def load_state_dict(self, arrays: dict, meta: dict) -> None:
-        """Restore what :meth:`state_dict` returned, onto the model's backend and dtype."""
+        """Restore what :meth:`state_dict` returned, onto the model's backend and dtype.
+
+        All of it is checked first (:func:`check_state`); nothing changes unless all is sound.
+        """
         if meta is None:
             raise ValueError(f"there is no optimizer state to restore into {type(self).__name__} "
                              "(the checkpoint was saved without one)")
-        if not isinstance(meta, dict) or meta.get("class") != type(self).__name__:
-            got = meta.get("class") if isinstance(meta, dict) else type(meta).__name__
-            raise ValueError(f"optimizer state is for {got!r}, not {type(self).__name__}")
         params = self.model.params
-        state: dict[str, dict] = {}
+        settings, step_count = check_state(meta, arrays, {name: p.shape for name, p in params.items()},
+                                           expect_class=type(self).__name__)
+        for key, value in settings.items():
+            setattr(self, key, value)
+        self.step_count = step_count
+        self.state = {}
         for key, value in arrays.items():
             name, _, slot = key.rpartition("/")
-            if name not in params or slot not in self._slots:
-                raise ValueError(f"optimizer state has {key!r}, which matches no parameter slot of this model")
-            if tuple(value.shape) != tuple(params[name].shape):
-                raise ValueError(f"optimizer state {key!r} has shape {tuple(value.shape)}, "
-                                 f"the parameter {tuple(params[name].shape)}")
-            state.setdefault(name, {})[slot] = self.model.xp.asarray(numpy.asarray(value, dtype=params[name].dtype))
-        for key, value in meta["hyper"].items():
-            setattr(self, key, value)
-        self.step_count = int(meta["step_count"])
-        self.state = state
+            self.state.setdefault(name, {})[slot] = self.model.xp.asarray(
+                numpy.array(value, dtype=params[name].dtype))
 
 
 class SGD(Optimizer):
@@ -114,10 +142,16 @@ class SGD(Optimizer):
                  weight_decay: float = 0.0):
         super().__init__(model, lr)
         self.momentum = checks.probability("momentum", momentum)
-        self.nesterov = bool(nesterov)
+        if not isinstance(nesterov, bool):
+            raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
+        self.nesterov = nesterov
         self.weight_decay = checks.finite_number("weight_decay", weight_decay)
         if self.nesterov and self.momentum == 0:
             raise ValueError("nesterov=True needs momentum > 0, got momentum=0")
+
+    @classmethod
+    def _slots_in_use(cls, settings: dict) -> tuple:
+        return cls._slots if settings["momentum"] else ()      # plain SGD keeps no state
 
     def _update(self, name, param, grad):
         if self.weight_decay:
@@ -143,10 +177,11 @@ class Adagrad(Optimizer):
 
     _hyper = ("eps",)
     _slots = ("sum",)
+    _nonnegative_slots = ("sum",)
 
     def __init__(self, model, lr: float = 0.1, eps: float = 1e-8):
         super().__init__(model, lr)
-        self.eps = checks.finite_number("eps", eps, positive=True)
+        self.eps = _small_positive("eps", eps)
 
     def _update(self, name, param, grad):
         xp = backend.array_module(param)
@@ -165,13 +200,14 @@ class Adam(Optimizer):
 
     _hyper = ("betas", "eps", "weight_decay")
     _slots = ("exp_avg", "exp_avg_sq")
+    _nonnegative_slots = ("exp_avg_sq",)
 
     def __init__(self, model, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(model, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = [checks.probability("betas[0]", betas[0]), checks.probability("betas[1]", betas[1])]
-        self.eps = checks.finite_number("eps", eps, positive=True)
+        self.eps = _small_positive("eps", eps)
         self.weight_decay = checks.finite_number("weight_decay", weight_decay)
 
     def _decay(self, param, grad):
@@ -208,6 +244,55 @@ class AdamW(Adam):
 
 
 OPTIMIZERS = {"sgd": SGD, "adagrad": Adagrad, "adam": Adam, "adamw": AdamW}
+CLASSES = {cls.__name__: cls for cls in OPTIMIZERS.values()}
+
+
+def _small_positive(name: str, value) -> float:
+    """A finite number in (0, 1): eps only guards a division, and a large one would stop training."""
+    value = checks.finite_number(name, value, positive=True)
+    if value >= 1:
+        raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
+    return value
+
+
+def check_state(meta, arrays: dict, param_shapes: dict, expect_class: str | None = None) -> tuple[dict, int]:
+    """Check an optimizer state (``state_dict()``'s pair) as a whole; returns (settings, step_count).
+
+    meta: {"class", "hyper", "step_count"}; arrays: "param/slot" -> array; param_shapes:
+    the model's parameter name -> shape. Every setting must be in its constructor's
+    range, the step count an integer >= 0, and the arrays exactly those the optimizer
+    holds after that many steps (a missing one would silently restart its averages),
+    finite, with their parameter's shape, and sums of squares >= 0. Raises ValueError
+    saying what is wrong.
+    """
+    if not isinstance(meta, dict) or set(meta) != {"class", "hyper", "step_count"}:
+        raise ValueError(f"optimizer state must be {{'class', 'hyper', 'step_count'}}, got "
+                         f"{sorted(meta) if isinstance(meta, dict) else type(meta).__name__}")
+    if meta["class"] not in tuple(CLASSES):                    # a tuple: the stored class may be unhashable
+        raise ValueError(f"optimizer class must be one of {tuple(CLASSES)}, got {meta['class']!r}")
+    if expect_class is not None and meta["class"] != expect_class:
+        raise ValueError(f"optimizer state is for {meta['class']!r}, not {expect_class}")
+    cls = CLASSES[meta["class"]]
+    settings = cls.checked_settings(meta["hyper"])
+    step_count = meta["step_count"]
+    if isinstance(step_count, bool) or not isinstance(step_count, numbers.Integral) \
+            or not 0 <= step_count <= MAX_STEP_COUNT:
+        raise ValueError(f"optimizer step_count must be an integer in [0, 2**63), got {step_count!r}")
+    expected = cls.state_shapes(settings, int(step_count), param_shapes)
+    missing, unexpected = sorted(set(expected) - set(arrays)), sorted(set(arrays) - set(expected))
+    if missing or unexpected:
+        raise ValueError(f"{cls.__name__} state after {step_count} steps must hold {len(expected)} arrays: "
+                         f"missing {missing[:4]}, unexpected {unexpected[:4]}")
+    for key, value in arrays.items():
+        if tuple(value.shape) != expected[key]:
+            raise ValueError(f"optimizer state {key!r} must have its parameter's shape {expected[key]}, "
+                             f"got {checks.describe(value)}")
+        host = backend.to_host(value)
+        if not numpy.isfinite(host).all():
+            raise ValueError(f"optimizer state {key!r} holds NaN or Inf")
+        if key.rpartition("/")[2] in cls._nonnegative_slots and (host < 0).any():
+            raise ValueError(f"optimizer state {key!r} holds negative values; it is a sum of squares")
+    return settings, int(step_count)
 
 
 def clip_grad_norm(grads: dict, max_norm: float) -> float:
