@@ -51,7 +51,8 @@ TRAIN = ["--cell", "gru", "--emb", "8", "--hidden", "16", "--batch", "4", "--bpt
          "--epochs", "0.4", "--eval-every", "2", "--no-progress"]
 COMPARED = ("step", "epoch", "train_loss", "val_loss", "val_bpc")     # the metrics that do not depend on time
 
-# The child: count the file operations made by minirnn.training and SIGKILL itself at the k-th,
+# The child: count the file operations made by minirnn.training and minirnn.core.atomic (the writes of
+# the run's files) and SIGKILL itself at the k-th,
 # "before" or "after" it (k = 0: never; the operations, "name:function", are printed at exit).
 # No plot: it is not checked.
 CHILD = r"""
@@ -64,7 +65,7 @@ trace = []
 def counted(name, function):
     def operation(*args, **kwargs):
         caller = sys._getframe(1)
-        if not caller.f_globals.get("__name__", "").startswith("minirnn.training"):
+        if not caller.f_globals.get("__name__", "").startswith(("minirnn.training", "minirnn.core.atomic")):
             return function(*args, **kwargs)
         trace.append(f"{name}:{caller.f_code.co_name}")
         count = len(trace)

@@ -14,6 +14,7 @@ import minirnn
 from minirnn import cli
 from minirnn.cli import output
 from minirnn.core import backend
+from minirnn.core.atomic import atomic_write
 from minirnn.models import CharRNN
 from minirnn.training import checkpoint
 from minirnn.training.data import Vocab
@@ -181,8 +182,11 @@ def test_a_dangling_link_counts_as_an_existing_file(tmp_path):
 def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
     path = tmp_path / "page.html"
     path.write_text("old")
+
+    def interrupted(file):
+        file.write(b"half of the new")
+        raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
-        with output.replacing(path) as file:
-            file.write(b"half of the new")
-            raise KeyboardInterrupt
+        atomic_write(path, interrupted)
     assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy
 import pytest
 
-import minirnn.training.atomic
+import minirnn.core.atomic
 import minirnn.training.steps
 from minirnn import cli
 from minirnn.training import checkpoint, rundir
-from minirnn.training.atomic import atomic_write
+from minirnn.core.atomic import atomic_write
 from minirnn.training.rundir import RunDirectory
 from minirnn.training.trainer import TrainConfig, Trainer, train
 
@@ -148,7 +148,7 @@ def test_second_ctrl_c_just_after_the_rename_raises_no_other_error_and_leaves_no
         real(source, target)
         raise KeyboardInterrupt                                      # the second Ctrl-C lands right after the rename
 
-    monkeypatch.setattr(minirnn.training.atomic.os, "replace", renamed_then_interrupted)
+    monkeypatch.setattr(minirnn.core.atomic.os, "replace", renamed_then_interrupted)
     with pytest.raises(KeyboardInterrupt):
         atomic_write(tmp_path / "file", lambda file: file.write(b"new"))
     assert os.listdir(tmp_path) == ["file"] and (tmp_path / "file").read_bytes() == b"new"

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from ..core import checks
+from ..core.atomic import atomic_write
 from ..models import CharRNN
 from ..study import gradient_flow, plotting
 from ..training import checkpoint
@@ -66,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
         flows = gradient_flow.gradient_flow(text, steps=args.steps, batch=args.batch, train_steps=args.train_steps,
                                             hidden=args.hidden, seed=args.seed,
                                             log=lambda line: print(line, file=sys.stderr, flush=True))
-    with output.replacing(out) as file:
-        gradient_flow.plot_flows(flows, file)
+    atomic_write(out, lambda file: gradient_flow.plot_flows(flows, file))
     print(f"wrote {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

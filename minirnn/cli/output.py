@@ -3,13 +3,12 @@
 A command never replaces a file it was not asked to replace: an output that
 exists already is refused unless the user passes ``--force``, and never may it
 be one of the command's own inputs, or the same file as another output. Each
-file is written to a temporary beside it and renamed over it, so that a crash
-leaves the old file or the new one, never half of one.
+file is then written whole or not at all (minirnn.core.atomic.atomic_write): a
+crash leaves the old file or the new one, never half of one.
 """
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -37,21 +36,3 @@ def check_outputs(outputs: dict, force: bool, inputs: dict | None = None) -> Non
         if not os.access(directory, os.W_OK):
             raise ValueError(f"{name}: {path} cannot be written, the directory {str(directory)!r} is read-only")
         claimed[path.resolve()] = name
-
-
-@contextmanager
-def replacing(path: Path):
-    """A binary file for ``path``'s new contents, renamed over ``path`` when the block ends without an error.
-
-    On an error (Ctrl-C included) the temporary is removed and ``path`` is as it was.
-    """
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "xb") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())          # on disk before the rename makes it visible
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)    # missing when the rename itself was interrupted after moving it
-        raise

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from ..core import checks
+from ..core.atomic import atomic_write
 from ..study import plotting, visualize
 from ..training import checkpoint
 from ..training.data import Vocab, read_text
@@ -67,11 +68,9 @@ def run(args: argparse.Namespace) -> int:
     units = args.unit if args.unit else visualize.interesting_units(reading.activations, args.units)
     html = visualize.render_html(reading, units, f"minirnn: {Path(args.checkpoint).name} reading "
                                  f"{len(text)} characters")
-    with output.replacing(page) as file:
-        file.write(html.encode("utf-8"))
+    atomic_write(page, lambda file: file.write(html.encode("utf-8")))
     if heatmap is not None:
-        with output.replacing(heatmap) as file:
-            visualize.plot_heatmap(reading, file)
+        atomic_write(heatmap, lambda file: visualize.plot_heatmap(reading, file))
     print(f"wrote {page} (units {', '.join(map(str, units))}) and "
           + (str(heatmap) if heatmap else "no heatmap: pip install 'minirnn[plot]' for matplotlib"))
     return 0

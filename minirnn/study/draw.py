@@ -11,12 +11,12 @@ that the labels can be read back (and searched) in the file.
 from __future__ import annotations
 
 import os
-import tempfile
 import textwrap
 from pathlib import Path
 
 import numpy
 
+from ..core.atomic import atomic_write
 from .diagram import FIGURES, Diagram, figures
 
 MARK = "minirnn draw"
@@ -258,22 +258,9 @@ def save(figure, path: Path) -> None:
     import matplotlib
     fmt = path.suffix[1:]
     metadata = {"Creator": MARK, "Date": None} if fmt == "svg" else {"Software": MARK}
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.chmod(temporary, 0o666 & ~_umask())          # mkstemp makes it private; a figure is an ordinary file
-        with os.fdopen(handle, "wb") as file, matplotlib.rc_context({"svg.fonttype": "none",
-                                                                     "svg.hashsalt": MARK}):
+
+    def write(file):
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": MARK}):   # text stays text
             figure.savefig(file, format=fmt, dpi=130, metadata=metadata)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    atomic_write(path, write)

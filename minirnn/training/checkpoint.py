@@ -12,7 +12,7 @@ a CRC-32 that is checked on reading):
     array/<name>        any further arrays the caller passes (a carried RNN state)
 
 :func:`save` writes a temporary file beside the target and renames it over the
-target (atomic.py), so a crash leaves the old checkpoint or the new one, never half
+target (core/atomic.py), so a crash leaves the old checkpoint or the new one, never half
 of one.
 
 :func:`load` checks the whole file before it returns anything, and refuses any
@@ -55,7 +55,7 @@ from ..core import checks
 from ..core.module import DTYPES
 from ..models import CharLoopModel, CharRNN
 from . import optim
-from .atomic import atomic_write
+from ..core.atomic import atomic_write
 from .data import Vocab
 
 FORMAT = "minirnn-checkpoint"

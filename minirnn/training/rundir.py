@@ -16,7 +16,7 @@ at once, not after the training time). Each evaluation then writes, in this orde
     3. last.npz, which now records this evaluation: committed
     4. .best.previous.npz removed
 
-Every file is replaced by an atomic rename (atomic.py). Killed at any instant,
+Every file is replaced by an atomic rename (core/atomic.py). Killed at any instant,
 best.npz is therefore never older than what metrics.jsonl and last.npz say the
 best is, and metrics.jsonl is at most one line ahead of last.npz. The next run to
 open the directory (``--resume``) puts it back to exactly what last.npz committed,
@@ -36,7 +36,7 @@ import math
 import os
 from pathlib import Path
 
-from .atomic import atomic_write, fsync_directory, remove_temporaries
+from ..core.atomic import atomic_write, fsync_directory, remove_temporaries
 from .checkpoint import CheckpointError
 from .run_state import RunState, SavedRun, check_record, read_run
 
