@@ -1,4 +1,7 @@
 """Shared test settings: a bounded, deterministic hypothesis profile and the optional references."""
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
@@ -13,6 +16,17 @@ settings.load_profile("minirnn")
 
 BACKENDS = ["numpy", pytest.param("cupy", marks=pytest.mark.skipif(
     not minirnn.gpu_available(), reason="CuPy with a GPU is not available"))]
+
+
+@pytest.fixture(scope="session")
+def script():
+    """A script of scripts/ as a module, to test its functions: script("fuzz_checkpoints")."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 @pytest.fixture

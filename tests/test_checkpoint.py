@@ -1,6 +1,5 @@
 """minirnn.training.checkpoint: a round trip keeps everything; anything but a sound minirnn checkpoint is refused,
 with one error, before any of it is used."""
-import importlib.util
 import json
 import os
 import pickle
@@ -306,15 +305,7 @@ def test_arrays_that_do_not_match_the_config_are_refused(saved, edit, reason):
     refused(saved[0], reason)
 
 
-def fuzz_script():
-    spec = importlib.util.spec_from_file_location(
-        "fuzz_checkpoints", Path(__file__).resolve().parents[1] / "scripts" / "fuzz_checkpoints.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_fuzzed_checkpoints_are_refused_with_the_one_error_or_load_identically(tmp_path):
-    tally = fuzz_script().fuzz(tmp_path, max_examples=80)
+def test_fuzzed_checkpoints_are_refused_with_the_one_error_or_load_identically(tmp_path, script):
+    tally = script("fuzz_checkpoints").fuzz(tmp_path, max_examples=80)
     assert tally.cases == 80 and not tally.tracebacks and not tally.different, tally.line()
     assert tally.refused > 60

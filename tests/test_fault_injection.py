@@ -1,18 +1,11 @@
 """A training process killed (SIGKILL) inside its checkpoint writes leaves a consistent run directory, and resumes
 to the files of a run that was never killed: a few kills of scripts/fault_injection.py, which makes many."""
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 
 @pytest.fixture(scope="module")
-def faults():
-    spec = importlib.util.spec_from_file_location(
-        "fault_injection", Path(__file__).resolve().parents[1] / "scripts" / "fault_injection.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def faults(script):
+    return script("fault_injection")
 
 
 def test_kills_inside_checkpoint_writes_leave_a_consistent_directory_that_resumes_exactly(faults, tmp_path):
