@@ -86,7 +86,7 @@ def test_resume_equals_uninterrupted_training(corpus, tmp_path, model):
 
 
 def test_train_loss_after_resuming_between_evaluations_equals_uninterrupted(corpus, tmp_path, monkeypatch):
-    whole = train(small(corpus, tmp_path / "whole", epochs=0.5), quiet)
+    train(small(corpus, tmp_path / "whole", epochs=0.5), quiet)
     interrupt_at(monkeypatch, 7)                              # stopped at step 7, between the evaluations at 5 and 10
     assert train(small(corpus, tmp_path / "split", epochs=0.5), quiet).step == 7
     monkeypatch.undo()
