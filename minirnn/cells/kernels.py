@@ -114,6 +114,6 @@ def gru_forward(gates, hh, prev, out, saved, scratch):
 
 
 def gru_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
-    dh, dh_direct = d_state[0], scratch[1]
+    dh, dh_direct = d_state[0], scratch[0]
     _kernel("gru_backward")(gates, prev[0], saved, dh, dh.shape[1], d_gates, d_hh, dh_direct)
     return dh_direct

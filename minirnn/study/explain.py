@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import io
 import linecache
 import sys
@@ -539,14 +540,15 @@ def _watched_codes(model: Module) -> tuple[set, set]:
     children's), every function of the sequence layer, and the cells' gate math (also returned
     on its own)."""
     codes = {value.__code__ for value in vars(unroll).values()
-             if callable(value) and getattr(value, "__module__", None) == unroll.__name__}
+             if inspect.isfunction(value) and value.__module__ == unroll.__name__}
     cells = [RNN_TANH_CELL, RNN_RELU_CELL, LSTM_CELL, GRU_CELL]
     for module in model._modules():
         for method in ("forward", "backward"):
             codes.add(getattr(type(module), method).__code__)
         if isinstance(getattr(module, "cell", None), Cell):
             cells.append(module.cell)
-    cell_codes = {code for cell in cells for code in (cell.forward.__code__, cell.backward.__code__)}
+    cell_codes = {function.__code__ for cell in cells
+                  for function in (cell.forward, cell.prepare_backward, cell.backward)}
     return codes | cell_codes, cell_codes
 
 
