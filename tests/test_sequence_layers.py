@@ -1,4 +1,7 @@
 """Behaviour of RNN, LSTM and GRU beyond their gradients: the contract of forward and backward."""
+import sys
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -270,3 +273,25 @@ def test_changing_x_between_forward_and_backward_changes_no_gradient(cls, option
     model.backward(np.ones_like(out))
     for name in expected:
         np.testing.assert_array_equal(model.grads[name], expected[name])
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_two_threads_running_one_model_get_the_single_threaded_outputs(cls, rng, monkeypatch):
+    model = make(cls, num_layers=2, bidirectional=True)
+    inputs = [rng.standard_normal((6, 3, 3)) for _ in range(2)]
+    expected = [first_state(model(x)[0]) for x in inputs]
+    monkeypatch.setattr(sys, "getswitchinterval", sys.getswitchinterval)    # restored after the test
+    sys.setswitchinterval(1e-6)                  # switch threads as often as Python allows
+    wrong = []
+
+    def run(x, want):
+        for _ in range(100):
+            out, _ = model(x)
+            wrong.append(not np.array_equal(out, want))
+
+    threads = [threading.Thread(target=run, args=pair) for pair in zip(inputs, expected)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wrong) == 200 and not any(wrong)
