@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any, NamedTuple
 
 import numpy
 
@@ -33,6 +34,15 @@ def lengths_mask(lengths, T: int, B: int, xp):
     mask = steps < host[None, :]
     reverse_index = numpy.where(mask, host[None, :] - 1 - steps, steps)
     return xp.asarray(mask[:, :, None]), xp.asarray(reverse_index)
+
+
+class StackCache(NamedTuple):
+    """What Recurrent.backward needs from its forward."""
+    layers: list          # per layer, one LayerCache per direction
+    drop_masks: list      # per layer, the dropout mask applied to its input, or None
+    mask: Any             # (T, B, 1) bool, False past each sequence's end, or None
+    T: int
+    B: int
 
 
 class Recurrent(Module):
@@ -211,7 +221,7 @@ class Recurrent(Module):
                 tuple(s[rows] for s in h_n), mask, reverse_index)
             layer_caches.append(caches)
         output = layer_input.transpose(1, 0, 2) if self.batch_first else layer_input
-        self.save_cache((layer_caches, drop_masks, mask, T, B))
+        self.save_cache(StackCache(layer_caches, drop_masks, mask, T, B))
         return output, self._state_out(h_n)
 
     def backward(self, d_output, d_hx=None):
@@ -222,7 +232,8 @@ class Recurrent(Module):
         Adds the parameter gradients into ``grads`` and returns (dx, dh0) with x's
         and h0's shapes (for the LSTM, (dx, (dh0, dc0))).
         """
-        layer_caches, drop_masks, mask, T, B = self.take_cache()
+        cache = self.take_cache()
+        mask, T, B = cache.mask, cache.T, cache.B
         xp, H, D = self.xp, self.hidden_size, len(self.directions)
         if d_output is not None:
             d_output = checks.float_array("d_output", d_output, (B, T, D * H) if self.batch_first
@@ -236,11 +247,11 @@ class Recurrent(Module):
         d_layer_out = d_output
         for layer in reversed(range(self.num_layers)):
             rows = self._layer_rows(layer)
-            d_input = self._layer_backward(layer, layer_caches[layer], d_layer_out,
+            d_input = self._layer_backward(layer, cache.layers[layer], d_layer_out,
                                            tuple(None if s is None else s[rows] for s in d_final),
                                            tuple(s[rows] for s in d_state0))
-            if drop_masks[layer] is not None:
-                d_input *= drop_masks[layer]
+            if cache.drop_masks[layer] is not None:
+                d_input *= cache.drop_masks[layer]
             d_layer_out = d_input
         dx = d_layer_out.transpose(1, 0, 2) if self.batch_first else d_layer_out
         return dx, self._state_out(d_state0)
