@@ -235,6 +235,9 @@ def layer_backward(cache: LayerCache, d_h_out, d_final):
     GH = d_x_proj.shape[-1]
     d_rows = d_x_proj.reshape(-1, GH)
     d_weight_ih = d_rows.T @ x.reshape(-1, x.shape[-1])  # sum_t d_x_proj_t^T x_t, one matmul
-    d_bias_ih = d_rows.sum(axis=0) if cache.has_bias_ih else None
+    d_bias_ih = None
+    if cache.has_bias_ih:                                # where b_hh only adds to the gates, both biases
+        shared = cache.unroll.cell.shares_gate_grads     # have one gradient: it is summed once
+        d_bias_ih = d_bias_hh if shared else d_rows.sum(axis=0)
     dx = (d_rows @ cache.weight_ih).reshape(x.shape)     # dL/dx_t = d_x_proj_t W_ih, one 2-D matmul
     return dx, d_state0, (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh if cache.has_bias_hh else None)
