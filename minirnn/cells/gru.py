@@ -8,7 +8,7 @@
 The reset gate multiplies the recurrent part of n, so unlike the RNN and the
 LSTM the gradient of the recurrent pre-activation differs from the gate
 gradient in the n block (it carries the factor r), and h_{t-1} also reaches
-h_t directly through z. The forward keeps hn = W_hn h_{t-1} + b_hn for the backward.
+h_t directly through z. The forward keeps r hn, with hn = W_hn h_{t-1} + b_hn, for the backward.
 """
 from __future__ import annotations
 
@@ -26,14 +26,13 @@ def _blocks(gates):
 
 def gru_forward(gates, hh, prev, out, saved, scratch):
     xp = backend.array_module(gates)
-    (h_prev,), (h,), hn = prev, out, saved
+    (h_prev,), (h,), r_hn = prev, out, saved
     H = h.shape[1]
     r, z, n = _blocks(gates)
     gates[:, :2 * H] += hh[:, :2 * H]
     sigmoid(gates[:, :2 * H], out=gates[:, :2 * H])   # r, z = sigma(W_i x + b_i + W_h h + b_h)
-    hn[...] = hh[:, 2 * H:]                            # keep W_hn h_{t-1} + b_hn for the backward
-    xp.multiply(r, hn, out=h)                          # h holds r hn until h_t is written below
-    n += h
+    xp.multiply(r, hh[:, 2 * H:], out=r_hn)            # r hn, hn = W_hn h_{t-1} + b_hn (kept for the backward)
+    n += r_hn
     xp.tanh(n, out=n)                                  # n = tanh(W_in x + b_in + r hn)
     xp.subtract(h_prev, n, out=h)
     h *= z
@@ -44,14 +43,13 @@ def gru_prepare_backward(gates, states, saved, d_gates, d_hh):
     xp = backend.array_module(gates)
     r, z, n = _blocks(gates)
     dr, dz, dn = _blocks(d_gates)
-    hn, h_prev, work = saved, states[0][:-1], _blocks(d_hh)[2]     # d_hh's n block is free until the loop
+    r_hn, h_prev, work = saved, states[0][:-1], _blocks(d_hh)[2]   # d_hh's n block is free until the loop
     xp.multiply(n, n, out=dn)
     xp.subtract(1, dn, out=dn)                         # tanh'(a_n) = 1 - n^2
     xp.multiply(z, dn, out=dz)
     dn -= dz                                           # da_n/dh_t = (1 - z)(1 - n^2)
     xp.subtract(1, r, out=dr)
-    dr *= r
-    dr *= hn                                           # da_r/da_n = hn r (1 - r)
+    dr *= r_hn                                         # da_r/da_n = hn r (1 - r)
     xp.subtract(1, z, out=dz)
     dz *= z
     xp.subtract(h_prev, n, out=work)
