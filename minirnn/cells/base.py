@@ -20,9 +20,10 @@ class Cell:
     forward(gates, hh, prev, out, saved, scratch): gates (B, G*H) holds the
         input pre-activations and is overwritten with what backward needs; hh
         (B, G*H) the recurrent ones; prev and out are state tuples of (B, H).
-    prepare_backward(gates, states, saved, d_gates, d_hh): before the backward loop,
-        every step's local derivatives at once, from the forward's values alone:
-        gates (T, B, G*H), states a tuple of (T+1, B, H), saved (T, B, n_saved*H).
+    prepare_backward(gates, states, saved, d_gates, d_hh): the local derivatives of a
+        block of k steps at once (the backward loop calls it as it reaches them), from
+        the forward's values alone: gates (k, B, G*H), states a tuple of (k+1, B, H),
+        saved (k, B, n_saved*H), d_gates and d_hh (k, B, G*H).
         It fills d_gates (and d_hh) with the derivatives of the pre-activations
         with respect to the step's incoming gradient, and may turn saved into
         values of the same kind (the LSTM's dc_t/dh_t); backward then only multiplies.

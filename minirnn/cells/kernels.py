@@ -5,9 +5,9 @@ reading and writing the whole gate array; here each cell's step is a single
 ``cupy.ElementwiseKernel`` over the (B, H) units, reading each unit's G gate
 values once and writing each result once. The math is line for line that of the
 NumPy twins in rnn.py, lstm.py and gru.py (same signatures, same buffers), which
-the tests hold them against, with one difference: NumPy takes every step's local
-derivatives before the backward loop (``prepare_backward``, one call per array
-instead of per step), while a backward kernel computes its step's derivatives
+the tests hold them against, with one difference: NumPy takes the local derivatives
+of a block of steps at once (``prepare_backward``, one call per array instead of
+per step), while a backward kernel computes its step's derivatives
 itself, since a GPU pays little per launch. Nothing here returns a value to the
 host, so the time loop never waits for the GPU.
 

@@ -13,8 +13,8 @@ matmuls, and that cost is mostly one pass over memory and one call per ufunc.
 Since sigma(a) = 0.5 tanh(0.5 a) + 0.5,
 all four activations are one tanh over the whole (B, 4H) gate array between a
 per-column scale and offset, and all four derivatives are (y + lo) (1 - y) with
-lo = 0 for a sigmoid and 1 for the tanh, taken for every step at once before the
-backward loop; each step of that loop is then five products by its gradient.
+lo = 0 for a sigmoid and 1 for the tanh, taken for a block of steps at once as the
+backward loop reaches them; each step of that loop is then five products by its gradient.
 """
 from __future__ import annotations
 

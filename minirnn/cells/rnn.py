@@ -3,8 +3,8 @@
 This is the article's picture: two linear layers, the input one and the hidden
 one, whose outputs are added before the nonlinearity. The derivative of the
 nonlinearity is written from the output h_t, so the backward needs no stored
-pre-activation; it is taken for all steps before the backward loop, which is
-then left with one product per step.
+pre-activation; it is taken for a block of steps at once, which leaves the
+backward loop one product per step.
 """
 from __future__ import annotations
 
