@@ -143,7 +143,7 @@ class Recurrent(Module):
         """
         xp, H, D = self.xp, self.hidden_size, len(self.directions)
         T, B = x.shape[:2]
-        output = xp.empty((T, B, D, H), self.dtype)    # never a view into a cache: it goes to the next layer and the caller
+        output = xp.empty((T, B, D, H), self.dtype)    # fresh: the next layer and the caller keep it
         caches = []
         for d in range(D):
             s0 = tuple(xp.zeros((B, H), self.dtype) if s is None else s[d] for s in state0)
