@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time minirnn's RNN, LSTM and GRU against torch.nn's: python scripts/bench.py [--quick] [--json] ...
 
-The same as ``minirnn bench``; see minirnn/bench.py for what is measured.
+The same as ``minirnn bench``; see minirnn/bench/bench.py for what is measured.
 """
 import sys
 from pathlib import Path

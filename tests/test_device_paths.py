@@ -18,7 +18,7 @@ import pytest
 
 import minirnn
 import minirnn.training.rundir
-from minirnn.bench import bench
+from minirnn.bench import worker
 from minirnn.core import backend
 from minirnn.gradcheck import MODELS, draw_cases, run_case
 from minirnn.layers import unroll
@@ -345,9 +345,11 @@ def test_explain_prints_the_same_on_the_stand_in_as_on_numpy(stand_in, name):
     assert explain.explain(on_device, steps=2, batch=2) == explain.explain(explain.build_model(name), steps=2, batch=2)
 
 
-@pytest.mark.parametrize("mode", ["fwd+bwd", "train"])
+@pytest.mark.parametrize("mode", ["fwd+bwd", "train", "char"])
 def test_benchmark_row_times_minirnn_on_the_device(device, mode):
-    row = bench.bench_row("gru", (3, 2, 5, 4), mode, device.name, torch=None, adam=bench._import_adam(), repeats=2,
-                          settle=0.0)
-    assert row["available"] and row["ms"] > 0 and row["peak_mib"] > 0
-    assert row["tokens_per_s"] == pytest.approx(3 * 2 / (row["ms"] / 1e3))
+    """The benchmark worker's minirnn side, in this process (a worker process would not see the stand-in)."""
+    spec = dict(task="row", library="minirnn", backend=device.name, repeats=2, threads=1,
+                clip=5.0 if mode == "char" else 0.0, cell="gru", mode=mode, T=3, B=2, I=5, H=4, V=6)
+    result = worker.time_row(spec)
+    assert len(result["seconds"]) == 2 and all(seconds > 0 for seconds in result["seconds"])
+    assert result["peak_bytes"] > 0 and result["step_product_seconds"] > 0

@@ -1,4 +1,6 @@
 """Behaviour of RNN, LSTM and GRU beyond their gradients: the contract of forward and backward."""
+import sys
+import threading
 import warnings
 
 import numpy as np
@@ -344,3 +346,25 @@ def test_dropout_between_layers_or_none_does_not_warn(kwargs):
         warnings.simplefilter("error")
         GRU(3, 4, **kwargs)
         minirnn.models.CharRNN(5, emb=3, hidden=4, layers=1, cell="gru", dropout=0.5)  # dropout before its head
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_two_threads_running_one_model_get_the_single_threaded_outputs(cls, rng, monkeypatch):
+    model = make(cls, num_layers=2, bidirectional=True)
+    inputs = [rng.standard_normal((6, 3, 3)) for _ in range(2)]
+    expected = [first_state(model(x)[0]) for x in inputs]
+    monkeypatch.setattr(sys, "getswitchinterval", sys.getswitchinterval)    # restored after the test
+    sys.setswitchinterval(1e-6)                  # switch threads as often as Python allows
+    wrong = []
+
+    def run(x, want):
+        for _ in range(100):
+            out, _ = model(x)
+            wrong.append(not np.array_equal(out, want))
+
+    threads = [threading.Thread(target=run, args=pair) for pair in zip(inputs, expected)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wrong) == 200 and not any(wrong)

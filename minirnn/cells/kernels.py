@@ -5,8 +5,11 @@ reading and writing the whole gate array; here each cell's step is a single
 ``cupy.ElementwiseKernel`` over the (B, H) units, reading each unit's G gate
 values once and writing each result once. The math is line for line that of the
 NumPy twins in rnn.py, lstm.py and gru.py (same signatures, same buffers), which
-the tests hold them against. Nothing here returns a value to the host, so the
-time loop never waits for the GPU.
+the tests hold them against, with one difference: NumPy takes the local derivatives
+of a block of steps at once (``prepare_backward``, one call per array instead of
+per step), while a backward kernel computes its step's derivatives
+itself, since a GPU pays little per launch. Nothing here returns a value to the
+host, so the time loop never waits for the GPU.
 
 A unit (b, j) finds its gate k at ``row + k H`` with ``row = b G H + j``: the gate,
 pre-activation and gradient arrays of one step are C-contiguous (B, G H) views of
@@ -49,20 +52,20 @@ _SOURCES = {
         d_gates[row + 3 * H] = dh * tanh_c * out_gate * (T(1) - out_gate);  // dL/da_o
         dc = dc_t * forget;                                              // dL/dc_{t-1}
     """),
-    "gru_forward": ("raw T hh, T h_prev, int32 H", "raw T gates, T h, T hn", """
+    "gru_forward": ("raw T hh, T h_prev, int32 H", "raw T gates, T h, T r_hn", """
         const ptrdiff_t row = (ptrdiff_t)(i / H) * 3 * H + i % H;
         const T reset = sigmoid(gates[row] + hh[row]);                   // r = sigma(a_r)
         const T update = sigmoid(gates[row + H] + hh[row + H]);          // z = sigma(a_z)
-        hn = hh[row + 2 * H];                                            // W_hn h_{t-1} + b_hn, kept
-        const T cand = tanh(gates[row + 2 * H] + reset * hn);            // n = tanh(W_in x + b_in + r hn)
+        r_hn = reset * hh[row + 2 * H];                                  // r hn, hn = W_hn h_{t-1} + b_hn, kept
+        const T cand = tanh(gates[row + 2 * H] + r_hn);                  // n = tanh(W_in x + b_in + r hn)
         gates[row] = reset; gates[row + H] = update; gates[row + 2 * H] = cand;
         h = cand + update * (h_prev - cand);                             // h_t = n + z (h_{t-1} - n)
     """),
-    "gru_backward": ("raw T gates, T h_prev, T hn, T dh, int32 H", "raw T d_gates, raw T d_hh, T dh_direct", """
+    "gru_backward": ("raw T gates, T h_prev, T r_hn, T dh, int32 H", "raw T d_gates, raw T d_hh, T dh_direct", """
         const ptrdiff_t row = (ptrdiff_t)(i / H) * 3 * H + i % H;
         const T reset = gates[row], update = gates[row + H], cand = gates[row + 2 * H];
         const T da_n = dh * (T(1) - update) * (T(1) - cand * cand);      // dL/da_n
-        const T da_r = da_n * hn * reset * (T(1) - reset);               // dL/da_r
+        const T da_r = da_n * r_hn * (T(1) - reset);                     // dL/da_r = dL/da_n hn r (1 - r)
         const T da_z = dh * (h_prev - cand) * update * (T(1) - update);  // dL/da_z
         d_gates[row] = da_r; d_gates[row + H] = da_z; d_gates[row + 2 * H] = da_n;
         d_hh[row] = da_r; d_hh[row + H] = da_z; d_hh[row + 2 * H] = da_n * reset;  // dL/dhn = dL/da_n r
@@ -114,6 +117,6 @@ def gru_forward(gates, hh, prev, out, saved, scratch):
 
 
 def gru_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
-    dh, dh_direct = d_state[0], scratch[1]
+    dh, dh_direct = d_state[0], scratch[0]
     _kernel("gru_backward")(gates, prev[0], saved, dh, dh.shape[1], d_gates, d_hh, dh_direct)
     return dh_direct

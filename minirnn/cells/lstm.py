@@ -12,8 +12,9 @@ Speed: at small and mid sizes the gate math costs a NumPy LSTM as much as its
 matmuls, and that cost is mostly one pass over memory and one call per ufunc.
 Since sigma(a) = 0.5 tanh(0.5 a) + 0.5,
 all four activations are one tanh over the whole (B, 4H) gate array between a
-per-column scale and offset, and both derivatives are (y + lo) (1 - y) with lo = 0
-for a sigmoid and 1 for the tanh; so each touches the four gates in one pass.
+per-column scale and offset, and all four derivatives are (y + lo) (1 - y) with
+lo = 0 for a sigmoid and 1 for the tanh, taken for a block of steps at once as the
+backward loop reaches them; each step of that loop is then five products by its gradient.
 
 Its twin, the same step written plainly, is minirnn/reference/lstm.py.
 """
@@ -27,9 +28,9 @@ from .base import Cell
 
 
 def _blocks(gates):
-    """The four (B, H) views i, f, g, o of a (B, 4H) gate array."""
-    H = gates.shape[1] // 4
-    return gates[:, :H], gates[:, H:2 * H], gates[:, 2 * H:3 * H], gates[:, 3 * H:]
+    """The four (..., H) views i, f, g, o of a (..., 4H) gate array."""
+    H = gates.shape[-1] // 4
+    return gates[..., :H], gates[..., H:2 * H], gates[..., 2 * H:3 * H], gates[..., 3 * H:]
 
 
 @lru_cache(maxsize=16)
@@ -44,7 +45,7 @@ def gate_constants(H: int, dtype, xp):
 
 def lstm_forward(gates, hh, prev, out, saved, scratch):
     xp = backend.array_module(gates)
-    (_, c_prev), (h, c), tanh_c, (ig, _) = prev, out, saved, scratch
+    (_, c_prev), (h, c), tanh_c, (ig,) = prev, out, saved, scratch
     scale, offset, _ = gate_constants(h.shape[1], gates.dtype, xp)
     gates += hh                                        # a = W_ih x + b + W_hh h_{t-1}
     gates *= scale                                     # i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
@@ -59,29 +60,41 @@ def lstm_forward(gates, hh, prev, out, saved, scratch):
     xp.multiply(o, tanh_c, out=h)                      # h_t = o tanh(c_t)
 
 
-def lstm_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
+def lstm_prepare_backward(gates, states, saved, d_gates, d_hh):
     xp = backend.array_module(gates)
-    (_, c_prev), (dh, dc), tanh_c, (work, d_act) = prev, d_state, saved, scratch
-    _, _, lo = gate_constants(dh.shape[1], gates.dtype, xp)
+    _, _, lo = gate_constants(gates.shape[-1] // 4, gates.dtype, xp)
     i, f, g, o = _blocks(gates)
     di, df, dg, do = _blocks(d_gates)
-    xp.multiply(dh, tanh_c, out=do)                    # dL/do = dh tanh(c_t)
-    xp.multiply(do, tanh_c, out=work)                  # dh o (1 - tanh^2 c_t) = o (dh - dL/do tanh c_t):
-    xp.subtract(dh, work, out=work)                    #   reusing dL/do saves a pass
-    work *= o
+    tanh_c, c_prev = saved, states[1][:-1]
+    xp.subtract(1 - lo, gates, out=d_gates)            # y' = (y + lo)(1 - y) = y (1 - lo - y) + lo, for all
+    d_gates *= gates                                   #   four gates: s (1 - s) for i, f, o and 1 - g^2 for g
+    d_gates += lo
+    di *= g                                            # da_i/dc_t = g sigma'(a_i)
+    df *= c_prev                                       # da_f/dc_t = c_{t-1} sigma'(a_f)
+    dg *= i                                            # da_g/dc_t = i tanh'(a_g)
+    do *= tanh_c                                       # da_o/dh_t = tanh(c_t) sigma'(a_o)
+    dc_per_dh = saved                                  # tanh(c_t) is used up: the buffer takes dc_t/dh_t
+    xp.multiply(tanh_c, tanh_c, out=dc_per_dh)
+    xp.subtract(1, dc_per_dh, out=dc_per_dh)
+    dc_per_dh *= o                                     # dc_t/dh_t = o (1 - tanh^2 c_t)
+
+
+def lstm_backward(d_state, gates, prev, out, dc_per_dh, d_gates, d_hh, scratch):
+    xp = backend.array_module(gates)
+    (dh, dc), (work,) = d_state, scratch
+    B, H = dh.shape
+    f = gates[:, H:2 * H]
+    xp.multiply(dh, dc_per_dh, out=work)
     dc += work                                         # dL/dc_t = dc_next + dh o (1 - tanh^2 c_t)
-    xp.multiply(dc, g, out=di)                         # dL/di = dc_t g
-    xp.multiply(dc, c_prev, out=df)                    # dL/df = dc_t c_{t-1}
-    xp.multiply(dc, i, out=dg)                         # dL/dg = dc_t i
+    ifg = d_gates.reshape(B, 4, H)[:, :3]
+    xp.multiply(ifg, dc[:, None, :], out=ifg)          # dL/da_i, dL/da_f, dL/da_g = dL/dc_t da/dc_t
+    do = d_gates[:, 3 * H:]
+    do *= dh                                           # dL/da_o = dh da_o/dh_t
     dc *= f                                            # dL/dc_{t-1} = dc_t f   (left in d_state)
-    xp.add(gates, lo, out=d_act)                       # dL/da = dL/dy (y + lo)(1 - y), for all four gates:
-    d_gates *= d_act                                   #   s (1 - s) for i, f, o and 1 - g^2 for g
-    xp.subtract(1, gates, out=d_act)
-    d_gates *= d_act
     return None
 
 
-# scratch: (B, H) for i g forward and for the dL/dc term backward; (B, 4H) for the activations' derivative.
-LSTM_CELL = Cell("lstm", n_gates=4, state_names=("h", "c"), n_saved=1, scratch_widths=(1, 4),
-                 shares_gate_grads=True, forward=lstm_forward, backward=lstm_backward,
-                 gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)
+# scratch: one (B, H) buffer, for i g forward and for the dL/dc term backward.
+LSTM_CELL = Cell("lstm", n_gates=4, state_names=("h", "c"), n_saved=1, scratch_widths=(1,),
+                 shares_gate_grads=True, forward=lstm_forward, prepare_backward=lstm_prepare_backward,
+                 backward=lstm_backward, gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)

@@ -9,7 +9,9 @@ Their twins, written plainly, are in minirnn/reference/ (sequence.py, rnn.py, ls
 from __future__ import annotations
 
 import math
+import threading
 import warnings
+from typing import Any, NamedTuple
 
 import numpy
 
@@ -40,6 +42,16 @@ def lengths_mask(lengths, T: int, B: int, xp):
     return xp.asarray(mask[:, :, None]), xp.asarray(reverse_index)
 
 
+class StackCache(NamedTuple):
+    """What Recurrent.backward needs from its forward."""
+    layers: list          # per layer, one LayerCache per direction
+    drop_masks: list      # per layer, the dropout mask applied to its input, or None
+    mask: Any             # (T, B, 1) bool, False past each sequence's end, or None
+    T: int
+    B: int
+    unbatched: bool       # x was one sequence (T, I): the caller's arrays have no batch axis
+
+
 class Recurrent(Module):
     """Shared by RNN, LSTM and GRU: a stack of layers, each one or two directions of a cell.
 
@@ -48,6 +60,12 @@ class Recurrent(Module):
     bias_ih_l{k} (G*H,), bias_hh_l{k} (G*H,), where G is the cell's number of
     gates and I_k is input_size for k = 0, else H times the number of directions.
     All are drawn from U(-1/sqrt(H), 1/sqrt(H)), as torch does.
+
+    Threads: the work buffers a layer keeps between calls belong to the thread that
+    made them, so several threads may run forwards of one model at once (each gets
+    what it would get alone). The cache a backward reads is the model's, as for any
+    Module: the forward and backward of one training step must not be interleaved
+    with another thread's forward of the same model.
     """
 
     def __init__(self, cell, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -66,7 +84,7 @@ class Recurrent(Module):
             warnings.warn(f"dropout acts between stacked layers (after all but the last), so dropout={dropout} "
                           f"expects num_layers greater than 1, but got num_layers={num_layers}: it does nothing",
                           UserWarning, stacklevel=3)
-        self._workspaces: dict[tuple, dict] = {}   # buffers reused by every forward (see _workspace)
+        self._workspaces: dict[int, dict] = {}   # thread -> buffers reused by its forwards (see _workspace)
         self.directions = ("", "_reverse") if self.bidirectional else ("",)
         H, G = self.hidden_size, cell.n_gates
         bound = 1.0 / math.sqrt(H)
@@ -79,13 +97,22 @@ class Recurrent(Module):
                     self.add_param(f"bias_ih_l{layer}{suffix}", self.init_uniform(bound, (G * H,)))
                     self.add_param(f"bias_hh_l{layer}{suffix}", self.init_uniform(bound, (G * H,)))
 
-    def _workspace(self, index: int) -> dict:
-        """The buffers of layer-and-direction ``index``, reused from one forward to the next.
+    def _workspace(self, layer: int, direction: int) -> dict:
+        """The buffers of one layer and direction, reused from one forward to the next.
 
-        A forward under no_grad() gets buffers of its own, so that evaluating between a
-        training forward and its backward cannot overwrite what that backward reads.
+        Each thread has its own, so that two threads running this model never write
+        into one array; the buffers of threads that have ended are dropped when a new
+        thread comes. A forward under no_grad() gets buffers of its own, so that
+        evaluating between a training forward and its backward cannot overwrite what
+        that backward reads.
         """
-        return self._workspaces.setdefault((index, is_grad_enabled()), {})
+        thread = threading.current_thread().ident
+        if thread not in self._workspaces:
+            alive = {t.ident for t in threading.enumerate()}
+            for ended in [ident for ident in list(self._workspaces) if ident not in alive]:
+                self._workspaces.pop(ended, None)
+        by_layer = self._workspaces.setdefault(thread, {})
+        return by_layer.setdefault((layer, direction, is_grad_enabled()), {})
 
     def release_buffers(self) -> None:
         """Free the work arrays kept between calls; the next forward makes them again."""
@@ -96,10 +123,10 @@ class Recurrent(Module):
                     bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
                     bidirectional=self.bidirectional, dtype=self.dtype.name)
 
-    def _weights(self, layer: int, suffix: str):
-        p = self._params
-        names = [f"{kind}_l{layer}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-        return [p.get(name) for name in names], names
+    def _weight_names(self, layer: int, direction: int) -> tuple:
+        """The parameter names of one layer and direction, in layer_forward's order."""
+        suffix = self.directions[direction]
+        return tuple(f"{kind}_l{layer}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     # -- the state at the boundary: one array for RNN and GRU, an (h, c) pair for LSTM --------
     def _state_tuple(self, names: tuple, value, B: int, unbatched: bool = False) -> tuple:
@@ -132,6 +159,60 @@ class Recurrent(Module):
         """A (T, B, width) array as a view in the user's layout (the inverse of _time_major)."""
         return a[:, 0] if unbatched else a.transpose(1, 0, 2) if self.batch_first else a
 
+    def _layer_rows(self, layer: int) -> slice:
+        """Where one layer's directions sit in h_0 and h_n (L*D, B, H), torch's layer-major order."""
+        D = len(self.directions)
+        return slice(layer * D, (layer + 1) * D)
+
+    # -- one layer, all its directions ---------------------------------------------------------------
+    def _layer_forward(self, layer: int, x, state0: tuple, final: tuple, mask, reverse_index):
+        """Run every direction of ``layer`` over x (T, B, I_k).
+
+        state0: per state, the layer's (D, B, H) initial states or None (zeros); final:
+        per state, a (D, B, H) array that receives each direction's final state.
+        Returns (output, caches): output (T, B, D*H), a fresh array with the directions
+        side by side as torch has them (zero past each sequence's end), and one cache
+        per direction.
+        """
+        xp, H, D = self.xp, self.hidden_size, len(self.directions)
+        T, B = x.shape[:2]
+        output = xp.empty((T, B, D, H), self.dtype)    # fresh: the next layer and the caller keep it
+        caches = []
+        for d in range(D):
+            s0 = tuple(xp.zeros((B, H), self.dtype) if s is None else s[d] for s in state0)
+            weights = [self._params.get(name) for name in self._weight_names(layer, d)]
+            h_out, final_d, cache = layer_forward(self.cell, x, *weights, s0, mask, reverse=d == 1,
+                                                  reverse_index=reverse_index, workspace=self._workspace(layer, d))
+            output[:, :, d] = h_out
+            for store, s in zip(final, final_d):
+                store[d] = s
+            caches.append(cache)
+        output = output.reshape(T, B, D * H)
+        if mask is not None:
+            xp.copyto(output, 0, where=~mask)
+        return output, caches
+
+    def _layer_backward(self, layer: int, caches: list, d_output, d_final: tuple, d_state0: tuple):
+        """Backward of :meth:`_layer_forward`: adds the layer's parameter gradients into ``grads``.
+
+        d_output: (T, B, D*H) or None; d_final: per state, the layer's (D, B, H) dL/d(final
+        state) or None; d_state0: per state, a (D, B, H) array that receives dL/d(state0).
+        Returns dL/dx (T, B, I_k), summed over the directions.
+        """
+        D, H = len(self.directions), self.hidden_size
+        d_by_direction = None if d_output is None else d_output.reshape(*d_output.shape[:2], D, H)
+        d_input = None
+        for d, cache in enumerate(caches):
+            d_h = None if d_by_direction is None else d_by_direction[:, :, d]
+            dx, d_s0, grads = layer_backward(cache, d_h, tuple(None if s is None else s[d] for s in d_final))
+            for name, grad in zip(self._weight_names(layer, d), grads):
+                if grad is not None:
+                    self._grads[name] += grad
+            for store, ds in zip(d_state0, d_s0):
+                store[d] = ds
+            d_input = dx if d_input is None else d_input + dx
+        return d_input
+
     def forward(self, x, hx=None, lengths=None):
         """Run the stack over a batch of sequences.
 
@@ -161,7 +242,8 @@ class Recurrent(Module):
         mask, reverse_index = lengths_mask(lengths, T, B, xp) if lengths is not None else (None, None)
         if mask is not None:                        # padding never reaches the model, not even a NaN
             x = xp.where(mask, x, 0)
-        finals = [[] for _ in self.cell.state_names]
+        h_n = tuple(xp.empty((self.num_layers * len(self.directions), B, H), self.dtype)
+                    for _ in self.cell.state_names)
         layer_caches, drop_masks = [], []
         layer_input = x
         for layer in range(self.num_layers):
@@ -169,26 +251,13 @@ class Recurrent(Module):
             if drop is not None:
                 layer_input = layer_input * drop
             drop_masks.append(drop)
-            outputs, caches = [], []
-            for d, suffix in enumerate(self.directions):
-                index = layer * len(self.directions) + d
-                s0 = tuple(xp.zeros((B, H), self.dtype) if s is None else s[index] for s in state0)
-                (w_ih, w_hh, b_ih, b_hh), _ = self._weights(layer, suffix)
-                h_out, final, cache = layer_forward(self.cell, layer_input, w_ih, w_hh, b_ih, b_hh, s0,
-                                                    mask, reverse=d == 1, reverse_index=reverse_index,
-                                                    workspace=self._workspace(index))
-                outputs.append(h_out)
-                caches.append(cache)
-                for store, s in zip(finals, final):
-                    store.append(s)
-            # A fresh array for the next layer and the caller: never a view into a cache.
-            layer_input = outputs[0].copy() if len(outputs) == 1 else xp.concatenate(outputs, axis=-1)
-            if mask is not None:
-                xp.copyto(layer_input, 0, where=~mask)
+            rows = self._layer_rows(layer)
+            layer_input, caches = self._layer_forward(
+                layer, layer_input, tuple(None if s is None else s[rows] for s in state0),
+                tuple(s[rows] for s in h_n), mask, reverse_index)
             layer_caches.append(caches)
         output = self._user_layout(layer_input, unbatched)
-        h_n = tuple(xp.stack(store) for store in finals)
-        self.save_cache((layer_caches, drop_masks, mask, T, B, unbatched))
+        self.save_cache(StackCache(layer_caches, drop_masks, mask, T, B, unbatched))
         return output, self._state_out(h_n, unbatched)
 
     def backward(self, d_output, d_hx=None):
@@ -199,7 +268,8 @@ class Recurrent(Module):
         Adds the parameter gradients into ``grads`` and returns (dx, dh0) with x's
         and h0's shapes (for the LSTM, (dx, (dh0, dc0))); unbatched, as the forward's were.
         """
-        layer_caches, drop_masks, mask, T, B, unbatched = self.take_cache()
+        cache = self.take_cache()
+        mask, T, B, unbatched = cache.mask, cache.T, cache.B, cache.unbatched
         xp, H, D = self.xp, self.hidden_size, len(self.directions)
         if d_output is not None:
             d_output = checks.float_array("d_output", d_output, self._layout(T, B, D * H, unbatched), xp,
@@ -208,27 +278,18 @@ class Recurrent(Module):
             if mask is not None:                    # outputs past the end were set to zero
                 d_output = xp.where(mask, d_output, 0)
         d_final = self._state_tuple(tuple(f"d_{s}_n" for s in self.cell.state_names), d_hx, B, unbatched)
-        d_state0 = [[None] * (self.num_layers * D) for _ in self.cell.state_names]
+        d_state0 = tuple(xp.empty((self.num_layers * D, B, H), self.dtype) for _ in self.cell.state_names)
         d_layer_out = d_output
         for layer in reversed(range(self.num_layers)):
-            d_input = None
-            for d, suffix in enumerate(self.directions):
-                index = layer * D + d
-                d_h = None if d_layer_out is None else d_layer_out[..., d * H:(d + 1) * H]
-                d_fin = tuple(None if s is None else s[index] for s in d_final)
-                dx, d_s0, grads = layer_backward(layer_caches[layer][d], d_h, d_fin)
-                _, names = self._weights(layer, suffix)
-                for name, grad in zip(names, grads):
-                    if grad is not None:
-                        self._grads[name] += grad
-                for store, ds in zip(d_state0, d_s0):
-                    store[index] = ds
-                d_input = dx if d_input is None else d_input + dx
-            if drop_masks[layer] is not None:
-                d_input *= drop_masks[layer]
+            rows = self._layer_rows(layer)
+            d_input = self._layer_backward(layer, cache.layers[layer], d_layer_out,
+                                           tuple(None if s is None else s[rows] for s in d_final),
+                                           tuple(s[rows] for s in d_state0))
+            if cache.drop_masks[layer] is not None:
+                d_input *= cache.drop_masks[layer]
             d_layer_out = d_input
         dx = self._user_layout(d_layer_out, unbatched)
-        return dx, self._state_out(tuple(xp.stack(store) for store in d_state0), unbatched)
+        return dx, self._state_out(d_state0, unbatched)
 
 
 class RNN(Recurrent):

@@ -66,13 +66,14 @@ class StepCell(Module):
         state = tuple(self.xp.zeros((B, self.hidden_size), self.dtype) if s is None else s for s in state)
         weights = [self._params.get(name) for name in _NAMES]
         _, final, cache = layer_forward(self.cell, x[None], *weights, state)
-        self.save_cache((cache, B, unbatched))
+        self.save_cache((cache, unbatched))
         return self._out(final, unbatched)
 
     def backward(self, d_state):
         """d_state: dL/dh', h''s shape (LSTMCell: a pair (dh', dc'), either may be None).
         Adds into ``grads`` and returns (dx, dh) with x's and h's shapes (LSTMCell: (dx, (dh, dc)))."""
-        cache, B, unbatched = self.take_cache()
+        cache, unbatched = self.take_cache()
+        B = cache.x.shape[1]                 # the cache's x is the step's (1, B, I)
         d_final = self._states(tuple(f"d_{s}" for s in self.cell.state_names), d_state, B, unbatched)
         dx, d_prev, grads = layer_backward(cache, None, d_final)
         for name, grad in zip(_NAMES, grads):

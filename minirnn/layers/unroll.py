@@ -5,7 +5,11 @@ out of the time loop: the caller computes the input projection of all T steps
 as one matmul, and the weight gradients are one matmul each after the backward
 loop, over the per-step deltas stacked in (T, B, G*H) arrays. Inside the loops
 there is only the recurrent matmul (h_{t-1} W_hh^T forward, d_hh W_hh backward)
-and the cell's elementwise math, written into buffers made once per call.
+and the cell's elementwise math, written into buffers made once per call. The
+backward's local derivatives (sigma', tanh', and what multiplies them) depend on
+the forward alone, so the cell computes them for a block of steps at once (see
+PREPARE_BYTES): NumPy pays per call as much as per element at RNN sizes, and each
+step of the loop is left with only the products by the incoming gradient.
 
 Those buffers can also outlive the call: a caller that passes the same
 ``workspace`` dict to every forward (the sequence layers keep one per layer and
@@ -18,7 +22,45 @@ Its twin, the same loops written plainly, is minirnn/reference/sequence.py.
 """
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from ..core import backend
+
+
+class UnrollCache(NamedTuple):
+    """What :func:`unroll_backward` needs from its :func:`unroll_forward`.
+
+    gates: (T, B, G*H) the gate values of every step (the forward wrote them over x_proj).
+    states: tuple of (T+1, B, H), one per state, index 0 the initial state.
+    saved: (T, B, n_saved*H) what the cell kept for its backward, or None.
+    mask, ended: (T, B, 1) bool, a step is real / past its sequence's end; None without lengths.
+    """
+    cell: Any
+    gates: Any
+    states: tuple
+    saved: Any
+    weight_hh: Any
+    mask: Any
+    ended: Any
+    workspace: dict | None
+
+
+class LayerCache(NamedTuple):
+    """What :func:`layer_backward` needs from its :func:`layer_forward`: the unroll's cache and the input side."""
+    unroll: UnrollCache
+    x: Any
+    weight_ih: Any
+    has_bias_ih: bool
+    has_bias_hh: bool
+    reverse: bool
+    reverse_index: Any
+
+
+# The backward prepares its local derivatives for a block of steps at a time, just before the
+# loop reaches them: as many steps as keep the block's gate arrays within about half an L2
+# cache. Small steps then share one call per array (NumPy pays per call as much as per element
+# there), and a large step's arrays are still in the cache when the loop multiplies them.
+PREPARE_BYTES = 256 * 1024
 
 
 def buffer(workspace, name: str, shape, dtype, xp):
@@ -31,19 +73,28 @@ def buffer(workspace, name: str, shape, dtype, xp):
     return array
 
 
+def _cell_buffers(cell, workspace, T: int, B: int, H: int, dtype, xp):
+    """The arrays a cell asks for: saved (T, B, n_saved H) or None, and the (B, k H) scratch buffers."""
+    saved = buffer(workspace, "saved", (T, B, cell.n_saved * H), dtype, xp) if cell.n_saved else None
+    scratch = tuple(buffer(workspace, f"scratch_{i}", (B, k * H), dtype, xp)
+                    for i, k in enumerate(cell.scratch_widths))
+    return saved, scratch
+
+
 def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None, workspace=None):
     """Run ``cell`` over T steps.
 
     x_proj: (T, B, G*H) input pre-activations W_ih x_t + b_ih (+ b_hh when
-        cell.shares_gate_grads), owned by this call: it is overwritten with the
-        gate values the backward needs.
+        cell.shares_gate_grads), owned by this call: each step overwrites its
+        pre-activations with the gate values the backward needs (the cache's ``gates``).
     weight_hh: (G*H, H); bias_hh: (G*H,) added per step, or None.
     state0: tuple of (B, H) initial states, h first.
     mask: (T, B, 1) bool, False past each sequence's end, or None (all steps real).
         A masked step leaves the state unchanged.
     workspace: a dict whose arrays this call and its backward may reuse, or None.
     Returns (states, cache): states is a tuple of (T+1, B, H) arrays with the
-    initial state at index 0, so states[0][1:] are the outputs h_1..h_T.
+    initial state at index 0, so states[0][1:] are the outputs h_1..h_T; cache an
+    :class:`UnrollCache`.
     """
     xp = backend.array_module(x_proj)
     T, B, GH = x_proj.shape
@@ -52,29 +103,28 @@ def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None, workspac
     states = tuple(buffer(workspace, f"state_{name}", (T + 1, B, H), dtype, xp) for name in cell.state_names)
     for store, s0 in zip(states, state0):
         store[0] = s0
-    saved = buffer(workspace, "saved", (T, B, H), dtype, xp) if cell.n_saved else None
+    saved, scratch = _cell_buffers(cell, workspace, T, B, H, dtype, xp)
     hh = buffer(workspace, "hh", (B, GH), dtype, xp)
-    scratch = tuple(buffer(workspace, f"scratch_{i}", (B, k * H), dtype, xp)
-                    for i, k in enumerate(cell.scratch_widths))
     # W_hh^T laid out contiguously, once per call: the BLAS multiplies a (B, H) by a plain
     # (H, G*H) matrix 20-70% faster than by a transposed view at the batch sizes of RNNs.
     weight_hh_t = xp.ascontiguousarray(weight_hh.T)
     ended = None if mask is None else ~mask
-    cell_forward, _ = cell.step_functions(xp)
+    cell_forward, _, _ = cell.step_functions(xp)
+    gates = x_proj                                         # each step turns its pre-activations into gate values
     steps = list(zip(*states))                             # steps[t]: the state tuple at t, as views
     for t in range(T):
         prev, out = steps[t], steps[t + 1]
         xp.matmul(prev[0], weight_hh_t, out=hh)            # the one matmul that must stay in the loop
         if bias_hh is not None:
             hh += bias_hh
-        cell_forward(x_proj[t], hh, prev, out, None if saved is None else saved[t], scratch)
+        cell_forward(gates[t], hh, prev, out, None if saved is None else saved[t], scratch)
         if mask is not None:                               # finished sequences keep their last state
             for s_prev, s_out in zip(prev, out):
                 xp.copyto(s_out, s_prev, where=ended[t])
-    return states, (cell, x_proj, states, saved, weight_hh, mask, ended, workspace)
+    return states, UnrollCache(cell, gates, states, saved, weight_hh, mask, ended, workspace)
 
 
-def unroll_backward(cache, d_outputs, d_final):
+def unroll_backward(cache: UnrollCache, d_outputs, d_final):
     """Backpropagation through time for one :func:`unroll_forward`.
 
     d_outputs: (T, B, H) dL/dh_t from above (zero past each sequence's end), or None.
@@ -85,7 +135,8 @@ def unroll_backward(cache, d_outputs, d_final):
     of the recurrent pre-activation gradients (equal to that of the gates when
     cell.shares_gate_grads).
     """
-    cell, gates, states, saved, weight_hh, mask, ended, workspace = cache
+    cell, gates, states, saved, weight_hh = cache.cell, cache.gates, cache.states, cache.saved, cache.weight_hh
+    mask, ended, workspace = cache.mask, cache.ended, cache.workspace
     xp = backend.array_module(gates)
     T, B, GH = gates.shape
     H, dtype = weight_hh.shape[1], gates.dtype
@@ -98,13 +149,19 @@ def unroll_backward(cache, d_outputs, d_final):
             d_state[-1].fill(0)
         else:
             d_state[-1][...] = d
-    scratch = tuple(buffer(workspace, f"scratch_{i}", (B, k * H), dtype, xp)
-                    for i, k in enumerate(cell.scratch_widths))
+    _, scratch = _cell_buffers(cell, workspace, T, B, H, dtype, xp)
     skipped = (tuple(buffer(workspace, f"skipped_{name}", (B, H), dtype, xp) for name in cell.state_names)
                if mask is not None else None)
-    _, cell_backward = cell.step_functions(xp)
+    _, prepare_backward, cell_backward = cell.step_functions(xp)
+    block = max(1, PREPARE_BYTES // (B * GH * gates.itemsize))
+    prepared = T                                           # steps prepared..T-1 have their local derivatives
     steps = list(zip(*states))
     for t in reversed(range(T)):
+        if prepare_backward is not None and t < prepared:  # steps first..t, one call per array
+            first = max(0, t + 1 - block)
+            prepare_backward(gates[first:t + 1], tuple(store[first:t + 2] for store in states),
+                             None if saved is None else saved[first:t + 1], d_gates[first:t + 1], d_hh[first:t + 1])
+            prepared = first
         if d_outputs is not None:
             d_state[0] += d_outputs[t]
         if mask is not None:                               # a masked step passed its state on unchanged
@@ -150,7 +207,8 @@ def layer_forward(cell, x, weight_ih, weight_hh, bias_ih, bias_hh, state0,
     :func:`reverse_time` when the sequences have lengths); workspace as in
     :func:`unroll_forward`.
     Returns (h_out, final_state, cache): h_out (T, B, H) in x's time order (a view
-    of the cache: copy it before handing it out), final_state a tuple of (B, H) views.
+    of the cache: copy it before handing it out), final_state a tuple of (B, H)
+    views, cache a :class:`LayerCache`.
     """
     T, B, I = x.shape
     # All T input projections in one matmul, over (T*B, I) rows: a 3-D operand would make
@@ -171,25 +229,29 @@ def layer_forward(cell, x, weight_ih, weight_hh, bias_ih, bias_hh, state0,
     if reverse:
         h_out = reverse_time(h_out, reverse_index)
     final = tuple(store[-1] for store in states)
-    return h_out, final, (cache, x, weight_ih, bias_ih is not None, bias_hh is not None, reverse, reverse_index)
+    return h_out, final, LayerCache(cache, x, weight_ih, bias_ih is not None, bias_hh is not None,
+                                    reverse, reverse_index)
 
 
-def layer_backward(cache, d_h_out, d_final):
+def layer_backward(cache: LayerCache, d_h_out, d_final):
     """Backward of :func:`layer_forward`.
 
     d_h_out: (T, B, H) dL/dh in x's time order, or None; d_final a tuple of (B, H) or None.
     Returns (dx, d_state0, grads) with grads = (dW_ih, dW_hh, db_ih, db_hh); the
     biases' entries are None when the layer has none.
     """
-    unroll_cache, x, weight_ih, has_bias_ih, has_bias_hh, reverse, reverse_index = cache
-    if reverse and d_h_out is not None:
-        d_h_out = reverse_time(d_h_out, reverse_index)
-    d_x_proj, d_state0, d_weight_hh, d_bias_hh = unroll_backward(unroll_cache, d_h_out, d_final)
-    if reverse:                                          # back to x's time order; the sums below
-        d_x_proj = reverse_time(d_x_proj, reverse_index)  # are over all (t, b) rows either way
+    if cache.reverse and d_h_out is not None:
+        d_h_out = reverse_time(d_h_out, cache.reverse_index)
+    d_x_proj, d_state0, d_weight_hh, d_bias_hh = unroll_backward(cache.unroll, d_h_out, d_final)
+    if cache.reverse:                                      # back to x's time order; the sums below
+        d_x_proj = reverse_time(d_x_proj, cache.reverse_index)  # are over all (t, b) rows either way
+    x = cache.x
     GH = d_x_proj.shape[-1]
     d_rows = d_x_proj.reshape(-1, GH)
     d_weight_ih = d_rows.T @ x.reshape(-1, x.shape[-1])  # sum_t d_x_proj_t^T x_t, one matmul
-    d_bias_ih = d_rows.sum(axis=0) if has_bias_ih else None
-    dx = (d_rows @ weight_ih).reshape(x.shape)           # dL/dx_t = d_x_proj_t W_ih, one 2-D matmul
-    return dx, d_state0, (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh if has_bias_hh else None)
+    d_bias_ih = None
+    if cache.has_bias_ih:                                # where b_hh only adds to the gates, both biases
+        shared = cache.unroll.cell.shares_gate_grads     # have one gradient: it is summed once
+        d_bias_ih = d_bias_hh if shared else d_rows.sum(axis=0)
+    dx = (d_rows @ cache.weight_ih).reshape(x.shape)     # dL/dx_t = d_x_proj_t W_ih, one 2-D matmul
+    return dx, d_state0, (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh if cache.has_bias_hh else None)

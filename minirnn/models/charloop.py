@@ -76,7 +76,7 @@ class CharLoopModel(Module):
         """d_logp: (B, V), dL/d(log p). Adds every parameter's gradient into ``grads``."""
         emb_cache, in_cache, relu_cache, hidden_cache, unroll_cache, out_cache, logp_cache = self.take_cache()
         g = self.grads
-        d_logp = checks.float_array("d_logp", d_logp, (unroll_cache[1].shape[1], self.vocab_size),
+        d_logp = checks.float_array("d_logp", d_logp, (unroll_cache.gates.shape[1], self.vocab_size),
                                     self.xp, self.dtype)
         d_logits = log_softmax_backward(d_logp, logp_cache)
         d_h_last, d_w, d_b = linear_backward(d_logits, out_cache)
