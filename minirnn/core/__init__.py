@@ -3,5 +3,6 @@
 backend: which array library (NumPy or CuPy) and the few operations spelled differently in each;
 module: parameters and gradients side by side, state dicts, dtype and backend moves;
 grad_mode: no_grad(), forwards that keep nothing for a backward;
-checks: the argument checks of the public entry points, with their error messages.
+checks: the argument checks of the public entry points, with their error messages;
+atomic: files written whole or not at all.
 """
