@@ -1,6 +1,7 @@
 """minirnn draw: the article's figures, every label read from the model (names, shapes, gradient norms)."""
 from __future__ import annotations
 
+import importlib.util
 import re
 import sys
 import xml.etree.ElementTree as ElementTree
@@ -21,6 +22,9 @@ SMALL = dict(input_size=3, hidden_size=5, emb=4, vocab_size=7)
 LARGE = dict(input_size=6, hidden_size=9, num_layers=2, emb=2, vocab_size=11, cell="gru", nonlinearity="relu")
 SIZES = {"small": SMALL, "large": LARGE}
 DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+# Drawing needs matplotlib, which is optional (the plot extra): without it these tests skip, as the README says.
+needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="matplotlib is not installed: drawing skipped")
 
 
 def svg_texts(path) -> list:
@@ -37,6 +41,7 @@ def entries(texts) -> set:
 @pytest.fixture(scope="module")
 def drawn(tmp_path_factory):
     """(model, {figure: its SVG's texts}) for a model and size, drawn once per test module."""
+    pytest.importorskip("matplotlib", reason="matplotlib is not installed: drawing skipped")
     cache = {}
 
     def get(name: str, size: dict, names=("cell",), dtype="float32"):
@@ -228,6 +233,7 @@ def test_the_articles_loop_is_the_elman_rnn_the_figures_read():
 
 # -- the command ------------------------------------------------------------------------------------------
 
+@needs_matplotlib
 def test_the_command_writes_three_svgs_and_three_pngs(tmp_path, capsys):
     assert cli.main(["draw", "gru", "--hidden-size", "3", "--steps", "3", "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{name}.{fmt}" for name in draw.FIGURES
@@ -236,6 +242,7 @@ def test_the_command_writes_three_svgs_and_three_pngs(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+@needs_matplotlib
 def test_a_checkpoint_is_drawn_with_its_own_names_and_shapes(tmp_path):
     model = CharRNN(vocab_size=7, emb=3, hidden=6, layers=2, cell="gru", seed=1)
     checkpoint.save(tmp_path / "tiny.npz", model)
@@ -246,6 +253,7 @@ def test_a_checkpoint_is_drawn_with_its_own_names_and_shapes(tmp_path):
     assert any(text.startswith("The cell of tiny.npz: CharRNN(vocab_size=7, emb=3, hidden=6") for text in cell)
 
 
+@needs_matplotlib
 def test_files_it_did_not_write_are_refused_before_any_work(tmp_path, capsys):
     (tmp_path / "unrolled.svg").write_text("mine")
     assert cli.main(["draw", "rnn", "--out", str(tmp_path)]) == 2
@@ -255,6 +263,7 @@ def test_files_it_did_not_write_are_refused_before_any_work(tmp_path, capsys):
     assert (tmp_path / "unrolled.svg").read_text() == "mine"
 
 
+@needs_matplotlib
 def test_force_replaces_them_and_a_second_draw_replaces_its_own(tmp_path):
     (tmp_path / "cell.svg").write_text("mine")
     args = ["draw", "rnn", "--hidden-size", "3", "--steps", "2", "--format", "svg", "--out", str(tmp_path)]
@@ -262,6 +271,7 @@ def test_force_replaces_them_and_a_second_draw_replaces_its_own(tmp_path):
     assert cli.main(args) == 0
 
 
+@needs_matplotlib                    # without it, every draw stops at that one line first
 @pytest.mark.parametrize("bad", ["out_is_a_file", "unknown_model", "steps_zero"])
 def test_a_mistake_is_one_line_and_exit_2(tmp_path, capsys, bad):
     (tmp_path / "file").write_text("")
