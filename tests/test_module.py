@@ -1,4 +1,5 @@
-"""What every model shares: loading a state all or nothing, printing, copying and pickling."""
+"""What every model shares: loading a state all or nothing, printing, copying and pickling, and a
+backward that reads the input as the forward saw it."""
 import copy
 import pickle
 
@@ -95,3 +96,39 @@ def test_a_copied_model_computes_what_the_original_does():
     np.testing.assert_array_equal(got, expected)
     twin.backward(np.ones_like(got))
     assert all(np.abs(g).sum() > 0 for g in twin.grads.values())
+
+
+
+
+# Each model with an input it reads and the gradient its backward takes for what the forward returned.
+READERS = {
+    "lstm": (lambda: minirnn.LSTM(3, 4, dtype="float64", seed=0), lambda rng: rng.standard_normal((5, 2, 3)),
+             lambda out: (np.ones_like(out[0]),)),
+    "rnncell": (lambda: minirnn.RNNCell(3, 4, dtype="float64", seed=0), lambda rng: rng.standard_normal((2, 3)),
+                lambda out: (np.ones_like(out),)),
+    "lstmcell": (lambda: minirnn.LSTMCell(3, 4, dtype="float64", seed=0), lambda rng: rng.standard_normal((2, 3)),
+                 lambda out: (tuple(np.ones_like(o) for o in out),)),
+    "grucell": (lambda: minirnn.GRUCell(3, 4, dtype="float64", seed=0), lambda rng: rng.standard_normal(3),
+                lambda out: (np.ones_like(out),)),
+    "linear": (lambda: minirnn.Linear(3, 2, dtype="float64", seed=0), lambda rng: rng.standard_normal((4, 3)),
+               lambda out: (np.ones_like(out),)),
+    "charloop": (lambda: CharLoopModel(6, 4, 8, dtype="float64", seed=0), lambda rng: rng.integers(0, 6, (4, 2)),
+                 lambda out: (np.arange(out.size).reshape(out.shape) % 3.0,)),
+    "charrnn": (lambda: CharRNN(6, 2, 3, dtype="float64", seed=0), lambda rng: rng.integers(0, 6, (4, 2)),
+                lambda out: (np.ones_like(out[0]),)),
+}
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_every_model_keeps_the_input_it_read_for_its_backward(name):
+    make, input_of, gradient_of = READERS[name]
+    grads = []
+    for overwrite in (False, True):
+        model, given = make(), input_of(np.random.default_rng(0))
+        out = model(given)
+        if overwrite:
+            given[...] = 2                               # the caller reuses its array before the backward
+        model.backward(*gradient_of(out))
+        grads.append(model.grads)
+    for key in grads[0]:
+        np.testing.assert_array_equal(grads[1][key], grads[0][key])

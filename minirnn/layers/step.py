@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from ..core import checks
+from ..core.grad_mode import is_grad_enabled
 from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
 from ..core.module import Module
 from .unroll import layer_backward, layer_forward
@@ -57,8 +58,11 @@ class StepCell(Module):
         (h, c), either may be None). Returns the next state, h' (B, H) (unbatched (H,)), or
         (h', c') for the LSTMCell."""
         unbatched = getattr(x, "ndim", None) == 1     # one input vector: a batch of one inside
+        given = x
         x = checks.float_array("x", x, (self.input_size,) if unbatched else ("B", self.input_size), self.xp,
                                self.dtype)
+        if x is given and is_grad_enabled():
+            x = x.copy()     # the cache keeps x for dW_ih: the caller may change theirs before backward
         if unbatched:
             x = x[None]
         B = x.shape[0]

@@ -19,6 +19,7 @@ from ..core import checks
 from ..cells import RNN_TANH_CELL
 from ..layers import Embedding, Linear
 from ..layers.unroll import unroll_backward, unroll_forward
+from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
 from ..ops import (embedding_backward, embedding_forward, linear_backward, linear_forward,
                    log_softmax_backward, log_softmax_forward, relu_backward, relu_forward)
@@ -60,6 +61,8 @@ class CharLoopModel(Module):
         """cs: (T, B) integer character ids. Returns log-probabilities (B, V) of the next character."""
         p, xp = self.params, self.xp
         cs = checks.id_array("cs", cs, ("T", "B"), self.vocab_size, xp)
+        if is_grad_enabled():
+            cs = cs.copy()   # the cache keeps cs for dL/de: the caller may change theirs before backward
         emb, emb_cache = embedding_forward(cs, p["e.weight"])                     # e[c_t]      (T, B, F)
         pre_in, in_cache = linear_forward(emb, p["l_in.weight"], p["l_in.bias"])  # l_in(e[c_t]) (T, B, H)
         inp, relu_cache = relu_forward(pre_in)                                    # inp_t
