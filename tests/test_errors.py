@@ -109,6 +109,8 @@ def test_an_empty_batch_without_lengths_runs_as_in_torch():
     (dict(dropout=1.0), r"dropout must be a number in \[0, 1\), got 1.0"),
     (dict(nonlinearity="sigmoid"), r"nonlinearity must be one of \('tanh', 'relu'\), got 'sigmoid'"),
     (dict(dtype="float16"), r"dtype must be one of \('float32', 'float64'\), got 'float16'"),
+    (dict(seed=-1), "seed must be an integer >= 0, got -1"),
+    (dict(seed="a"), "seed must be an integer >= 0, got 'a'"),
 ])
 def test_bad_constructor_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

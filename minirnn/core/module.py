@@ -37,6 +37,7 @@ class Module:
         self.dtype = float_dtype(dtype)
         self.backend = backend.default_backend()
         self.xp = backend.namespace(self.backend)
+        seed = None if seed is None else checks.non_negative_int("seed", seed)
         self.rng = backend.rng(seed)   # parameter init, then dropout masks
         self.training = True
         self._params: dict = {}
