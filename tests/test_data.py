@@ -125,6 +125,11 @@ def test_read_text_refuses_a_fifo_without_waiting_for_a_writer(tmp_path):
     signal.alarm(0)
 
 
+def test_read_text_refuses_a_directory_by_its_name(tmp_path):
+    with pytest.raises(ValueError, match=f"text file '{tmp_path}' is not a regular file"):
+        data.read_text(tmp_path)
+
+
 def test_read_text_refuses_a_device_without_reading_it():
     with pytest.raises(ValueError, match="'/dev/zero' is not a regular file"):
         data.read_text("/dev/zero")                           # without the check, memory runs out

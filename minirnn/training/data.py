@@ -40,10 +40,13 @@ def read_text(path) -> str:
     never ends) is refused before a byte of it is read.
     """
     descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))   # a FIFO must not block the open
-    with os.fdopen(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):   # a directory too: fdopen would name it by number
             raise ValueError(f"text file {str(path)!r} is not a regular file")
-        raw = file.read()
+        with os.fdopen(descriptor, "rb", closefd=False) as file:
+            raw = file.read()
+    finally:
+        os.close(descriptor)
     if not raw:
         raise ValueError(f"text file {str(path)!r} is empty: a character model needs text to learn from")
     try:
