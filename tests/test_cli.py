@@ -190,3 +190,15 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         atomic_write(path, interrupted)
     assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_missing_file_is_named_with_its_reason_alone(tmp_path, capsys):
+    missing = tmp_path / "nothing.npz"
+    assert cli.main(["sample", str(missing)]) == 2
+    assert one_line_error(capsys) == f"minirnn: error: {missing}: No such file or directory\n"
+
+
+def test_sizes_too_large_for_memory_are_one_line_with_exit_2(capsys):
+    # 4e12 x 10 float64 is 291 TiB: more than any address space, so the allocation fails at once.
+    assert cli.main(["explain", "lstm", "--hidden-size", str(10**12)]) == 2
+    assert one_line_error(capsys).startswith("minirnn: error: not enough memory for the sizes asked for (")

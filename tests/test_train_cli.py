@@ -263,7 +263,7 @@ def test_existing_run_is_not_overwritten_without_resume(corpus, tmp_path):
 
 # -- settings and their errors --------------------------------------------------------------------------
 @pytest.mark.parametrize("argv, message", [
-    (["--text", "/nonexistent/file.txt"], "No such file or directory: '/nonexistent/file.txt'"),
+    (["--text", "/nonexistent/file.txt"], "/nonexistent/file.txt: No such file or directory"),
     (["--batch", "0"], "--batch must be a positive integer, got 0"),
     (["--schedule", "cosine", "--minutes", "1"], "--schedule cosine needs --epochs"),
     (["--seed", "-1"], "--seed must be an integer >= 0, got -1"),
@@ -274,6 +274,7 @@ def test_existing_run_is_not_overwritten_without_resume(corpus, tmp_path):
     (["--warmup", "10"], r"--warmup does not apply to --schedule constant \(only to cosine\)"),
     (["--optimizer", "adagrad", "--weight-decay", "0.1"], "--weight-decay does not apply to --optimizer adagrad"),
     (["--text", "/dev/zero"], "text file '/dev/zero' is not a regular file"),
+    (["--text", "/"], "text file '/' is not a regular file"),
 ])
 def test_train_errors_are_one_line_naming_the_flag(argv, message, capsys, tmp_path):
     status, _, err = train_cli(capsys, *argv, "--out", str(tmp_path / "run"))

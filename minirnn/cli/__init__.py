@@ -15,7 +15,9 @@ line on stderr and never a traceback:
               TypeError, OSError, and RuntimeError (minirnn's for a missing CuPy, GPU or
               matplotlib), as ``minirnn: error: ...``; the argument names of the library
               (``top_k``) are given as the flags the user typed (``--top-k``); a wrong
-              flag or value, as argparse's ``minirnn CMD: error: ...``;
+              flag or value, as argparse's ``minirnn CMD: error: ...``; an OSError that
+              names a file, as ``FILE: reason`` (without its errno); and sizes too large for
+              this machine's memory (MemoryError);
     exit 1    a run stopped by a NaN or Inf (FloatingPointError);
     exit 130  Ctrl-C (KeyboardInterrupt), as ``minirnn: interrupted``;
     exit 141  stdout closed by its reader (``minirnn explain lstm | head -1``), silently, as a
@@ -148,7 +150,13 @@ def main(argv=None) -> int:
         return EXIT_PIPE_CLOSED
     except USER_ERRORS as err:
         message = " ".join(str(err).split("\n"))
+        if isinstance(err, OSError) and err.filename is not None and err.strerror:
+            message = f"{err.filename}: {err.strerror}"           # not "[Errno 2] No such file ...: 'FILE'"
         print(f"minirnn: error: {name_flags(message, flag_names)}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError as err:
+        print(f"minirnn: error: not enough memory for the sizes asked for ({err or 'no detail'}); ask for "
+              "smaller ones", file=sys.stderr)
         return EXIT_USER_ERROR
     except FloatingPointError as err:
         print(f"minirnn: error: {err}", file=sys.stderr)
