@@ -73,6 +73,16 @@ def test_second_train_into_the_same_out_is_refused_naming_it(corpus, tmp_path, c
     train(TrainConfig(out=str(tmp_path), resume=True, epochs=0.4, progress=False), quiet)   # and free again
 
 
+def test_a_new_run_never_writes_over_a_file_of_a_runs_name_not_even_its_own_text(corpus, tmp_path, capsys):
+    text = tmp_path / rundir.PLOT                                      # a text that happens to bear the plot's name
+    text.write_bytes(corpus.read_bytes())
+    status = cli.main(["train", "--text", str(text), "--out", str(tmp_path), "--emb", "8", "--hidden", "16",
+                       "--batch", "4", "--bptt", "16", "--epochs", "0.1", "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and f"--out {tmp_path} already holds a run's files (loss.png)" in err
+    assert text.read_bytes() == corpus.read_bytes() and not (tmp_path / rundir.LAST).exists()
+
+
 def test_the_lock_dies_with_its_holder(tmp_path):
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from minirnn.training.rundir import "
                                "RunDirectory; RunDirectory(sys.argv[1], print)._lock(); print('locked', flush=True); "

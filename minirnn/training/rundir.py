@@ -60,10 +60,10 @@ class RunDirectory:
     def create(self) -> None:
         """Lock a directory for a new run; refused if it holds one. :meth:`begin` then commits step 0."""
         self._lock()
-        present = [name for name in (LAST, BEST, METRICS) if (self / name).exists()]
-        if present:
-            raise ValueError(f"--out {self.path} already holds a run ({', '.join(present)}): pass --resume to "
-                             "continue it, or choose another --out")
+        present = [name for name in (LAST, BEST, METRICS, PLOT) if (self / name).exists()]
+        if present:          # loss.png too: a file of that name is the user's (their text, even) or a run's
+            raise ValueError(f"--out {self.path} already holds a run's files ({', '.join(present)}): pass "
+                             "--resume to continue its run, or choose another --out")
 
     def begin(self, save) -> None:
         """Commit a new run's step-0 state, so that it can be resumed from its first step on.
