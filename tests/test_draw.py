@@ -271,6 +271,17 @@ def test_force_replaces_them_and_a_second_draw_replaces_its_own(tmp_path):
     assert cli.main(args) == 0
 
 
+@needs_matplotlib
+def test_the_checkpoint_drawn_is_never_replaced_even_with_force(tmp_path, capsys):
+    drawn_from = tmp_path / "cell.png"                     # a checkpoint under the name of a figure
+    checkpoint.save(drawn_from, CharRNN(vocab_size=5, emb=2, hidden=3, seed=0))
+    before = drawn_from.read_bytes()
+    assert cli.main(["draw", str(drawn_from), "--out", str(tmp_path), "--force"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "would replace MODEL" in error
+    assert drawn_from.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["cell.png"]
+
+
 @needs_matplotlib                    # without it, every draw stops at that one line first
 @pytest.mark.parametrize("bad", ["out_is_a_file", "unknown_model", "steps_zero"])
 def test_a_mistake_is_one_line_and_exit_2(tmp_path, capsys, bad):

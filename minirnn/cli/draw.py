@@ -42,7 +42,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"minirnn: error: {err}", file=sys.stderr)
         return 2
     formats, names = tuple(args.formats or draw.FORMATS), tuple(args.names or draw.FIGURES)
-    draw.targets(args.out, formats, args.force, names)   # before any work: a refusal costs nothing
+    paths = draw.targets(args.out, formats, args.force, names)   # before any work: a refusal costs nothing
+    if args.model not in MODELS and Path(args.model).resolve() in {path.resolve() for path in paths}:
+        raise ValueError(f"--out {args.out} would replace MODEL {args.model} itself, even with --force; "
+                         "draw into another directory")
     model = model_from(args)
     title = "" if args.model in MODELS else f"{Path(args.model).name}: {describe(model)}"
     paths = draw.draw(model, args.out, args.steps, args.batch, args.seed, args.show_steps, formats, args.force,
