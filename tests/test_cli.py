@@ -72,6 +72,12 @@ def test_a_library_error_names_the_flag_the_user_typed(saved, capsys):
     assert one_line_error(capsys) == "minirnn: error: --top-k must be a positive integer, got 0\n"
 
 
+def test_a_prime_outside_the_vocabulary_is_named_by_its_flag(saved, capsys):
+    assert cli.main(["sample", str(saved), "--prime", "aZ"]) == 2
+    assert one_line_error(capsys) == ("minirnn: error: --prime must use only the vocabulary's characters, got some "
+                                      "not in the vocabulary: 'Z'\n")
+
+
 @pytest.mark.parametrize("message, expected", [
     ("top_k must be a positive integer", "--top-k must be a positive integer"),
     ("the last val_fraction of the text", "the last --val-fraction of the text"),

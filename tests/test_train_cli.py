@@ -405,7 +405,8 @@ def test_sampling_charloop_reads_the_last_window():
 
 def test_sampling_names_unknown_prime_characters():
     vocab = Vocab("ab")
-    with pytest.raises(ValueError, match="prime has characters that are not in the vocabulary: 'q'"):
+    with pytest.raises(ValueError, match="prime must use only the vocabulary's characters, got some not in the "
+                                         "vocabulary: 'q'"):
         sample(CharRNN(2, emb=2, hidden=2), vocab, "aq", 3)
 
 

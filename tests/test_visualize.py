@@ -99,8 +99,15 @@ def test_command_line_writes_the_page_and_the_heatmap(tiny, tmp_path, capsys):
     assert "units 1" in capsys.readouterr().out
 
 
-def visualize_cli(path, out, *flags):
-    return cli.main(["visualize", str(path), "--string", TEXT, "--out", str(out), *flags])
+def visualize_cli(path, out, *flags, text=TEXT):
+    return cli.main(["visualize", str(path), "--string", text, "--out", str(out), *flags])
+
+
+def test_characters_outside_the_vocabulary_are_named_with_the_flag_that_gave_them(tiny, tmp_path, capsys):
+    _, _, path = tiny
+    assert visualize_cli(path, tmp_path / "u.html", text="aZ") == 2
+    assert capsys.readouterr().err == ("minirnn: error: --string must use only the vocabulary's characters, got "
+                                       "some not in the vocabulary: 'Z'\n")
 
 
 def test_out_naming_the_checkpoint_is_refused_even_with_force(tiny, capsys):

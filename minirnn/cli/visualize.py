@@ -63,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
     text = read_text(args.text) if args.text is not None else args.string
     if not text:
         raise ValueError("--string must not be empty" if args.text is None else f"--text {args.text} is empty")
-    text = text[:args.max_chars]
-    reading = visualize.read(model, Vocab.from_json(saved.meta["vocab"]), text, args.top)
+    text, vocab = text[:args.max_chars], Vocab.from_json(saved.meta["vocab"])
+    vocab.encode(text, name="--text" if args.text is not None else "--string")   # refused by the flag's name
+    reading = visualize.read(model, vocab, text, args.top)
     units = args.unit if args.unit else visualize.interesting_units(reading.activations, args.units)
     html = visualize.render_html(reading, units, f"minirnn: {Path(args.checkpoint).name} reading "
                                  f"{len(text)} characters")

@@ -123,7 +123,8 @@ class Vocab:
             return numpy.fromiter((self.index[c] for c in text), dtype=numpy.int64, count=len(text))
         except KeyError:
             unknown = "".join(sorted(set(text) - set(self.index)))
-            raise ValueError(f"{name} has characters that are not in the vocabulary: {unknown[:20]!r}") from None
+            raise ValueError(f"{name} must use only the vocabulary's characters, got some not in the vocabulary: "
+                             f"{unknown[:20]!r}") from None
 
     def decode(self, ids) -> str:
         """ids (any iterable of ints in [0, len)) -> text."""
