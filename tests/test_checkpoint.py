@@ -255,8 +255,8 @@ def test_config_with_more_layers_than_arrays_is_refused(saved):
 @pytest.mark.parametrize("edit, reason", [
     (lambda m: m["model"]["config"].update(cell="x"), r"cell must be one of"),
     (lambda m: m["model"]["config"].update(extra=1), "config must have the keys"),
-    (lambda m: m["model"].update({"class": "Module"}), "its model must be one of"),
-    (lambda m: m["model"].update({"class": []}), "its model must be one of"),
+    (lambda m: m["model"].update({"class": "Module"}), "its model class must be one of"),
+    (lambda m: m["model"].update({"class": []}), "its model class must be one of"),
     (lambda m: m["optimizer"].update({"class": {}}), "optimizer class must be one of"),
     (lambda m: m.update(meta=[]), "its meta must be a JSON object"),
     (lambda m: m["meta"].update(vocab={"chars": "ba"}), "its vocabulary must be"),

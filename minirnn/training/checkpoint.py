@@ -235,7 +235,7 @@ def _checked(name: str, members: dict) -> Checkpoint:
         raise ValueError(f"its metadata must have the keys {sorted(expected_keys)}, got {sorted(metadata)}")
     model, meta = metadata["model"], metadata["meta"]
     if not isinstance(model, dict) or set(model) != {"class", "config"} or model["class"] not in tuple(MODEL_CLASSES):
-        raise ValueError(f"its model must be one of {tuple(MODEL_CLASSES)} with a config")
+        raise ValueError(f"its model class must be one of {tuple(MODEL_CLASSES)}, with a config")
     if not isinstance(meta, dict):
         raise ValueError(f"its meta must be a JSON object, got {type(meta).__name__}")
 
