@@ -245,6 +245,10 @@ def test_the_exercise_answered_prints_what_the_page_shows(tmp_path, monkeypatch,
     assert printout(capsys.readouterr().out) == printout(page_block("text", shown))
 
 
+def test_the_exercise_names_the_mistake_whose_printout_it_shows():
+    assert f"`{WRONG_F}` without its `(1 − f)`" in PAGE.read_text(encoding="utf-8")
+
+
 def test_the_exercise_checks_the_fast_paths_cell_the_same_way(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my_cells.py").write_text(page_block("python", "import LSTM_CELL"))
