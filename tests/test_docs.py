@@ -63,3 +63,20 @@ def test_each_quoted_source_line_is_still_in_its_file(doc, quoted):
     path, code = quoted
     source = " ".join((ROOT / path).read_text(encoding="utf-8").split())
     assert " ".join(code.split()) in source, f"{doc} quotes {code!r} from {path}"
+
+
+def test_the_walkthroughs_printouts_are_what_explain_prints_now(capsys):
+    """The walkthrough quotes ``minirnn explain charloop --hidden-size 256``: each line it shows (the
+    source line numbers aside, which it says are from the time of writing) and the norms it reads off."""
+    from minirnn import cli
+    assert cli.main(["explain", "charloop", "--hidden-size", "256"]) == 0
+    numbered = lambda line: re.sub(r"(minirnn/[\w/]+\.py):\d+", r"\1:N", line.rstrip())   # noqa: E731
+    printed = [numbered(line) for line in capsys.readouterr().out.splitlines()]
+    text = (ROOT / "docs" / "walkthrough.md").read_text(encoding="utf-8")
+    blocks = [block for block in re.findall(r"```text\n(.*?)```", text, re.S)
+              if re.search(r"^(ONE STEP|parameter |  step t=)", block, re.M)]
+    assert len(blocks) == 3
+    shown = [line for block in blocks for line in block.splitlines() if line.strip() not in ("", "...")]
+    assert [line for line in shown if numbered(line) not in printed] == []
+    norms = re.findall(r"=> dL/dh_\d \(4, 256\) norm ([\d.]+)", "\n".join(printed))
+    assert f"The norms shrink on the way back: {norms[0]}, then {norms[1]}, then {norms[2]}." in " ".join(text.split())
