@@ -1,6 +1,7 @@
 """Gradient flow through time: dL/dh_t read from minirnn's backward, held against torch."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,9 +15,10 @@ from minirnn.study import gradient_flow
 from minirnn.study.gradient_flow import Flow, make_model, probe_batch, state_gradient_norms
 from minirnn.ops import cross_entropy
 from minirnn.training import checkpoint
-from minirnn.training.data import Vocab
+from minirnn.training.data import Vocab, default_corpus
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "gradient_flow.py"
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "scripts" / "gradient_flow.py"
 
 
 def tiny_batch(vocab=7, T=6, B=3, seed=0):
@@ -87,6 +89,17 @@ def test_command_trains_and_plots_four_cells_on_a_small_text(tmp_path, capsys):
                      "--train-steps", "2", "--hidden", "4"]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert capsys.readouterr().err.count("steps\n") == 4          # one line per cell as it is trained
+
+
+def test_the_walkthroughs_orders_of_magnitude_are_what_the_command_measures():
+    # Section 6 reads off its figure (minirnn gradient-flow's defaults) how far the trained cells' gradients fall.
+    text = " ".join((ROOT / "docs" / "walkthrough.md").read_text(encoding="utf-8").split())
+    stated = re.search(r"has fallen by about (\d+) orders of magnitude for the tanh RNN, by about (\d+) for "
+                       r"the LSTM and by about (\d+) for the GRU", text)
+    flows = {flow.label: flow.norms for flow in gradient_flow.gradient_flow(default_corpus(300_000))}
+    for label, orders in zip(("RNN (tanh)", "LSTM", "GRU"), stated.groups()):
+        norms = flows[f"{label} after 100 steps"]
+        assert abs(numpy.log10(norms[-1] / norms[0]) - int(orders)) < 0.75, label
 
 
 @pytest.mark.parametrize("out, message", [
