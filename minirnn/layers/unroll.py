@@ -12,8 +12,8 @@ PREPARE_BYTES): NumPy pays per call as much as per element at RNN sizes, and eac
 step of the loop is left with only the products by the incoming gradient.
 
 Those buffers can also outlive the call: a caller that passes the same
-``workspace`` dict to every forward (the sequence layers keep one per layer and
-direction) gets the same arrays back each time. Fresh arrays of several MiB
+``workspace`` dict to every forward (the sequence layers keep one per thread,
+layer and direction) gets the same arrays back each time. Fresh arrays of several MiB
 cost more than their size suggests: the kernel hands them over one zeroed page
 at a time, which took up to a third of a step at T=8, B=512. The arrays of a
 workspace belong to the latest forward and its backward only.
