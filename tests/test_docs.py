@@ -80,3 +80,9 @@ def test_the_walkthroughs_printouts_are_what_explain_prints_now(capsys):
     assert [line for line in shown if numbered(line) not in printed] == []
     norms = re.findall(r"=> dL/dh_\d \(4, 256\) norm ([\d.]+)", "\n".join(printed))
     assert f"The norms shrink on the way back: {norms[0]}, then {norms[1]}, then {norms[2]}." in " ".join(text.split())
+
+
+def test_the_readme_layout_lists_every_script():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme[readme.index("\nscripts/ "):readme.index("\ndocs/ ")]
+    assert [p.name for p in sorted((ROOT / "scripts").glob("*.py")) if p.name not in layout] == []
