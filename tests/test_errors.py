@@ -147,6 +147,19 @@ def test_targets_outside_the_vocabulary():
         cross_entropy(np.zeros((2, 4, 6)), np.full((2, 4), 6))
 
 
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(mask=[1, 0]), TypeError, r"mask must be a bool or number array of the target's shape \(2,\), got list"),
+    (dict(mask=np.array(["a", "b"])), TypeError, r"mask must be a bool or number array .* got \(2,\) <U1"),
+    (dict(mask=np.ones(3, bool)), ValueError, r"mask must be a bool or number array .* got \(3,\) bool"),
+    (dict(ignore_index="x"), TypeError, "ignore_index must be an integer or None, got 'x'"),
+    (dict(ignore_index=1.5), TypeError, "ignore_index must be an integer or None, got 1.5"),
+])
+def test_a_bad_mask_or_ignore_index_is_refused_by_name(kwargs, error, message):
+    for loss in (nll_loss, cross_entropy):
+        with pytest.raises(error, match=message):
+            loss(np.zeros((2, 3)), np.array([0, 1]), **kwargs)
+
+
 def test_logits_of_the_wrong_rank():
     with pytest.raises(ValueError, match=r"logits must be \(B, V\) or \(T, B, V\) float array, got \(6,\)"):
         cross_entropy(np.zeros(6), np.zeros((), np.int64))

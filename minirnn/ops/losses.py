@@ -1,6 +1,8 @@
 """Losses that return the loss and its gradient together, reduced by the mean as torch does."""
 from __future__ import annotations
 
+import numbers
+
 from ..core import backend, checks
 from .activations import log_softmax_backward, log_softmax_forward
 
@@ -11,21 +13,28 @@ def _counted(target, ignore_index, mask, xp):
     if ignore_index is not None:
         weight &= target != ignore_index
     if mask is not None:
-        checks.check_backend("mask", mask, xp.__name__)
-        if tuple(mask.shape) != tuple(target.shape):
-            raise ValueError(f"mask must have the target's shape {tuple(target.shape)}, "
-                             f"got {checks.describe(mask)}")
         weight &= mask.astype(bool)
     return weight
 
 
-def _check(name, scores, target, ignore_index):
-    """Check (B, V) or (T, B, V) float scores and integer targets of their leading shape."""
+def _check(name, scores, target, ignore_index, mask):
+    """Check (B, V) or (T, B, V) float scores, integer targets of their leading shape, an integer
+    ignore_index or None, and a bool or number mask of the targets' shape or None."""
     if not hasattr(scores, "dtype") or scores.dtype.kind != "f" or scores.ndim not in (2, 3):
         error = ValueError if hasattr(scores, "dtype") and scores.dtype.kind == "f" else TypeError
         raise error(f"{name} must be (B, V) or (T, B, V) float array, got {checks.describe(scores)}")
+    integer = isinstance(ignore_index, numbers.Integral) and not isinstance(ignore_index, bool)
+    if ignore_index is not None and not integer:
+        raise TypeError(f"ignore_index must be an integer or None, got {ignore_index!r}")
     xp = backend.array_module(scores)
     checks.id_array("target", target, scores.shape[:-1], scores.shape[-1], xp, ignore_index)
+    if mask is not None:
+        checks.check_backend("mask", mask, xp.__name__)
+        numeric = hasattr(mask, "dtype") and mask.dtype.kind in "biuf"
+        if not numeric or tuple(mask.shape) != tuple(target.shape):
+            raise (ValueError if numeric else TypeError)(
+                f"mask must be a bool or number array of the target's shape {tuple(target.shape)}, "
+                f"got {checks.describe(mask)}")
     return xp
 
 
@@ -37,7 +46,7 @@ def nll_loss(logp, target, ignore_index: int | None = None, mask=None):
     target, zero where a target does not count. Returns (loss, d_logp) with loss a
     Python float: L = -(1/N) sum_n logp[n, target[n]].
     """
-    return _nll(logp, target, ignore_index, mask, _check("logp", logp, target, ignore_index))
+    return _nll(logp, target, ignore_index, mask, _check("logp", logp, target, ignore_index, mask))
 
 
 def _nll(logp, target, ignore_index, mask, xp):
@@ -63,7 +72,7 @@ def cross_entropy(logits, target, ignore_index: int | None = None, mask=None):
     logits: (B, V) or (T, B, V). Stable at any logit size (the row maximum is
     subtracted inside the log-softmax). Returns (loss, d_logits).
     """
-    xp = _check("logits", logits, target, ignore_index)
+    xp = _check("logits", logits, target, ignore_index, mask)
     logp, cache = log_softmax_forward(logits)
     loss, d_logp = _nll(logp, target, ignore_index, mask, xp)
     return loss, log_softmax_backward(d_logp, cache)
