@@ -221,7 +221,6 @@ def test_minutes_limit_stops_and_still_evaluates(corpus, tmp_path):
     assert 0.2 <= records[0]["elapsed_sec"] < 2.0
 
 
-@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")   # the Inf meeting the matmuls
 @pytest.mark.parametrize("fault", ["loss", "gradient"])
 def test_nan_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_path, monkeypatch, fault):
     real = minirnn.training.steps.cross_entropy
@@ -244,6 +243,13 @@ def test_nan_stops_training_and_keeps_the_last_good_checkpoint(corpus, tmp_path,
     saved = checkpoint.load(tmp_path / "last.npz")
     assert saved.meta["run"]["step"] == 5
     assert all(numpy.isfinite(value).all() for value in saved.params.values())
+
+
+@pytest.mark.filterwarnings("error")                           # a warning on the way would fail the test
+def test_a_diverging_run_ends_in_its_one_error_line_without_numpys_warnings(corpus, tmp_path, capsys):
+    status, _, err = train_cli(capsys, "--text", str(corpus), *TINY, "--lr", "1e308", "--out", str(tmp_path))
+    assert status == 1 and err.splitlines()[-1].startswith("minirnn: error: training stopped at step 2: the loss is nan")
+    assert "Warning" not in err
 
 
 def test_first_ctrl_c_finishes_the_step_then_evaluates_and_saves(corpus, tmp_path, monkeypatch):

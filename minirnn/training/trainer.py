@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy
+
 from ..core.grad_mode import no_grad
 from . import checkpoint
 from .checkpoint import refused_as
@@ -170,8 +172,10 @@ class Trainer:
                 return self._nothing_to_train()
             self.log(self._description())
             losses = []
+            # A NaN or Inf stops the run with one line naming its step (train_step): NumPy need not warn of it
+            # on the way there, line by line of the library's source.
             with progress_display(self.config.progress, self.total_steps, self.state.step, self.log) as display, \
-                    StopOnInterrupt() as interrupt:
+                    StopOnInterrupt() as interrupt, numpy.errstate(over="ignore", invalid="ignore", divide="ignore"):
                 while not (self.finished() or interrupt.requested):
                     losses.append(self.take_step(display))
                     if self.state.step % self.config.eval_every == 0:
