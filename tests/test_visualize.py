@@ -110,6 +110,14 @@ def test_characters_outside_the_vocabulary_are_named_with_the_flag_that_gave_the
                                        "some not in the vocabulary: 'Z'\n")
 
 
+def test_a_checkpoint_of_the_articles_model_is_refused_by_its_argument(tmp_path, capsys):
+    path = tmp_path / "loop.npz"
+    checkpoint.save(path, CharLoopModel(3, 2, 2), meta={"vocab": Vocab("abc").to_json()})
+    assert visualize_cli(path, tmp_path / "u.html", text="ab") == 2
+    assert capsys.readouterr().err == (f"minirnn: error: CHECKPOINT {path} must hold a CharRNN (the model that "
+                                       "carries its state from character to character), got a CharLoopModel\n")
+
+
 def test_out_naming_the_checkpoint_is_refused_even_with_force(tiny, capsys):
     _, _, path = tiny
     before = path.read_bytes()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ..core import checks
 from ..core.atomic import atomic_write
+from ..models import CharRNN
 from ..study import plotting, visualize
 from ..training import checkpoint
 from ..training.data import Vocab, read_text
@@ -60,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     if "vocab" not in saved.meta:
         raise ValueError(f"{args.checkpoint} holds no vocabulary: it was not written by minirnn train")
     model = saved.build_model()
+    if not isinstance(model, CharRNN):
+        raise ValueError(f"CHECKPOINT {args.checkpoint} must hold a CharRNN (the model that carries its state "
+                         f"from character to character), got a {saved.model_class}")
     text = read_text(args.text) if args.text is not None else args.string
     if not text:
         raise ValueError("--string must not be empty" if args.text is None else f"--text {args.text} is empty")
