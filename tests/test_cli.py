@@ -198,6 +198,16 @@ def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
     assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
 
 
+def test_a_file_that_cannot_be_created_is_named_not_its_temporary(tmp_path, monkeypatch):
+    def refused(prefix, suffix, dir):
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}x1y2{suffix}")
+
+    monkeypatch.setattr("tempfile.mkstemp", refused)
+    with pytest.raises(PermissionError) as error:
+        atomic_write(tmp_path / "page.html", lambda file: None)
+    assert error.value.filename == str(tmp_path / "page.html")
+
+
 def test_a_missing_file_is_named_with_its_reason_alone(tmp_path, capsys):
     missing = tmp_path / "nothing.npz"
     assert cli.main(["sample", str(missing)]) == 2

@@ -26,7 +26,10 @@ def atomic_write(path, write: Callable[[IO[bytes]], None]) -> None:
     target, and nothing is removed.
     """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+    except OSError as err:                              # say which file could not be written, not the temporary
+        raise type(err)(err.errno, err.strerror, str(path)) from None
     renamed = False
     try:
         os.chmod(temporary, 0o666 & ~_umask())          # mkstemp makes it private; these are ordinary files
