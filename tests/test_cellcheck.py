@@ -159,6 +159,9 @@ ERRORS = [
     ("learner.py:lstm_step", None, "def lstm_step_forward(x:\n", "does not load: SyntaxError at .*learner.py:1"),
     ("learner.py:lstm_step", None, "import numpy\nnp.zeros(2)\n", "does not load: NameError at .*learner.py:2: "
                                                                    "name 'np' is not defined"),
+    ("learner.py:lstm_step", None, "import sys\nsys.exit(0)\n", "does not load: SystemExit at .*learner.py:2: 0"),
+    ("learner.py:lstm_step", None, LSTM_STEP.replace("    dh, dc_next = d_next_state", "    raise SystemExit"),
+     "lstm_step_backward raised SystemExit at .*learner.py:"),
     ("learner.py:gru_step", None, LSTM_STEP, "has no gru_step, nor gru_step_forward and gru_step_backward; "
                                              "it has .*lstm_step \\(a step pair\\)"),
     ("learner.py:sigmoid", None, LSTM_STEP, "sigmoid is a function, not a minirnn.cells.Cell"),

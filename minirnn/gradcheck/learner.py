@@ -162,7 +162,7 @@ def _unrolled_one_step(cell: Cell):
 def _run(function, args, name: str, files: set, hint: str = ""):
     try:
         return function(*args)
-    except Exception as err:   # the learner's bug, whatever it is: say where it happened
+    except (Exception, SystemExit) as err:   # the learner's bug, whatever it is (an exit too): say where
         places = [(frame.f_code.co_filename, line) for frame, line in _walk(err.__traceback__)
                   if frame.f_code.co_filename in files]
         where = f" at {_shown(places[-1][0])}:{places[-1][1]}" if places else ""
@@ -268,7 +268,7 @@ def _load_file(path: str):
     sys.modules[module_name] = module          # as an import would: dataclasses and pickle look it up
     try:
         spec.loader.exec_module(module)
-    except Exception as err:
+    except (Exception, SystemExit) as err:     # an exit at import would end the check with no verdict
         del sys.modules[module_name]
         if isinstance(err, SyntaxError):
             raise ValueError(f"{path} does not load: SyntaxError at {path}:{err.lineno}: {err.msg}") from err
