@@ -187,7 +187,7 @@ def _torch_step(spec: dict, model, inputs: dict):
             out, _ = layer(x)
             out.backward(d_out)
     else:
-        net = torch.nn.Module()   # CharRNN's twin: the same attribute names, so the same parameter names
+        net = torch.nn.Module()   # CharRNN in torch: the same attribute names, so the same parameter names
         net.embedding, net.rnn, net.head = torch.nn.Embedding(V, I), rnn, torch.nn.Linear(H, V)
         net = net.to(device)
         copy_weights(torch, model, net)

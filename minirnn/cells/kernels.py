@@ -4,8 +4,8 @@ On a GPU a chain of NumPy-style operations is a chain of kernel launches, each
 reading and writing the whole gate array; here each cell's step is a single
 ``cupy.ElementwiseKernel`` over the (B, H) units, reading each unit's G gate
 values once and writing each result once. The math is line for line that of the
-NumPy twins in rnn.py, lstm.py and gru.py (same signatures, same buffers), which
-the tests hold them against, with one difference: NumPy takes the local derivatives
+cells' NumPy lines in rnn.py, lstm.py and gru.py (same signatures, same buffers),
+which the tests hold them against, with one difference: NumPy takes the local derivatives
 of a block of steps at once (``prepare_backward``, one call per array instead of
 per step), while a backward kernel computes its step's derivatives
 itself, since a GPU pays little per launch. Nothing here returns a value to the
@@ -81,7 +81,7 @@ def _kernel(name: str):
     return cupy.ElementwiseKernel(inputs, outputs, body, f"minirnn_{name}", preamble=_PREAMBLE)
 
 
-# -- the cells' forward and backward, with the signatures of their NumPy twins ----------------------
+# -- the cells' forward and backward, with the signatures of their NumPy lines -----------------------
 def rnn_tanh_forward(gates, hh, prev, out, saved, scratch):
     _kernel("rnn_tanh_forward")(gates, hh, out[0])
 
