@@ -134,7 +134,8 @@ def finish_suite(process: subprocess.Popen, deadline: float, started: float) -> 
                if line.startswith(("FAILED ", "ERROR "))]
     return Result("suite", process.returncode == 0,
                   f"{summary['line']}; {summary['on_cupy']} of the passed ran on CuPy"
-                  + "".join(f"; {name}" for name in failing[:8]), **summary)
+                  + "".join(f"; {name}" for name in failing[:8]),
+                  output_tail=output[-20000:] if failing else "", **summary)   # the failures' text, for --json
 
 
 def summarize_pytest(output: str) -> dict:
