@@ -33,7 +33,8 @@ def test_workers_run_without_the_openblas_pins_and_the_caller_keeps_them(monkeyp
 def test_row_reports_time_throughput_step_products_and_memory(mode):
     spec = dict(task="row", backend="numpy", repeats=1, threads=1, clip=5.0 if mode == "char" else 0.0,
                 cell="lstm", mode=mode, T=3, B=2, I=5, H=4, V=6)
-    row = bench.bench_row(spec, bench.worker_environment(threads=1), rounds=1, torch=False)
+    env = bench.worker_environment(threads=1)
+    row = bench.bench_row(spec, rounds=1, torch=False, run=lambda s: bench.run_worker(s, env))
     assert row["ms"] > 0 and row["peak_mib"] > 0 and 0 < row["step_ms"]
     assert row["tokens_per_s"] == pytest.approx(3 * 2 / (row["ms"] / 1e3))
     assert row["step_gflops"] == pytest.approx(4 * 3 * 2 * 16 * 4 / (row["step_ms"] / 1e3) / 1e9)

@@ -95,10 +95,34 @@ def test_pytest_summary_gives_the_counts_and_the_tests_that_ran_on_cupy():
 
 def test_table_shows_every_check_the_benchmark_rows_and_what_failed():
     bench_row = steps._with_targets(dict(cell="gru", mode="fwd+bwd", T=25, B=1, I=65, H=100, ms=1.0, gflops=5.0,
-                                         available=True, torch_ms=2.0, speedup=2.0), 1000e9)
+                                         torch_ms=2.0, speedup=2.0), 1000e9)
     results = [steps.Result("nvrtc", True, "16 of 16"), steps.Result("gradcheck", False, "1 failed"),
                steps.Result("bench", None, "1 row", rows=[bench_row])]
     table = steps.format_table("HEADER", results, 12.0)
     assert "nvrtc      ok     16 of 16" in table and "gradcheck  FAIL   1 failed" in table
     assert "    2.00x  us/step <= 50: met" in table
     assert table.endswith("failed: gradcheck; 12 s in all")
+
+
+def test_the_benchmark_step_times_minirnn_rows_through_the_benchmarks_worker():
+    grid = ((3, 2, 5, 4), (2, 1, 3, 1100))
+    result = steps.benchmark("numpy", time.perf_counter() + 600, grid=grid, repeats=1, use_torch=False)
+    rows = result["rows"]
+    assert [(r["cell"], r["mode"], r["H"]) for r in rows[:2]] == [("rnn", "fwd+bwd", 4), ("rnn", "fwd+bwd", 1100)]
+    assert len(rows) == 2 * 3 * len(grid) and all(r["ms"] > 0 and r["step_ms"] > 0 for r in rows)
+    assert rows[0]["target"][0] == "us/step <= 50" and rows[1]["target"][0] == "% mm >= 50"
+    assert "torch with CUDA not available" in result["detail"]
+    assert "rnn   fwd+bwd     3    2     5     4" in steps.format_table("HEADER", [result], 1.0)
+
+
+def test_the_benchmark_step_stops_at_its_deadline_and_says_how_many_rows_it_left():
+    result = steps.benchmark("numpy", time.perf_counter(), grid=((3, 2, 5, 4),), repeats=1, use_torch=False)
+    assert result["rows"] == [] and "6 rows not timed before the deadline" in result["detail"]
+
+
+def test_a_failing_suite_keeps_the_failures_text_and_not_the_passes():
+    output = "\n".join(["PASSED tests/test_a.py::test_one", "=== FAILURES ===", "___ test_two ___",
+                        "assert 1 == 2", "=== short test summary info ===", "FAILED tests/test_a.py::test_two",
+                        "=== 1 failed, 1 passed in 1.00s ==="])
+    assert steps._failures_text(output) == "=== FAILURES ===\n___ test_two ___\nassert 1 == 2\n=== "
+    assert steps._failures_text("=== 2 passed in 1.00s ===") == ""

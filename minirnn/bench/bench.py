@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     for spec in row_specs(cells, args):
         print(f"timing {spec['cell']} {spec['mode']} T, B, I, H = {spec['T']}, {spec['B']}, {spec['I']}, {spec['H']}",
               file=sys.stderr, flush=True)
-        rows.append(bench_row(spec, env, args.rounds, torch=torch_version is not None))
+        rows.append(bench_row(spec, args.rounds, torch=torch_version is not None, run=lambda s: run_worker(s, env)))
     # The machine's rate is what it reaches when it is least disturbed: measured before and after.
     rate = max(rate, run_worker(dict(task="matmul", backend=args.backend), env)["flops_per_s"])
     for row in rows:
@@ -133,15 +133,19 @@ def matmul_flops(n_gates: int, T: int, B: int, I: int, H: int, V: int = 0) -> in
     return 6 * T * B * GH * (I + H) + 6 * T * B * H * V
 
 
-def bench_row(spec: dict, env: dict, rounds: int, torch: bool) -> dict:
-    """Time one row in alternating worker processes; return it as a dict (the caller adds matmul_fraction)."""
+def bench_row(spec: dict, rounds: int, torch: bool, run) -> dict:
+    """Time one row in alternating rounds; return it as a dict (the caller adds matmul_fraction).
+
+    ``run(spec)`` times one library's side, ``spec["library"]``: :func:`run_worker` in a
+    process of its own here, the worker's ``time_row`` in-process for the GPU check.
+    """
     ours, theirs, extras = [], [], []
     for _ in range(rounds):
-        result = run_worker(dict(spec, library="minirnn"), env)
+        result = run(dict(spec, library="minirnn"))
         ours += result["seconds"]
         extras.append(result)
         if torch:
-            theirs += run_worker(dict(spec, library="torch"), env)["seconds"]
+            theirs += run(dict(spec, library="torch"))["seconds"]
     T, B, I, H, V = (spec[k] for k in ("T", "B", "I", "H", "V"))
     n_gates = CELLS[spec["cell"]][1]
     seconds = statistics.median(ours)

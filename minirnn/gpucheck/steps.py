@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..bench import bench
+from ..bench import bench, worker
 from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
 from ..cells import kernels
 from ..core import backend
@@ -43,6 +43,7 @@ GRADCHECK_ENTRIES = 60          # entries per tensor (plus one random direction)
 GPU_GRID = bench.GRID + ((64, 64, 1024, 1024), (32, 256, 2048, 2048))   # H >= 1024 at batches a GPU can fill
 SMALL_H, LARGE_H = 256, 1024
 STEP_TARGET_US, MATMUL_TARGET = 50.0, 0.5
+CELLS_TIMED = tuple(worker.CELLS)      # rnn, lstm, gru
 BENCH_RESERVE = 60.0            # seconds the correctness checks leave to the benchmark, at least
 
 
@@ -135,7 +136,14 @@ def finish_suite(process: subprocess.Popen, deadline: float, started: float) -> 
     return Result("suite", process.returncode == 0,
                   f"{summary['line']}; {summary['on_cupy']} of the passed ran on CuPy"
                   + "".join(f"; {name}" for name in failing[:8]),
-                  output_tail=output[-20000:] if failing else "", **summary)   # the failures' text, for --json
+                  failures=_failures_text(output), **summary)    # the failures' own text, for --json
+
+
+def _failures_text(output: str) -> str:
+    """pytest's FAILURES and ERRORS sections (up to 20,000 characters), '' when every test passed."""
+    starts = [i for i in (output.find("= FAILURES ="), output.find("= ERRORS =")) if i >= 0]
+    end = output.find("short test summary info")
+    return output[min(starts):end if end > 0 else None][:20000] if starts else ""
 
 
 def summarize_pytest(output: str) -> dict:
@@ -149,40 +157,49 @@ def summarize_pytest(output: str) -> dict:
 
 # -- 5. the benchmark -------------------------------------------------------------------------------------
 def benchmark(backend_name: str, deadline: float, grid=GPU_GRID, repeats: int = 10, use_torch: bool = True) -> Result:
-    """fwd+bwd rows for every cell and shape, then training rows, until the deadline."""
+    """fwd+bwd rows for every cell and shape, then training rows, until the deadline.
+
+    Each row runs the benchmark's worker (minirnn.bench.worker) in this process, minirnn
+    then torch: a fresh process per row and library would spend the five minutes starting
+    CUDA. torch runs on one CPU thread, so that its OpenMP threads have none to spin on
+    while minirnn launches its kernels; the GPU does the work of both.
+    """
     xp = backend.namespace(backend_name)
-    torch = bench._import_torch(1, backend_name) if use_torch else None
-    if torch is not None:                      # float32 against float32: no TensorFloat-32 in cuDNN or cuBLAS
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+    torch = bench._torch_version(backend_name) is not None if use_torch else False
+    if torch:                                  # float32 against float32: no TensorFloat-32 in cuDNN or cuBLAS
+        import torch as torch_module
+        torch_module.backends.cudnn.allow_tf32 = False
+        torch_module.backends.cuda.matmul.allow_tf32 = False
     rate = matmul_rate(xp)
+    base = dict(task="row", backend=backend_name, repeats=repeats, threads=1, clip=0.0)
     rows, skipped = [], 0
     for mode in ("fwd+bwd", "train"):
-        for cell in bench.CELLS:
-            for shape in grid:
+        for cell in CELLS_TIMED:
+            for T, B, I, H in grid:
                 if time.perf_counter() >= deadline:
                     skipped += 1
                     continue
-                row = bench.bench_row(cell, shape, mode, backend_name, torch, bench._import_adam(), repeats, 0.0)
+                spec = dict(base, cell=cell, mode=mode, T=T, B=B, I=I, H=H, V=I)
+                row = bench.bench_row(spec, rounds=1, torch=torch, run=worker.time_row)
                 rows.append(_with_targets(row, rate))
     with_torch = [r for r in rows if "speedup" in r]
     detail = (f"{len(rows)} rows, medians of {repeats}; float32 matmul rate {rate / 1e9:.0f} GFLOP/s; "
               + (f"median ratio to cuDNN {statistics.median(r['speedup'] for r in with_torch):.2f}x"
                  if with_torch else "torch with CUDA not available: no cuDNN ratio"))
     detail += f"; {skipped} rows not timed before the deadline" if skipped else ""
-    return Result("bench", None, detail, rows=rows, matmul_gflops=rate / 1e9,
-                  torch=None if torch is None else f"{torch.__version__} (cuDNN {torch.backends.cudnn.version()})")
+    version = None
+    if torch:
+        version = f"{torch_module.__version__} (cuDNN {torch_module.backends.cudnn.version()})"
+    return Result("bench", None, detail, rows=rows, matmul_gflops=rate / 1e9, torch=version)
 
 
 def matmul_rate(xp) -> float:
     """cuBLAS's float32 rate in FLOP/s: the best of square products of 4096 and 8192 (2048 on the host)."""
     sizes = (2048,) if xp.__name__ != "cupy" else (4096, 8192)
-    return max(bench.matmul_rate(xp, n=n, repeats=5) for n in sizes)
+    return max(worker.matmul_rate(xp, n=n, repeats=5) for n in sizes)
 
 
 def _with_targets(row: dict, rate: float) -> dict:
-    if not row.get("available"):
-        return row
     row["matmul_fraction"] = row["gflops"] * 1e9 / rate
     row["us_per_step"] = row["ms"] * 1e3 / row["T"]
     if row["mode"] == "fwd+bwd" and row["H"] >= LARGE_H:
@@ -210,8 +227,6 @@ def format_table(header: str, results: list, seconds: float) -> str:
 
 def _format_row(row: dict) -> str:
     start = f"{row['cell']:5} {row['mode']:8} {row['T']:4d} {row['B']:4d} {row['I']:5d} {row['H']:5d}"
-    if not row.get("available"):
-        return f"{start}  ({row.get('note', 'not run')})"
     text = (f"{start} {row['ms']:9.3f} {row['us_per_step']:8.1f} {row['gflops']:8.0f} "
             f"{100 * row['matmul_fraction']:5.0f} ")
     text += f"{row['torch_ms']:9.3f} {row['speedup']:7.2f}x" if "speedup" in row else f"{'':9} {'':8}"
