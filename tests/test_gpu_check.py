@@ -124,5 +124,5 @@ def test_a_failing_suite_keeps_the_failures_text_and_not_the_passes():
     output = "\n".join(["PASSED tests/test_a.py::test_one", "=== FAILURES ===", "___ test_two ___",
                         "assert 1 == 2", "=== short test summary info ===", "FAILED tests/test_a.py::test_two",
                         "=== 1 failed, 1 passed in 1.00s ==="])
-    assert steps._failures_text(output) == "=== FAILURES ===\n___ test_two ___\nassert 1 == 2\n=== "
+    assert steps._failures_text(output) == "=== FAILURES ===\n___ test_two ___\nassert 1 == 2"
     assert steps._failures_text("=== 2 passed in 1.00s ===") == ""

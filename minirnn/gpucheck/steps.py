@@ -141,9 +141,10 @@ def finish_suite(process: subprocess.Popen, deadline: float, started: float) -> 
 
 def _failures_text(output: str) -> str:
     """pytest's FAILURES and ERRORS sections (up to 20,000 characters), '' when every test passed."""
-    starts = [i for i in (output.find("= FAILURES ="), output.find("= ERRORS =")) if i >= 0]
-    end = output.find("short test summary info")
-    return output[min(starts):end if end > 0 else None][:20000] if starts else ""
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if re.fullmatch(r"=+ (FAILURES|ERRORS) =+", line)]
+    ends = [i for i, line in enumerate(lines) if "short test summary info" in line]
+    return "\n".join(lines[min(starts):ends[-1] if ends else None])[:20000] if starts else ""
 
 
 def summarize_pytest(output: str) -> dict:
