@@ -299,8 +299,8 @@ def _upload(func):
     return run
 
 
-def scatter_add(target, indices, values) -> None:
-    """cupyx.scatter_add: target[indices[k]] += values[k], repeated indices summed."""
+def add_at(target, indices, values) -> None:
+    """cupy.add.at: target[indices[k]] += values[k], repeated indices summed, in place on the device."""
     numpy.add.at(target._data, _operand(indices), _operand(values))
 
 
@@ -323,7 +323,7 @@ def _build_namespace() -> types.ModuleType:
             setattr(xp, name, value)     # dtypes, scalar types, constants
     xp.asarray, xp.array = _upload(numpy.asarray), _upload(numpy.array)
     xp.ndarray = Array
-    xp.scatter_add = scatter_add
+    xp.add.at = add_at                   # the ufunc method the embedding's gradient uses
     xp.cuda = types.SimpleNamespace(get_current_stream=_Stream)
     xp.get_default_memory_pool = lambda: _pool
     return xp

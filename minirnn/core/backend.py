@@ -88,7 +88,7 @@ def plug_in(xp: ModuleType, array_type: type) -> None:
     """Add a backend named ``xp.__name__`` whose arrays are ``array_type`` (for tests).
 
     It must behave as CuPy does where minirnn relies on it: ``xp`` offers the NumPy
-    functions minirnn calls plus ``scatter_add(target, indices, values)`` (cupyx's),
+    functions minirnn calls, ``add.at(target, indices, values)`` among them,
     and its arrays copy to the host with ``.get()``. The fused kernels are CuPy's
     alone, so on a plugged-in backend the cells run their array-module lines.
     :func:`unplug` removes it.
@@ -167,11 +167,8 @@ def scatter_add(target, indices, values) -> None:
         sorted_indices = indices[order]
         run_starts = numpy.flatnonzero(numpy.r_[True, sorted_indices[1:] != sorted_indices[:-1]])
         target[sorted_indices[run_starts]] += numpy.add.reduceat(values[order], run_starts, axis=0)
-    elif backend_name(target) == "cupy":
-        import cupyx
-        cupyx.scatter_add(target, indices, values)
     else:
-        array_module(target).scatter_add(target, indices, values)
+        array_module(target).add.at(target, indices, values)   # on CuPy, one kernel of atomic adds
 
 
 def rng(seed: int | None = None) -> numpy.random.Generator:
