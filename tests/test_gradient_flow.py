@@ -93,11 +93,16 @@ def test_command_trains_and_plots_four_cells_on_a_small_text(tmp_path, capsys):
 
 def test_the_walkthroughs_orders_of_magnitude_are_what_the_command_measures():
     # Section 6 reads off its figure (minirnn gradient-flow's defaults) how far the trained cells' gradients fall.
+    # The text is the running Python's standard library, so the section gives the figures of two versions.
     text = " ".join((ROOT / "docs" / "walkthrough.md").read_text(encoding="utf-8").split())
     stated = re.search(r"has fallen by about (\d+) orders of magnitude for the tanh RNN, by about (\d+) for "
-                       r"the LSTM and by about (\d+) for the GRU", text)
+                       r"the LSTM and by about (\d+) for the GRU \(on Python 3\.(\d+), whose standard library is "
+                       r"the text the models read; Python 3\.(\d+)'s gives about (\d+), (\d+) and (\d+)\)", text)
+    orders_by_version = {(3, int(stated[4])): stated.groups()[0:3], (3, int(stated[5])): stated.groups()[5:8]}
+    if sys.version_info[:2] not in orders_by_version:
+        pytest.skip(f"the walkthrough gives the figures of Python {sorted(orders_by_version)} only")
     flows = {flow.label: flow.norms for flow in gradient_flow.gradient_flow(default_corpus(300_000))}
-    for label, orders in zip(("RNN (tanh)", "LSTM", "GRU"), stated.groups()):
+    for label, orders in zip(("RNN (tanh)", "LSTM", "GRU"), orders_by_version[sys.version_info[:2]]):
         norms = flows[f"{label} after 100 steps"]
         assert abs(numpy.log10(norms[-1] / norms[0]) - int(orders)) < 0.75, label
 
