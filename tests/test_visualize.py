@@ -170,7 +170,7 @@ def test_without_matplotlib_the_page_is_written_and_the_heatmap_left_out(tiny, t
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.npz", "units.html"]
 
 
-def test_an_asked_for_heatmap_without_matplotlib_is_an_error_before_any_work(tiny, tmp_path, capsys, monkeypatch):
+def test_an_asked_for_heatmap_without_matplotlib_is_refused_before_any_work(tiny, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     _, _, path = tiny
     assert visualize_cli(path, tmp_path / "units.html", "--heatmap", str(tmp_path / "h.png")) == 2
