@@ -132,3 +132,21 @@ def test_every_model_keeps_the_input_it_read_for_its_backward(name):
         grads.append(model.grads)
     for key in grads[0]:
         np.testing.assert_array_equal(grads[1][key], grads[0][key])
+
+
+def test_evaluating_puts_every_child_in_eval_mode_and_restores_the_mode_it_found():
+    model = CharRNN(5, emb=3, hidden=4, layers=2, cell="gru", dropout=0.5, seed=0)
+    with model.evaluating():
+        assert not model.training and not model.rnn.training
+    assert model.training and model.rnn.training
+    model.eval()
+    with model.evaluating():
+        pass
+    assert not model.training and not model.rnn.training
+
+
+def test_evaluating_restores_the_mode_when_the_block_raises():
+    model = CharRNN(5, emb=3, hidden=4, seed=0)
+    with pytest.raises(ValueError), model.evaluating():
+        raise ValueError("inside")
+    assert model.training and model.rnn.training

@@ -8,6 +8,8 @@ from other models (children) show the children's arrays under a dotted prefix,
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy
 
 from . import backend, checks
@@ -189,6 +191,16 @@ class Module:
 
     def eval(self) -> "Module":
         return self.train(False)
+
+    @contextmanager
+    def evaluating(self):
+        """``with model.evaluating():`` evaluation mode inside the block, the model's mode restored after it."""
+        was_training = self.training
+        self.eval()
+        try:
+            yield self
+        finally:
+            self.train(was_training)
 
     # -- the forward cache ------------------------------------------------------------
     def save_cache(self, cache) -> None:

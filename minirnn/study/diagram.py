@@ -236,14 +236,9 @@ def _charloop_head_grad(model: CharLoopModel, h_last, target):
 def _charrnn(model: CharRNN, ids, target, show_steps: int, title: str) -> dict:
     T = len(ids)
     x, _ = embedding_forward(ids, model.params["embedding.weight"])               # x_t = E[c_t] (T, B, E)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            h, _ = model.rnn(x)                                                   # h_1 .. h_T   (T, B, H)
-            logits, state = model(ids)
-    finally:
-        model.train(was_training)
+    with model.evaluating(), no_grad():
+        h, _ = model.rnn(x)                                                       # h_1 .. h_T   (T, B, H)
+        logits, state = model(ids)
     norms, c_norms = state_gradient_norms(model, ids, target)
     loss, _ = cross_entropy(logits[-1], target)
     states = state if isinstance(state, tuple) else (state,)
@@ -294,13 +289,8 @@ def _state_symbol(states: tuple, step: str) -> str:
 
 def _layer(model: Recurrent, x, show_steps: int, title: str) -> dict:
     xp, p, T = model.xp, model.params, len(x)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            output, state = model(x)                                     # (T, B, H), h_n (L, B, H) [, c_n]
-    finally:
-        model.train(was_training)
+    with model.evaluating(), no_grad():
+        output, state = model(x)                                         # (T, B, H), h_n (L, B, H) [, c_n]
     norms, c_norms = last_step_gradient_norms(model, x, xp.ones_like)    # L = sum of the last step's outputs
     states = state if isinstance(state, tuple) else (state,)
     # The projections of one step, x_1 W_ih^T + b_ih and h_0 W_hh^T + b_hh, split into the cell's gate blocks.

@@ -92,9 +92,7 @@ def last_step_gradient_norms(model, inputs, loss_grad) -> tuple[numpy.ndarray, n
         raise ValueError("the state at step t is one direction's: the layer must not be bidirectional or batch_first")
     xp = model.xp
     T = inputs.shape[0]
-    was_training = model.training
-    model.eval()                                   # no dropout: the same function at every start
-    try:
+    with model.evaluating():                       # no dropout: the same function at every start
         states = [None]                            # states[t] = h_t (None: zeros, as the model starts)
         with no_grad():
             for t in range(T - 1):
@@ -114,8 +112,6 @@ def last_step_gradient_norms(model, inputs, loss_grad) -> tuple[numpy.ndarray, n
                 d_state0, d_c = d_state0
                 c_norms.append(_mean_row_norm(d_c))
             h_norms.append(_mean_row_norm(d_state0))
-    finally:
-        model.train(was_training)
     return numpy.array(h_norms), (numpy.array(c_norms) if c_norms else None)
 
 

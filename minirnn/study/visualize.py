@@ -59,20 +59,16 @@ def read(model: CharRNN, vocab: Vocab, text: str, top_k: int = 3) -> Reading:
     xp = model.xp
     activations = numpy.empty((len(ids), model.hidden), dtype=numpy.float64)
     predictions = []
-    was_training, state = model.training, None
-    model.eval()
-    try:
-        with no_grad():
-            for t, char_id in enumerate(ids):
-                logits, state = model(xp.asarray([[char_id]]), state)       # one step: (1, 1, V)
-                h = state[0] if isinstance(state, tuple) else state         # (layers, 1, H); LSTM: (h, c)
-                activations[t] = backend.to_host(h[-1, 0])
-                logp, _ = log_softmax_forward(logits[0, 0])
-                p = numpy.exp(backend.to_host(logp).astype(numpy.float64))
-                best = numpy.argsort(-p, kind="stable")[:top_k]
-                predictions.append([(vocab.chars[int(i)], float(p[i])) for i in best])
-    finally:
-        model.train(was_training)
+    state = None
+    with model.evaluating(), no_grad():
+        for t, char_id in enumerate(ids):
+            logits, state = model(xp.asarray([[char_id]]), state)       # one step: (1, 1, V)
+            h = state[0] if isinstance(state, tuple) else state         # (layers, 1, H); LSTM: (h, c)
+            activations[t] = backend.to_host(h[-1, 0])
+            logp, _ = log_softmax_forward(logits[0, 0])
+            p = numpy.exp(backend.to_host(logp).astype(numpy.float64))
+            best = numpy.argsort(-p, kind="stable")[:top_k]
+            predictions.append([(vocab.chars[int(i)], float(p[i])) for i in best])
     return Reading(text, activations, predictions)
 
 

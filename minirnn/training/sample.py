@@ -95,13 +95,8 @@ def _draw(model, vocab: Vocab, ids: list, length: int, temperature: float, top_k
 
 def _evaluate(model, *inputs):
     """One forward in evaluation mode and without a cache; the model's mode is restored."""
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            return model(*inputs)
-    finally:
-        model.train(was_training)
+    with model.evaluating(), no_grad():
+        return model(*inputs)
 
 
 def sample(model, vocab: Vocab, prime: str = "", length: int = 200, temperature: float = DEFAULT_TEMPERATURE,

@@ -243,12 +243,8 @@ class Trainer:
 
     def evaluate(self) -> float:
         """Mean validation loss in nats per character, with no backward cache and no dropout."""
-        self.model.eval()
-        try:
-            with no_grad():
-                total, count = self.steps.evaluate(self.model)
-        finally:
-            self.model.train()
+        with self.model.evaluating(), no_grad():
+            total, count = self.steps.evaluate(self.model)
         return total / count
 
     def evaluate_and_save(self, display, scheduled: bool) -> None:
