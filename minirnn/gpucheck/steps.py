@@ -166,11 +166,11 @@ def benchmark(backend_name: str, deadline: float, grid=GPU_GRID, repeats: int = 
     while minirnn launches its kernels; the GPU does the work of both.
     """
     xp = backend.namespace(backend_name)
-    torch = bench._torch_version(backend_name) is not None if use_torch else False
-    if torch:                                  # float32 against float32: no TensorFloat-32 in cuDNN or cuBLAS
-        import torch as torch_module
-        torch_module.backends.cudnn.allow_tf32 = False
-        torch_module.backends.cuda.matmul.allow_tf32 = False
+    use_torch = use_torch and bench._torch_version(backend_name) is not None
+    if use_torch:                              # float32 against float32: no TensorFloat-32 in cuDNN or cuBLAS
+        import torch
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     rate = matmul_rate(xp)
     base = dict(task="row", backend=backend_name, repeats=repeats, threads=1, clip=0.0)
     rows, skipped = [], 0
@@ -181,16 +181,14 @@ def benchmark(backend_name: str, deadline: float, grid=GPU_GRID, repeats: int = 
                     skipped += 1
                     continue
                 spec = dict(base, cell=cell, mode=mode, T=T, B=B, I=I, H=H, V=I)
-                row = bench.bench_row(spec, rounds=1, torch=torch, run=worker.time_row)
+                row = bench.bench_row(spec, rounds=1, torch=use_torch, run=worker.time_row)
                 rows.append(_with_targets(row, rate))
     with_torch = [r for r in rows if "speedup" in r]
     detail = (f"{len(rows)} rows, medians of {repeats}; float32 matmul rate {rate / 1e9:.0f} GFLOP/s; "
               + (f"median ratio to cuDNN {statistics.median(r['speedup'] for r in with_torch):.2f}x"
                  if with_torch else "torch with CUDA not available: no cuDNN ratio"))
     detail += f"; {skipped} rows not timed before the deadline" if skipped else ""
-    version = None
-    if torch:
-        version = f"{torch_module.__version__} (cuDNN {torch_module.backends.cudnn.version()})"
+    version = f"{torch.__version__} (cuDNN {torch.backends.cudnn.version()})" if use_torch else None
     return Result("bench", None, detail, rows=rows, matmul_gflops=rate / 1e9, torch=version)
 
 
