@@ -1,4 +1,11 @@
-"""minirnn: recurrent networks in NumPy (or CuPy) with backpropagation through time written by hand."""
+"""minirnn: recurrent networks in NumPy (or CuPy) with backpropagation through time written by hand.
+
+The library is everything here but ``minirnn.tools``: arrays and modules (core), the building-block
+ops, each cell's gate math (gates), the sequence layers, the models, their plain reference versions
+(reference), the gradient check, the optimizers, data, checkpoints and sampling. It needs NumPy alone.
+``minirnn.tools`` holds what is built on it (the command line, training runs, the study tools, the
+benchmark, the GPU check) and is never imported by the library.
+"""
 from . import models
 from .core.backend import default_backend, gpu_available, use_backend
 from .core.grad_mode import is_grad_enabled, no_grad

@@ -1,6 +1,6 @@
 """``python -m minirnn``: the same as the ``minirnn`` command."""
 import sys
 
-from .cli import main
+from .tools.cli import main
 
 sys.exit(main())

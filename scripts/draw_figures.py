@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a clone without installing
 
-from minirnn.cli import main  # noqa: E402
+from minirnn.tools.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 # (folder, the arguments of minirnn draw)

@@ -7,7 +7,7 @@ The run is ``python -m minirnn train`` on a small text with a tiny GRU, evaluati
 every 2 steps, so that most of its time is spent writing its run directory. It is
 killed with SIGKILL in two ways:
 
-- at each file operation of minirnn.training (os.open, write, fsync, chmod, replace,
+- at each file operation of minirnn.tools.train (os.open, write, fsync, chmod, replace,
   link, unlink, close), just before it and just after it: the child counts them
   and kills itself at the k-th, which reaches every gap between two operations of
   a checkpoint write, a metrics append and the commit order (``--every N`` takes
@@ -42,16 +42,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))                  # run from a clone without installing
 
-from minirnn import cli  # noqa: E402
-from minirnn.training import rundir  # noqa: E402
-from minirnn.training.checkpoint import CheckpointError, load  # noqa: E402
-from minirnn.training.run_state import check_record  # noqa: E402
+from minirnn.checkpoint import CheckpointError, load  # noqa: E402
+from minirnn.tools import cli  # noqa: E402
+from minirnn.tools.train import rundir  # noqa: E402
+from minirnn.tools.train.run_state import check_record  # noqa: E402
 
 TRAIN = ["--cell", "gru", "--emb", "8", "--hidden", "16", "--batch", "4", "--bptt", "16", "--lr", "0.1",
          "--epochs", "0.4", "--eval-every", "2", "--no-progress"]
 COMPARED = ("step", "epoch", "train_loss", "val_loss", "val_bpc")     # the metrics that do not depend on time
 
-# The child: count the file operations made by minirnn.training and minirnn.core.atomic (the writes of
+# The child: count the file operations made by minirnn.tools.train and minirnn.core.atomic (the writes of
 # the run's files) and SIGKILL itself at the k-th,
 # "before" or "after" it (k = 0: never; the operations, "name:function", are printed at exit).
 # No plot: it is not checked.
@@ -65,7 +65,7 @@ trace = []
 def counted(name, function):
     def operation(*args, **kwargs):
         caller = sys._getframe(1)
-        if not caller.f_globals.get("__name__", "").startswith(("minirnn.training", "minirnn.core.atomic")):
+        if not caller.f_globals.get("__name__", "").startswith(("minirnn.tools.train", "minirnn.core.atomic")):
             return function(*args, **kwargs)
         trace.append(f"{name}:{caller.f_code.co_name}")
         count = len(trace)

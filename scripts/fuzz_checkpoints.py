@@ -39,16 +39,17 @@ from pathlib import Path
 
 import hypothesis
 import numpy
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))                  # run from a clone without installing
 
+from minirnn import checkpoint  # noqa: E402
+from minirnn.checkpoint import CheckpointError  # noqa: E402
+from minirnn.data import Vocab  # noqa: E402
 from minirnn.models import CharRNN  # noqa: E402
-from minirnn.training import checkpoint  # noqa: E402
-from minirnn.training.checkpoint import CheckpointError  # noqa: E402
-from minirnn.training.data import Vocab  # noqa: E402
-from minirnn.training.trainer import TrainConfig, Trainer, train  # noqa: E402
+from minirnn.tools.train.trainer import TrainConfig, Trainer, train  # noqa: E402
 
 METADATA = checkpoint.METADATA_KEY
 

@@ -6,14 +6,14 @@
 NVRTC compiles every fused kernel; each kernel is held against its cell's NumPy lines
 (float64, <= 1e-12); the gradient check runs on CuPy in float64; the test suite runs with
 CuPy present; the benchmark times minirnn against torch's cuDNN RNNs. Exit status 0 when
-every check passed, 1 when one failed, 2 without a GPU. See minirnn/gpucheck/steps.py.
+every check passed, 1 when one failed, 2 without a GPU. See minirnn/tools/gpucheck/stages.py.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a clone without installing
 
-from minirnn.gpucheck.steps import main  # noqa: E402
+from minirnn.tools.gpucheck.stages import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

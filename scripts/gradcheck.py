@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a clone without installing
 
-from minirnn.cli import main  # noqa: E402
+from minirnn.tools.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main(["gradcheck", *sys.argv[1:]]))

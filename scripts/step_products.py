@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # run from a clon
 
 import numpy  # noqa: E402
 
-from minirnn.bench.bench import GRID, worker_environment  # noqa: E402
+from minirnn.tools.bench.bench import GRID, worker_environment  # noqa: E402
 
 
 def rates(T: int, B: int, H: int, G: int, repeats: int) -> dict:

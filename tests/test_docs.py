@@ -68,7 +68,7 @@ def test_each_quoted_source_line_is_still_in_its_file(doc, quoted):
 def test_the_walkthroughs_printouts_are_what_explain_prints_now(capsys):
     """The walkthrough quotes ``minirnn explain charloop --hidden-size 256``: each line it shows (the
     source line numbers aside, which it says are from the time of writing) and the norms it reads off."""
-    from minirnn import cli
+    from minirnn.tools import cli
     assert cli.main(["explain", "charloop", "--hidden-size", "256"]) == 0
     numbered = lambda line: re.sub(r"(minirnn/[\w/]+\.py):\d+", r"\1:N", line.rstrip())   # noqa: E731
     printed = [numbered(line) for line in capsys.readouterr().out.splitlines()]

@@ -4,7 +4,7 @@ A reader, or a process killed at any instant (``kill -9`` included), sees either
 the old file or the new one, never a part of one. What is left of a killed
 write is a temporary named ``.<target name>.<random>.tmp`` beside the target;
 :func:`remove_temporaries` deletes those of a directory whose writer holds its
-lock (see minirnn/training/rundir.py), since no one else can be writing them then. Checkpoints,
+lock (see minirnn/tools/train/rundir.py), since no one else can be writing them then. Checkpoints,
 the run directory's files, and every file a command writes (pages, plots, figures) go through here.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable, IO
+from typing import IO, Callable
 
 TEMPORARY_SUFFIX = ".tmp"
 

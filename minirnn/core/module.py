@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import numpy
 
-from . import backend, checks
+from . import backend, validate
 from .grad_mode import is_grad_enabled
 
 DTYPES = ("float32", "float64")
@@ -24,7 +24,7 @@ def float_dtype(value) -> numpy.dtype:
         name = numpy.dtype(value).name
     except TypeError:
         name = value
-    return numpy.dtype(checks.choice("dtype", name, DTYPES))
+    return numpy.dtype(validate.choice("dtype", name, DTYPES))
 
 
 class Module:
@@ -39,7 +39,7 @@ class Module:
         self.dtype = float_dtype(dtype)
         self.backend = backend.default_backend()
         self.xp = backend.namespace(self.backend)
-        seed = None if seed is None else checks.non_negative_int("seed", seed)
+        seed = None if seed is None else validate.non_negative_int("seed", seed)
         self.rng = backend.rng(seed)   # parameter init, then dropout masks
         self.training = True
         self._params: dict = {}
@@ -126,9 +126,9 @@ class Module:
             raise ValueError(f"state_dict[{name!r}] must be an array of shape {tuple(shape)}, got "
                              f"{type(value).__name__} ({err})") from None
         if value.dtype.kind not in "fiu":              # object arrays (of None ...), bools, complex, strings
-            raise ValueError(f"state_dict[{name!r}] must hold real numbers, got {checks.describe(value)}")
+            raise ValueError(f"state_dict[{name!r}] must hold real numbers, got {validate.describe(value)}")
         if value.shape != tuple(shape):
-            raise ValueError(f"state_dict[{name!r}] must have shape {tuple(shape)}, got {checks.describe(value)}")
+            raise ValueError(f"state_dict[{name!r}] must have shape {tuple(shape)}, got {validate.describe(value)}")
         with numpy.errstate(over="ignore"):            # a float64 beyond float32's range becomes inf: refused below
             value = value.astype(self.dtype)
         if not numpy.isfinite(value).all():
@@ -174,7 +174,7 @@ class Module:
 
     def to(self, name: str) -> "Module":
         """Move parameters and gradients to backend "numpy" or "cupy" (returns the model)."""
-        xp = backend.namespace(checks.choice("backend", name, backend.BACKENDS))
+        xp = backend.namespace(validate.choice("backend", name, backend.BACKENDS))
         for module in self._modules():
             module.backend, module.xp = name, xp
             for store in (module._params, module._grads):

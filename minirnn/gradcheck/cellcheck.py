@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy
 
-from ..core import checks
+from ..core import validate
 from .check import ATOL, EPS, RTOL, check_gradients
 from .learner import PARAM_NAMES, StepPair, as_step_pair
 
@@ -138,7 +138,7 @@ def check_cell(cell, kind: str | None = None, *, steps: int = 3, batch: int = 2,
                hidden_size: int = 5, seed: int = 0) -> CellReport:
     """Check a cell's step backward against finite differences and minirnn's cell of the same kind.
 
-    cell: a :class:`minirnn.cells.Cell`, a (NAME_forward, NAME_backward) pair of step functions,
+    cell: a :class:`minirnn.gates.Cell`, a (NAME_forward, NAME_backward) pair of step functions,
         or "FILE.py:NAME" naming either in a file (see :mod:`minirnn.gradcheck.learner`).
     kind: "rnn_tanh", "rnn_relu", "lstm" or "gru"; by default read from the name.
     steps, batch, input_size, hidden_size: the sizes of the run, small so that every entry is checked
@@ -146,7 +146,7 @@ def check_cell(cell, kind: str | None = None, *, steps: int = 3, batch: int = 2,
     Returns a :class:`CellReport`; ``report.passed`` is the verdict and ``print(report)`` shows it.
     """
     pair = as_step_pair(cell, kind)
-    sizes = {name: checks.positive_int(name, value) for name, value in
+    sizes = {name: validate.positive_int(name, value) for name, value in
              dict(steps=steps, batch=batch, input_size=input_size, hidden_size=hidden_size).items()}
     T, B, I, H = steps, batch, input_size, hidden_size
     rng = numpy.random.default_rng(seed)

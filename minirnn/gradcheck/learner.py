@@ -8,7 +8,7 @@ A cell comes in one of two forms:
   next_state tuples of (B, H) arrays, ``(h,)`` or ``(h, c)``; params a dict with torch's
   RNNCell/LSTMCell/GRUCell names ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih`` and
   ``bias_hh`` (G*H,); grads with params' keys; d_state the gradient of state;
-* a :class:`minirnn.cells.Cell`, the gate math of the fast path, run one step at a time through
+* a :class:`minirnn.gates.Cell`, the gate math of the fast path, run one step at a time through
   minirnn's own time loop, which does the matmuls around it.
 
 Either becomes a :class:`StepPair` whose two functions check what the learner's code returns and
@@ -28,8 +28,8 @@ from typing import Callable
 
 import numpy
 
-from ..cells import Cell
-from ..core.checks import describe
+from ..core.validate import describe
+from ..gates import Cell
 from ..layers import GRUCell, LSTMCell, RNNCell
 from ..layers.unroll import layer_backward, layer_forward
 
@@ -98,7 +98,7 @@ def as_step_pair(cell, kind: str | None = None) -> StepPair:
         name = getattr(cell[0], "__name__", "forward")
         name = name[:-len("_forward")] if name.endswith("_forward") else name
         return _step_pair(tuple(cell), name, kind, label=name)
-    raise TypeError(f"cell must be a minirnn.cells.Cell, a (forward, backward) pair of functions or "
+    raise TypeError(f"cell must be a minirnn.gates.Cell, a (forward, backward) pair of functions or "
                     f"'FILE.py:NAME', got {describe(cell)}")
 
 
@@ -249,7 +249,7 @@ def load(spec: str):
                      (f"{name}_backward", f"{name}_forward")
         raise ValueError(f"{path} has {have} but no {lack}")
     if found is not None:
-        raise TypeError(f"{path}:{name} is a {type(found).__name__}, not a minirnn.cells.Cell, and {path} has "
+        raise TypeError(f"{path}:{name} is a {type(found).__name__}, not a minirnn.gates.Cell, and {path} has "
                         f"no {name}_forward and {name}_backward")
     raise ValueError(f"{path} has no {name}, nor {name}_forward and {name}_backward; it has "
                      f"{_candidates(module) or 'no Cell and no step pair'}")

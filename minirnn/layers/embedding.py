@@ -1,7 +1,7 @@
 """Embedding: a table of vectors looked up by id, mirroring torch.nn.Embedding (characters into an RNN)."""
 from __future__ import annotations
 
-from ..core import backend, checks
+from ..core import backend, validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
 from ..ops import embedding_backward, embedding_forward
@@ -18,8 +18,8 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, dtype="float32", seed: int | None = None):
         super().__init__(dtype, seed)
-        self.num_embeddings = checks.positive_int("num_embeddings", num_embeddings)
-        self.embedding_dim = checks.positive_int("embedding_dim", embedding_dim)
+        self.num_embeddings = validate.positive_int("num_embeddings", num_embeddings)
+        self.embedding_dim = validate.positive_int("embedding_dim", embedding_dim)
         self.add_param("weight", backend.normal(self.rng, (self.num_embeddings, self.embedding_dim),
                                                 self.dtype, self.backend))
 
@@ -32,7 +32,7 @@ class Embedding(Module):
 
     def forward(self, ids):
         """ids: integer array of any shape, each in [0, num_embeddings). Returns (*ids.shape, embedding_dim)."""
-        ids = checks.id_array("ids", ids, (...,), self.num_embeddings, self.xp)
+        ids = validate.id_array("ids", ids, (...,), self.num_embeddings, self.xp)
         if is_grad_enabled():
             ids = ids.copy()   # the cache keeps ids for the backward: the caller may change theirs before it
         out, cache = embedding_forward(ids, self.weight)   # e[ids]
@@ -42,5 +42,5 @@ class Embedding(Module):
     def backward(self, d_out) -> None:
         """d_out: dL/d(out), out's shape. Adds dL/dW into ``grads`` (each row sums the positions that read it)."""
         cache, out_shape = self.take_cache()
-        d_out = checks.float_array("d_out", d_out, out_shape, self.xp, self.dtype)
+        d_out = validate.float_array("d_out", d_out, out_shape, self.xp, self.dtype)
         self._grads["weight"] += embedding_backward(d_out, cache)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..core import checks
+from ..core import validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
 from ..ops import linear_backward, linear_forward
@@ -23,8 +23,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype="float32",
                  seed: int | None = None):
         super().__init__(dtype, seed)
-        self.in_features = checks.positive_int("in_features", in_features)
-        self.out_features = checks.positive_int("out_features", out_features)
+        self.in_features = validate.positive_int("in_features", in_features)
+        self.out_features = validate.positive_int("out_features", out_features)
         bound = 1.0 / math.sqrt(self.in_features)
         self.add_param("weight", self.init_uniform(bound, (self.out_features, self.in_features)))
         if bias:
@@ -48,7 +48,7 @@ class Linear(Module):
         Returns y (..., out_features), with x's leading axes.
         """
         given = x
-        x = checks.float_array("x", x, (..., self.in_features), self.xp, self.dtype)
+        x = validate.float_array("x", x, (..., self.in_features), self.xp, self.dtype)
         if x is given and is_grad_enabled():
             x = x.copy()     # the cache keeps x for dW: the caller may change theirs before backward
         y, cache = linear_forward(x, self.weight, self.bias)   # y = x W^T + b
@@ -58,7 +58,7 @@ class Linear(Module):
     def backward(self, d_y):
         """d_y: dL/dy, y's shape. Adds dL/dW (and dL/db) into ``grads``; returns dx with x's shape."""
         cache, y_shape = self.take_cache()
-        d_y = checks.float_array("d_y", d_y, y_shape, self.xp, self.dtype)
+        d_y = validate.float_array("d_y", d_y, y_shape, self.xp, self.dtype)
         dx, d_weight, d_bias = linear_backward(d_y, cache)
         self._grads["weight"] += d_weight
         if d_bias is not None:

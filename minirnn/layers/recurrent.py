@@ -1,6 +1,6 @@
 """RNN, LSTM and GRU over whole sequences, mirroring torch.nn.RNN, LSTM and GRU.
 
-The three differ only in their cell (minirnn.cells); everything about sequences
+The three differ only in their cell (minirnn.gates); everything about sequences
 is written once here: stacked layers, the two directions, dropout between
 layers, variable lengths, batch_first, and carrying the state between chunks.
 
@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 
 import numpy
 
-from ..core import backend, checks
-from ..cells import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from ..core import backend, validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
+from ..gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
 from .unroll import layer_backward, layer_forward
 
 
@@ -32,7 +32,7 @@ def lengths_mask(lengths, T: int, B: int, xp):
                          "(an empty batch runs without lengths)")
     host = backend.host_array(lengths)
     if host.shape != (B,) or host.dtype.kind not in "iu":
-        raise ValueError(f"lengths must be B={B} integers in [1, T={T}], got {checks.describe(host)}")
+        raise ValueError(f"lengths must be B={B} integers in [1, T={T}], got {validate.describe(host)}")
     if host.min() < 1 or host.max() > T:
         bad = host.min() if host.min() < 1 else host.max()
         raise ValueError(f"lengths must be B={B} integers in [1, T={T}], got a length of {bad}")
@@ -75,11 +75,11 @@ class Recurrent(Module):
         if proj_size:
             raise ValueError("proj_size is not supported by minirnn (torch's LSTM projections); use proj_size=0")
         self.cell = cell
-        self.input_size = checks.positive_int("input_size", input_size)
-        self.hidden_size = checks.positive_int("hidden_size", hidden_size)
-        self.num_layers = checks.positive_int("num_layers", num_layers)
+        self.input_size = validate.positive_int("input_size", input_size)
+        self.hidden_size = validate.positive_int("hidden_size", hidden_size)
+        self.num_layers = validate.positive_int("num_layers", num_layers)
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
-        self.dropout = checks.probability("dropout", dropout)
+        self.dropout = validate.probability("dropout", dropout)
         if self.dropout > 0 and self.num_layers == 1:   # torch warns too: nothing lies between layers
             warnings.warn(f"dropout acts between stacked layers (after all but the last), so dropout={dropout} "
                           f"expects num_layers greater than 1, but got num_layers={num_layers}: it does nothing",
@@ -136,10 +136,10 @@ class Recurrent(Module):
         """
         if unbatched:
             shape = (self.num_layers * len(self.directions), self.hidden_size)
-            states = checks.state_arrays(names, value, shape, self.xp, self.dtype)
+            states = validate.state_arrays(names, value, shape, self.xp, self.dtype)
             return tuple(None if s is None else s[:, None] for s in states)
         shape = (self.num_layers * len(self.directions), B, self.hidden_size)
-        return checks.state_arrays(names, value, shape, self.xp, self.dtype)
+        return validate.state_arrays(names, value, shape, self.xp, self.dtype)
 
     def _state_out(self, values: tuple, unbatched: bool = False):
         if unbatched:
@@ -230,7 +230,7 @@ class Recurrent(Module):
         xp, H = self.xp, self.hidden_size
         given = x
         unbatched = getattr(x, "ndim", None) == 2      # one sequence, (T, I): a batch of one inside
-        x = checks.float_array("x", x, self._layout("T", "B", self.input_size, unbatched), xp, self.dtype)
+        x = validate.float_array("x", x, self._layout("T", "B", self.input_size, unbatched), xp, self.dtype)
         if x is given and is_grad_enabled():
             x = x.copy()     # the cache keeps x for dW_ih: the caller may change theirs before backward
         if unbatched and lengths is not None:
@@ -272,7 +272,7 @@ class Recurrent(Module):
         mask, T, B, unbatched = cache.mask, cache.T, cache.B, cache.unbatched
         xp, H, D = self.xp, self.hidden_size, len(self.directions)
         if d_output is not None:
-            d_output = checks.float_array("d_output", d_output, self._layout(T, B, D * H, unbatched), xp,
+            d_output = validate.float_array("d_output", d_output, self._layout(T, B, D * H, unbatched), xp,
                                           self.dtype)
             d_output = self._time_major(d_output, unbatched)
             if mask is not None:                    # outputs past the end were set to zero
@@ -301,7 +301,7 @@ class RNN(Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, dtype="float32", seed: int | None = None):
-        self.nonlinearity = checks.choice("nonlinearity", nonlinearity, ("tanh", "relu"))
+        self.nonlinearity = validate.choice("nonlinearity", nonlinearity, ("tanh", "relu"))
         cell = RNN_TANH_CELL if nonlinearity == "tanh" else RNN_RELU_CELL
         super().__init__(cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed)

@@ -15,14 +15,22 @@ Its twin, the article's loop as written, is minirnn/reference/charloop.py.
 """
 from __future__ import annotations
 
-from ..core import checks
-from ..cells import RNN_TANH_CELL
-from ..layers import Embedding, Linear
-from ..layers.unroll import unroll_backward, unroll_forward
+from ..core import validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
-from ..ops import (embedding_backward, embedding_forward, linear_backward, linear_forward,
-                   log_softmax_backward, log_softmax_forward, relu_backward, relu_forward)
+from ..gates import RNN_TANH_CELL
+from ..layers import Embedding, Linear
+from ..layers.unroll import unroll_backward, unroll_forward
+from ..ops import (
+    embedding_backward,
+    embedding_forward,
+    linear_backward,
+    linear_forward,
+    log_softmax_backward,
+    log_softmax_forward,
+    relu_backward,
+    relu_forward,
+)
 
 
 class CharLoopModel(Module):
@@ -41,9 +49,9 @@ class CharLoopModel(Module):
 
     def __init__(self, vocab_size: int, n_fac: int, n_hidden: int, dtype="float32", seed: int | None = None):
         super().__init__(dtype, seed)
-        self.vocab_size = checks.positive_int("vocab_size", vocab_size)
-        self.n_fac = checks.positive_int("n_fac", n_fac)
-        self.n_hidden = checks.positive_int("n_hidden", n_hidden)
+        self.vocab_size = validate.positive_int("vocab_size", vocab_size)
+        self.n_fac = validate.positive_int("n_fac", n_fac)
+        self.n_hidden = validate.positive_int("n_hidden", n_hidden)
         V, F, H, dtype = self.vocab_size, self.n_fac, self.n_hidden, self.dtype.name
 
         def child_seed() -> int:   # each part's weights from a seed of this model's: one seed fixes all
@@ -60,7 +68,7 @@ class CharLoopModel(Module):
     def forward(self, cs):
         """cs: (T, B) integer character ids. Returns log-probabilities (B, V) of the next character."""
         p, xp = self.params, self.xp
-        cs = checks.id_array("cs", cs, ("T", "B"), self.vocab_size, xp)
+        cs = validate.id_array("cs", cs, ("T", "B"), self.vocab_size, xp)
         if is_grad_enabled():
             cs = cs.copy()   # the cache keeps cs for dL/de: the caller may change theirs before backward
         emb, emb_cache = embedding_forward(cs, p["e.weight"])                     # e[c_t]      (T, B, F)
@@ -79,7 +87,7 @@ class CharLoopModel(Module):
         """d_logp: (B, V), dL/d(log p). Adds every parameter's gradient into ``grads``."""
         emb_cache, in_cache, relu_cache, hidden_cache, unroll_cache, out_cache, logp_cache = self.take_cache()
         g = self.grads
-        d_logp = checks.float_array("d_logp", d_logp, (unroll_cache.gates.shape[1], self.vocab_size),
+        d_logp = validate.float_array("d_logp", d_logp, (unroll_cache.gates.shape[1], self.vocab_size),
                                     self.xp, self.dtype)
         d_logits = log_softmax_backward(d_logp, logp_cache)
         d_h_last, d_w, d_b = linear_backward(d_logits, out_cache)

@@ -14,7 +14,7 @@ Its twin, written plainly, is minirnn/reference/charrnn.py.
 """
 from __future__ import annotations
 
-from ..core import checks
+from ..core import validate
 from ..core.module import Module
 from ..layers import GRU, LSTM, RNN, Embedding, Linear
 
@@ -38,12 +38,12 @@ class CharRNN(Module):
     def __init__(self, vocab_size: int, emb: int = 64, hidden: int = 256, layers: int = 1, cell: str = "lstm",
                  dropout: float = 0.0, dtype="float32", seed: int | None = None):
         super().__init__(dtype, seed)
-        self.vocab_size = checks.positive_int("vocab_size", vocab_size)
-        self.emb = checks.positive_int("emb", emb)
-        self.hidden = checks.positive_int("hidden", hidden)
-        self.layers = checks.positive_int("layers", layers)
-        self.cell = checks.choice("cell", cell, tuple(CELLS))
-        self.dropout = checks.probability("dropout", dropout)
+        self.vocab_size = validate.positive_int("vocab_size", vocab_size)
+        self.emb = validate.positive_int("emb", emb)
+        self.hidden = validate.positive_int("hidden", hidden)
+        self.layers = validate.positive_int("layers", layers)
+        self.cell = validate.choice("cell", cell, tuple(CELLS))
+        self.dropout = validate.probability("dropout", dropout)
         V, E, H = self.vocab_size, self.emb, self.hidden
         dtype = self.dtype.name
 
@@ -73,7 +73,7 @@ class CharRNN(Module):
         Returns (logits (T, B, V), state) where state is h_n (layers, B, hidden),
         or (h_n, c_n) for the LSTM, to pass to the next chunk.
         """
-        ids = checks.id_array("ids", ids, ("T", "B"), None, self.xp)   # their range: checked by the embedding
+        ids = validate.id_array("ids", ids, ("T", "B"), None, self.xp)   # their range: checked by the embedding
         x = self.embedding(ids)                                # x_t = E[c_t]    (T, B, emb)
         h, state = self.rnn(x, state)                          # h_t            (T, B, hidden)
         drop = self.dropout_mask(h.shape, self.dropout)
@@ -90,7 +90,7 @@ class CharRNN(Module):
         in), which truncated BPTT drops.
         """
         drop, (T, B) = self.take_cache()
-        d_logits = checks.float_array("d_logits", d_logits, (T, B, self.vocab_size), self.xp, self.dtype)
+        d_logits = validate.float_array("d_logits", d_logits, (T, B, self.vocab_size), self.xp, self.dtype)
         d_h = self.head.backward(d_logits)
         if drop is not None:
             d_h *= drop

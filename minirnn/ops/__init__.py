@@ -4,8 +4,7 @@ Each ``*_forward`` returns ``(output, cache)``; the matching ``*_backward`` take
 the gradient of the output and that cache and returns the gradient of every
 input. No block holds state: models own their parameters and caches.
 """
-from .activations import (log_softmax_backward, log_softmax_forward, relu_backward, relu_forward,
-                          sigmoid)
+from .activations import log_softmax_backward, log_softmax_forward, relu_backward, relu_forward, sigmoid
 from .embedding import embedding_backward, embedding_forward
 from .linear import linear_backward, linear_forward
 from .losses import cross_entropy, nll_loss

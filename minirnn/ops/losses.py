@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numbers
 
-from ..core import backend, checks
+from ..core import backend, validate
 from .activations import log_softmax_backward, log_softmax_forward
 
 
@@ -22,19 +22,19 @@ def _check(name, scores, target, ignore_index, mask):
     ignore_index or None, and a bool or number mask of the targets' shape or None."""
     if not hasattr(scores, "dtype") or scores.dtype.kind != "f" or scores.ndim not in (2, 3):
         error = ValueError if hasattr(scores, "dtype") and scores.dtype.kind == "f" else TypeError
-        raise error(f"{name} must be (B, V) or (T, B, V) float array, got {checks.describe(scores)}")
+        raise error(f"{name} must be (B, V) or (T, B, V) float array, got {validate.describe(scores)}")
     integer = isinstance(ignore_index, numbers.Integral) and not isinstance(ignore_index, bool)
     if ignore_index is not None and not integer:
         raise TypeError(f"ignore_index must be an integer or None, got {ignore_index!r}")
     xp = backend.array_module(scores)
-    checks.id_array("target", target, scores.shape[:-1], scores.shape[-1], xp, ignore_index)
+    validate.id_array("target", target, scores.shape[:-1], scores.shape[-1], xp, ignore_index)
     if mask is not None:
-        checks.check_backend("mask", mask, xp.__name__)
+        validate.check_backend("mask", mask, xp.__name__)
         numeric = hasattr(mask, "dtype") and mask.dtype.kind in "biuf"
         if not numeric or tuple(mask.shape) != tuple(target.shape):
             raise (ValueError if numeric else TypeError)(
                 f"mask must be a bool or number array of the target's shape {tuple(target.shape)}, "
-                f"got {checks.describe(mask)}")
+                f"got {validate.describe(mask)}")
     return xp
 
 

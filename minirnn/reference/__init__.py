@@ -3,7 +3,7 @@
 A twin is a model as a textbook writes it: a Python loop over t, fresh arrays on every line,
 one equation per line with the equation in its comment, shapes in the docstrings, float64
 NumPy. It knows nothing of buffers, workspaces, masks or in-place tricks; those belong to the
-fast path (minirnn.cells, minirnn.layers, minirnn.models), which the tests hold equal to its
+fast path (minirnn.gates, minirnn.layers, minirnn.models), which the tests hold equal to its
 twin in float64, outputs, final states and every gradient to 1e-12. Read the twin to learn
 what a model computes; read the fast path to learn how to compute it quickly.
 
@@ -21,8 +21,14 @@ from .charloop import charloop_backward, charloop_forward
 from .charrnn import charrnn_backward, charrnn_forward
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
-from .rnn import (rnn_backward, rnn_forward, rnn_relu_step_backward, rnn_relu_step_forward,
-                  rnn_tanh_step_backward, rnn_tanh_step_forward)
+from .rnn import (
+                  rnn_backward,
+                  rnn_forward,
+                  rnn_relu_step_backward,
+                  rnn_relu_step_forward,
+                  rnn_tanh_step_backward,
+                  rnn_tanh_step_forward,
+)
 
 __all__ = [
     "rnn_tanh_step_forward", "rnn_tanh_step_backward", "rnn_relu_step_forward", "rnn_relu_step_backward",

@@ -7,7 +7,7 @@
 
 The reset gate r multiplies only the recurrent part of n, so the two linear layers are kept
 apart here (ax and ah) instead of being added at once as in the RNN and the LSTM.
-The fast path is minirnn.GRU (minirnn/cells/gru.py in minirnn/layers/unroll.py).
+The fast path is minirnn.GRU (minirnn/gates/gru.py in minirnn/layers/unroll.py).
 """
 from __future__ import annotations
 

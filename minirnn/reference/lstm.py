@@ -5,7 +5,7 @@
     c_t = f c_{t-1} + i g
     h_t = o tanh(c_t)
 
-The fast path is minirnn.LSTM (minirnn/cells/lstm.py in minirnn/layers/unroll.py).
+The fast path is minirnn.LSTM (minirnn/gates/lstm.py in minirnn/layers/unroll.py).
 """
 from __future__ import annotations
 

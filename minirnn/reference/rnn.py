@@ -1,7 +1,7 @@
 """The Elman RNN's twin: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
 
 The article's picture: two linear layers, one of the input and one of the previous hidden state,
-added, then squashed. The fast path is minirnn.RNN (minirnn/cells/rnn.py in minirnn/layers/unroll.py).
+added, then squashed. The fast path is minirnn.RNN (minirnn/gates/rnn.py in minirnn/layers/unroll.py).
 """
 from __future__ import annotations
 

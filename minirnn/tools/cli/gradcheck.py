@@ -1,0 +1,95 @@
+"""Check every gradient of every model against finite differences in float64, one row per case.
+
+Each row is one model with one set of options: the tensors and entries compared,
+the entries skipped where a step of +-eps crossed a ReLU kink, the worst absolute
+error |a - n| and relative error |a - n| / (|a| + |n|) between the analytic
+gradient a and the numerical one n, and the tensor where the worst one is. The
+tolerance is printed above the table. Exits with 1 if any tensor fails.
+
+    minirnn gradcheck                       # every model, every option, about 15 seconds
+    minirnn gradcheck --model lstm --cases 100 --verbose
+
+With --cell FILE.py:NAME it checks one cell of your own instead: a minirnn.gates.Cell named NAME,
+or the step pair NAME_forward / NAME_backward written like minirnn's twins. The kind of cell comes
+from --kind or from the name (lstm_step is an LSTM); see docs/exercise_lstm_backward.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from minirnn.core import backend, validate
+from minirnn.gradcheck import ATOL, EPS, KINDS, MODELS, RTOL, check_cell, draw_cases, run_case
+
+# The cases are drawn before the first row: at 10-100 ms a case, this many per model already take
+# minutes to hours, and a far larger --cases is a typo that would fill the memory before printing a row.
+MAX_CASES = 10_000
+# Cases per model in the default run: enough to cover every option, under two minutes on 2 cores.
+DEFAULT_CASES = {"rnn": 40, "lstm": 30, "gru": 30, "rnncell": 6, "lstmcell": 6, "grucell": 6,
+                 "charloop": 8, "charrnn": 9, "nll_loss": 4, "cross_entropy": 4}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", action="append", choices=MODELS,
+                        help="check only this model (repeatable); default: all of them")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the drawn cases and inputs (default 0)")
+    parser.add_argument("--backend", choices=backend.BACKENDS, default="numpy",
+                        help="where the models run (default numpy)")
+    parser.add_argument("--cases", type=int, default=None, metavar="N",
+                        help=f"cases per model, at most {MAX_CASES:,} (default: "
+                             + ", ".join(f"{k} {v}" for k, v in DEFAULT_CASES.items()) + ")")
+    parser.add_argument("--verbose", action="store_true",
+                        help="one row per tensor instead of one per case (with --cell: one row per step)")
+    parser.add_argument("--cell", metavar="FILE.py:NAME",
+                        help="check your own cell instead: a minirnn.gates.Cell NAME, or the step pair "
+                             "NAME_forward/NAME_backward")
+    parser.add_argument("--kind", choices=tuple(KINDS),
+                        help="with --cell: the kind of cell (default: from NAME's prefix, or the Cell's name)")
+
+
+def run(args: argparse.Namespace) -> int:
+    validate.non_negative_int("--seed", args.seed)
+    if args.cell is not None:
+        return run_cell(args)
+    if args.kind is not None:
+        raise ValueError("--kind goes with --cell FILE.py:NAME")
+    if args.cases is not None and not 1 <= args.cases <= MAX_CASES:
+        raise ValueError(f"--cases must be an integer in [1, {MAX_CASES:,}], got {args.cases}")
+    print(f"Gradient check: central differences in float64, eps={EPS:g}; an entry passes when "
+          f"|a - n| <= {ATOL:g} + {RTOL:g} |n|.")
+    print("Columns: tensors and entries compared, entries skipped at a ReLU kink, the worst absolute "
+          "and relative error |a - n| / (|a| + |n|), and the tensor where the worst one is.\n")
+    header = f"{'model':<13} {'options':<70} {'tensors':>7} {'entries':>7} {'kinks':>5} " \
+             f"{'max abs':>9} {'max rel':>9}  {'worst tensor':<20} result"
+    print(header)
+    print("-" * len(header))
+    failures, worst_rel, total, start = 0, 0.0, 0, time.perf_counter()
+    for model in args.model or MODELS:
+        for case in draw_cases(model, args.cases or DEFAULT_CASES[model], seed=args.seed):
+            reports = run_case(case, seed=args.seed, backend_name=args.backend)
+            worst = max(reports, key=lambda r: r.max_abs_error)
+            passed = all(r.passed for r in reports)
+            failures += not passed
+            worst_rel = max(worst_rel, max(r.max_rel_error for r in reports))
+            total += 1
+            print(f"{model:<13} {case.label():<70} {len(reports):>7} {sum(r.checked for r in reports):>7} "
+                  f"{sum(r.kinks for r in reports):>5} {worst.max_abs_error:>9.2e} "
+                  f"{max(r.max_rel_error for r in reports):>9.2e}  {worst.name:<20} "
+                  f"{'ok' if passed else 'FAIL'}")
+            if args.verbose or not passed:
+                for report in reports:
+                    print(f"{'':<14}{report}")
+            sys.stdout.flush()                 # each row as it comes, also into a pipe or a file
+    print(f"\n{total - failures} passed, {failures} failed; worst relative error {worst_rel:.2e}; "
+          f"{time.perf_counter() - start:.1f} s")
+    return 1 if failures else 0
+
+
+def run_cell(args: argparse.Namespace) -> int:
+    """``--cell FILE.py:NAME``: one cell, step by step, against finite differences and minirnn's own cell."""
+    if args.model or args.cases is not None or args.backend != "numpy":
+        raise ValueError("--cell checks one cell on NumPy: it takes no --model, --cases or --backend")
+    report = check_cell(args.cell, args.kind, seed=args.seed)
+    print(report.format(verbose=args.verbose))
+    return 0 if report.passed else 1

@@ -1,0 +1,235 @@
+"""minirnn.optim: every optimizer's steps against the same steps computed by hand, clipping, schedules."""
+import json
+import math
+
+import numpy
+import pytest
+
+from minirnn import optim
+
+
+class Weights:
+    """The least a model must offer an optimizer: live params and grads, and zero_grad."""
+
+    xp = numpy
+
+    def __init__(self, **params):
+        self.params = {name: numpy.array(value, dtype=numpy.float64) for name, value in params.items()}
+        self.grads = {name: numpy.zeros_like(value) for name, value in self.params.items()}
+
+    def zero_grad(self):
+        for grad in self.grads.values():
+            grad.fill(0)
+
+
+P0 = [1.0, -2.0, 0.5]
+GRADS = [[0.1, 0.2, -0.3], [-0.5, 0.4, 0.0], [0.3, -0.1, 0.2]]   # the gradient at each of three steps
+
+
+def run_steps(optimizer, model):
+    history = []
+    for grad in GRADS:
+        model.grads["w"][...] = grad
+        optimizer.step()
+        history.append(model.params["w"].copy())
+    return history
+
+
+def test_sgd_plain_step_is_lr_times_gradient():
+    model = Weights(w=P0)
+    got = run_steps(optim.SGD(model, lr=0.1), model)
+    p = numpy.array(P0)
+    for step, grad in enumerate(GRADS):
+        p = p - 0.1 * numpy.array(grad)
+        assert numpy.allclose(got[step], p, rtol=0, atol=1e-15)
+
+
+def test_sgd_momentum_weight_decay_and_nesterov_by_hand():
+    for nesterov in (False, True):
+        model = Weights(w=P0)
+        got = run_steps(optim.SGD(model, lr=0.1, momentum=0.9, nesterov=nesterov, weight_decay=0.01), model)
+        p, buf = numpy.array(P0), None
+        for step, grad in enumerate(GRADS):
+            g = numpy.array(grad) + 0.01 * p
+            buf = g if buf is None else 0.9 * buf + g
+            p = p - 0.1 * (g + 0.9 * buf if nesterov else buf)
+            assert numpy.allclose(got[step], p, rtol=0, atol=1e-15)
+
+
+def test_adagrad_is_min_char_rnn_update():
+    model = Weights(w=P0)
+    got = run_steps(optim.Adagrad(model, lr=0.1), model)
+    p, mem = numpy.array(P0), numpy.zeros(3)
+    for step, grad in enumerate(GRADS):
+        g = numpy.array(grad)
+        mem += g * g                                   # min-char-rnn: mem += dparam * dparam
+        p += -0.1 * g / numpy.sqrt(mem + 1e-8)         # param += -learning_rate * dparam / np.sqrt(mem + 1e-8)
+        assert numpy.allclose(got[step], p, rtol=0, atol=1e-15)
+
+
+def adam_by_hand(decoupled: bool, weight_decay: float):
+    p, m, v = numpy.array(P0), numpy.zeros(3), numpy.zeros(3)
+    lr, b1, b2, eps = 0.01, 0.9, 0.999, 1e-8
+    history = []
+    for t, grad in enumerate(GRADS, start=1):
+        g = numpy.array(grad)
+        if decoupled:
+            p = p - lr * weight_decay * p
+        else:
+            g = g + weight_decay * p
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+        p = p - lr * m_hat / (numpy.sqrt(v_hat) + eps)
+        history.append(p)
+    return history
+
+
+def test_adam_with_l2_weight_decay_by_hand():
+    model = Weights(w=P0)
+    got = run_steps(optim.Adam(model, lr=0.01, weight_decay=0.1), model)
+    for mine, hand in zip(got, adam_by_hand(decoupled=False, weight_decay=0.1)):
+        assert numpy.allclose(mine, hand, rtol=1e-13, atol=0)
+
+
+def test_adamw_decouples_weight_decay_by_hand():
+    model = Weights(w=P0)
+    got = run_steps(optim.AdamW(model, lr=0.01, weight_decay=0.1), model)
+    for mine, hand in zip(got, adam_by_hand(decoupled=True, weight_decay=0.1)):
+        assert numpy.allclose(mine, hand, rtol=1e-13, atol=0)
+
+
+@pytest.mark.parametrize("name, kwargs", [
+    ("sgd", dict(lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("adam", dict(lr=0.01, weight_decay=0.1)),
+    ("adamw", dict(lr=0.01, weight_decay=0.1)),
+])
+def test_optimizers_match_torch(name, kwargs):
+    torch = pytest.importorskip("torch")
+    model = Weights(w=P0)
+    got = run_steps(optim.OPTIMIZERS[name](model, **kwargs), model)
+    weight = torch.nn.Parameter(torch.tensor(P0, dtype=torch.float64))
+    reference = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam,
+                 "adamw": torch.optim.AdamW}[name]([weight], **kwargs)
+    for step, grad in enumerate(GRADS):
+        weight.grad = torch.tensor(grad, dtype=torch.float64)
+        reference.step()
+        assert numpy.allclose(got[step], weight.detach().numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_state_dict_resumes_the_same_steps():
+    model = Weights(w=P0)
+    optimizer = optim.Adam(model, lr=0.01)
+    model.grads["w"][...] = GRADS[0]
+    optimizer.step()
+    arrays, meta = optimizer.state_dict()
+    json.dumps(meta)                                          # the metadata is JSON as it stands
+    twin = Weights(w=model.params["w"])
+    restored = optim.Adam(twin, lr=0.5)
+    restored.load_state_dict(arrays, json.loads(json.dumps(meta)))
+    for grad in GRADS[1:]:
+        for m in (model, twin):
+            m.grads["w"][...] = grad
+        optimizer.step()
+        restored.step()
+    assert (model.params["w"] == twin.params["w"]).all()
+
+
+def test_load_state_dict_refuses_another_optimizer():
+    arrays, meta = optim.SGD(Weights(w=P0), lr=0.1).state_dict()
+    with pytest.raises(ValueError, match="for 'SGD', not Adam"):
+        optim.Adam(Weights(w=P0)).load_state_dict(arrays, meta)
+
+
+def test_clip_grad_norm_scales_to_max_norm_and_returns_the_norm():
+    grads = {"a": numpy.array([3.0, 0.0]), "b": numpy.array([[0.0], [4.0]])}
+    norm = optim.clip_grad_norm(grads, 1.0)
+    assert norm == 5.0
+    assert numpy.isclose(math.sqrt(sum((g ** 2).sum() for g in grads.values())), 1.0, atol=1e-6)
+    assert numpy.allclose(grads["a"], [0.6, 0.0], atol=1e-6)
+
+
+def test_clip_grad_norm_leaves_small_gradients_and_reports_nan():
+    grads = {"a": numpy.array([0.3, 0.4])}
+    assert optim.clip_grad_norm(grads, 1.0) == pytest.approx(0.5) and grads["a"].tolist() == [0.3, 0.4]
+    assert math.isnan(optim.clip_grad_norm({"a": numpy.array([numpy.nan, 1.0])}, 1.0))
+
+
+def test_warmup_cosine_rises_then_falls_to_the_floor():
+    factors = [optim.warmup_cosine(step, total_steps=110, warmup_steps=10, min_factor=0.1) for step in range(1, 111)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[59] == pytest.approx(0.1 + 0.9 * 0.5)             # half way through the cosine
+    assert factors[-1] == pytest.approx(0.1)
+    assert all(a >= b for a, b in zip(factors[9:], factors[10:]))
+
+
+def test_step_decay_multiplies_by_gamma_every_step_size():
+    assert [optim.step_decay(step, 2, 0.5) for step in range(1, 7)] == [1, 1, 0.5, 0.5, 0.25, 0.25]
+
+
+def test_bad_hyperparameters_name_the_argument():
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1"):
+        optim.SGD(Weights(w=P0), lr=-1)
+    with pytest.raises(ValueError, match=r"betas\[1\] must be a number in \[0, 1\), got 1"):
+        optim.Adam(Weights(w=P0), betas=(0.9, 1))
+
+
+def test_optimizer_state_follows_a_model_converted_with_astype():
+    import minirnn
+    from minirnn.optim import Adam
+    model = minirnn.RNN(2, 3, seed=0)
+    optimizer = Adam(model, lr=0.1)
+    x = numpy.random.default_rng(0).standard_normal((3, 1, 2))
+    for _ in range(2):
+        model.zero_grad()
+        out, _ = model(x)
+        model.backward(numpy.ones_like(out))
+        optimizer.step()
+        model.astype("float64")
+    assert all(s.dtype == numpy.float64 for slots in optimizer.state.values() for s in slots.values())
+
+
+@pytest.mark.parametrize("cls, settings, message", [
+    (optim.Adam, dict(eps=1e30), r"eps must be a number in \(0, 1\), got 1e\+30"),
+    (optim.Adagrad, dict(eps=0.0), "eps must be a finite number > 0"),
+    (optim.AdamW, dict(weight_decay=-50), "weight_decay must be a finite number >= 0, got -50"),
+    (optim.SGD, dict(momentum=0.9, nesterov="yes"), "nesterov must be True or False, got 'yes'"),
+])
+def test_settings_out_of_range_are_refused_by_name(cls, settings, message):
+    with pytest.raises(ValueError, match=message):
+        cls(Weights(w=P0), **settings)
+
+
+def adam_after_one_step():
+    model = Weights(w=P0)
+    optimizer = optim.Adam(model, lr=0.01)
+    model.grads["w"][...] = GRADS[0]
+    optimizer.step()
+    return optimizer
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda arrays, meta: arrays.pop("w/exp_avg_sq"), r"missing \['w/exp_avg_sq'\]"),
+    (lambda arrays, meta: arrays.update({"w/extra": arrays["w/exp_avg"]}), r"unexpected \['w/extra'\]"),
+    (lambda arrays, meta: meta.update(step_count=-1), r"step_count must be an integer in \[0, 2\*\*63\), got -1"),
+    (lambda arrays, meta: meta.update(step_count=0), r"missing \[\], unexpected \['w/exp_avg', 'w/exp_avg_sq'\]"),
+    (lambda arrays, meta: meta["hyper"].update(eps=1e30), r"eps must be a number in \(0, 1\)"),
+    (lambda arrays, meta: meta["hyper"].update(model="x"), "Adam's settings must be"),
+    (lambda arrays, meta: arrays.update({"w/exp_avg_sq": -arrays["w/exp_avg_sq"] - 1}), "sum of squares"),
+    (lambda arrays, meta: arrays.update({"w/exp_avg": arrays["w/exp_avg"][:2]}), "must have its parameter's shape"),
+])
+def test_load_state_dict_refuses_an_incomplete_or_out_of_range_state_and_changes_nothing(damage, message):
+    arrays, meta = adam_after_one_step().state_dict()
+    damage(arrays, meta)
+    target = adam_after_one_step()
+    before = (target.eps, target.step_count, {k: v.copy() for k, v in target.state["w"].items()})
+    with pytest.raises(ValueError, match=message):
+        target.load_state_dict(arrays, meta)
+    assert (target.eps, target.step_count) == before[:2] and target.model is not None
+    assert all((target.state["w"][k] == v).all() for k, v in before[2].items())
+
+
+def test_plain_sgd_keeps_no_state_and_momentum_sgd_a_buffer_per_parameter():
+    assert optim.SGD.state_shapes({"momentum": 0.0}, 5, {"w": (3,)}) == {}
+    assert optim.SGD.state_shapes({"momentum": 0.9}, 5, {"w": (3,)}) == {"w/momentum_buffer": (3,)}
+    assert optim.Adam.state_shapes({}, 0, {"w": (3,)}) == {}

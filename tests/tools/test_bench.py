@@ -1,0 +1,58 @@
+"""minirnn bench: what it counts, its workers' environment, and a row end to end (tiny shapes, torch left out)."""
+import argparse
+import os
+
+import pytest
+
+from minirnn.tools import cli
+from minirnn.tools.bench import bench, worker
+
+
+def parse(*argv):
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_matmul_flops_count_the_six_products_of_a_layer_and_the_head():
+    # forward x W_ih^T, h W_hh^T; backward dx, dW_ih, dh, dW_hh: 6 T B GH (I + H); the head 6 T B H V.
+    assert bench.matmul_flops(4, T=2, B=3, I=5, H=7) == 6 * 2 * 3 * 28 * (5 + 7)
+    assert bench.matmul_flops(1, T=2, B=3, I=5, H=7, V=11) == 6 * 2 * 3 * 7 * 12 + 6 * 2 * 3 * 7 * 11
+
+
+def test_workers_run_without_the_openblas_pins_and_the_caller_keeps_them(monkeypatch):
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "512")
+    env = bench.worker_environment(threads=2)
+    assert "OPENBLAS_CORETYPE" not in env and "OPENBLAS_L2_SIZE" not in env
+    assert env["OPENBLAS_NUM_THREADS"] == "2"
+    assert os.environ["OPENBLAS_CORETYPE"] == "Haswell"
+
+
+@pytest.mark.parametrize("mode", ["fwd+bwd", "train", "char"])
+def test_row_reports_time_throughput_step_products_and_memory(mode):
+    spec = dict(task="row", backend="numpy", repeats=1, threads=1, clip=5.0 if mode == "char" else 0.0,
+                cell="lstm", mode=mode, T=3, B=2, I=5, H=4, V=6)
+    env = bench.worker_environment(threads=1)
+    row = bench.bench_row(spec, rounds=1, torch=False, run=lambda s: bench.run_worker(s, env))
+    assert row["ms"] > 0 and row["peak_mib"] > 0 and 0 < row["step_ms"]
+    assert row["tokens_per_s"] == pytest.approx(3 * 2 / (row["ms"] / 1e3))
+    assert row["step_gflops"] == pytest.approx(4 * 3 * 2 * 16 * 4 / (row["step_ms"] / 1e3) / 1e9)
+    assert "speedup" not in row
+
+
+def test_the_header_names_the_blas_and_its_kernel_or_how_to_see_it():
+    info = worker.blas_info()
+    assert info["blas"] and ("kernels" in info["kernel"] or "pip install threadpoolctl" in info["kernel"])
+
+
+def test_unknown_cell_is_refused_with_the_choices():
+    with pytest.raises(ValueError, match="rnn,lstm,gru"):
+        bench.run(parse("--cells", "lstm,transformer"))
+
+
+def test_help_is_plain_text(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "--help"])
+    text = capsys.readouterr().out
+    assert "alternating rounds" in text and "``" not in text and ":func:" not in text
