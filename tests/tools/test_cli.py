@@ -3,6 +3,7 @@ pipe, 130 on Ctrl-C, flags named as typed, plain-text help, and --version."""
 import os
 import select
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -183,6 +184,18 @@ def test_a_dangling_link_counts_as_an_existing_file(tmp_path):
     (tmp_path / "link.png").symlink_to(tmp_path / "nowhere.png")
     with pytest.raises(ValueError, match="already exists; pass --force to replace it"):
         output.check_outputs({"--out": tmp_path / "link.png"}, force=False)
+
+
+@pytest.mark.parametrize("command", ["gradient-flow", "visualize"])
+def test_an_out_that_is_not_a_file_is_refused_even_with_force(command, saved, tmp_path, capsys):
+    fifo = tmp_path / "pipe"                   # a FIFO stands for any device: nothing is written to a real one
+    os.mkfifo(fifo)
+    argv = {"gradient-flow": ["gradient-flow", "--checkpoint", str(saved)],
+            "visualize": ["visualize", str(saved), "--string", "abc"]}[command]
+    assert cli.main([*argv, "--out", str(fifo), "--force"]) == 2
+    assert one_line_error(capsys) == (f"minirnn: error: --out: {fifo} is not a regular file (a device, a FIFO or "
+                                      "a socket); give the name of a file\n")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
