@@ -11,7 +11,7 @@ import pytest
 
 from minirnn import checkpoint
 from minirnn.data import Vocab, default_corpus
-from minirnn.models import CharLoopModel
+from minirnn.models import CharLoopModel, CharRNN
 from minirnn.ops import cross_entropy
 from minirnn.tools import cli
 from minirnn.tools.study import gradient_flow
@@ -60,6 +60,21 @@ def test_every_step_matches_torch_autograd_through_the_unrolled_tanh_rnn():
     torch.nn.functional.cross_entropy(logits, torch.tensor(target), reduction="sum").backward()
     expected = [s.grad.norm(dim=1).mean().item() for s in states]
     numpy.testing.assert_allclose(h_norms, expected, rtol=1e-10)
+
+
+def test_the_norms_of_t_steps_run_the_model_over_a_number_of_steps_linear_in_t():
+    """minirnn draw --steps 5000 and gradient-flow --steps 5000 finish: each step is run twice, not T times."""
+    model = make_model("gru", 7, emb=3, hidden=4, seed=1)
+    ids, target = tiny_batch(T=40)
+    steps_run, forward = [], model.forward
+
+    def counted(inputs, state=None):
+        steps_run.append(inputs.shape[0])
+        return forward(inputs, state)
+
+    model.forward = counted
+    h_norms, _ = state_gradient_norms(model, ids, target)
+    assert len(h_norms) == 40 and sum(steps_run) == 2 * 40 - 1
 
 
 def test_the_relu_rnn_really_runs_relu():
@@ -128,6 +143,17 @@ def test_a_checkpoint_that_is_not_a_charrnn_is_refused_by_flag(tmp_path, capsys)
     checkpoint.save(path, CharLoopModel(3, 2, 2), meta={"vocab": Vocab("abc").to_json()})
     assert cli.main(["gradient-flow", "--checkpoint", str(path), "--out", str(tmp_path / "f.png")]) == 2
     assert f"--checkpoint {path} must hold a CharRNN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--hidden", "--train-steps"])
+def test_a_flag_of_the_training_run_is_refused_with_a_checkpoint(flag, tmp_path, capsys):
+    path = tmp_path / "rnn.npz"
+    checkpoint.save(path, CharRNN(3, 2, 2), meta={"vocab": Vocab("abc").to_json()})
+    out = tmp_path / "f.png"
+    assert cli.main(["gradient-flow", "--checkpoint", str(path), flag, "5", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"minirnn: error: {flag} does not apply to --checkpoint, whose model is "
+                                       "trained already; leave it out\n")
+    assert not out.exists()
 
 
 def test_the_script_is_the_command(tmp_path):

@@ -26,6 +26,9 @@ from ..study import gradient_flow, plotting
 from . import output
 
 
+TRAIN_STEPS, HIDDEN = 100, 64          # the defaults of the models trained without --checkpoint
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="FILE.png", help="where to write the plot")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
@@ -35,9 +38,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=50, metavar="T",
                         help="steps before the loss (default %(default)s)")
     parser.add_argument("--batch", type=int, default=16, metavar="B", help="probe windows (default %(default)s)")
-    parser.add_argument("--train-steps", type=int, default=100, metavar="N",
-                        help="updates of the short training run (default %(default)s)")
-    parser.add_argument("--hidden", type=int, default=64, metavar="H", help="hidden units (default %(default)s)")
+    # No argparse default for these two: given with --checkpoint, whose model is trained already, they are refused.
+    parser.add_argument("--train-steps", type=int, metavar="N",
+                        help=f"updates of the short training run (default {TRAIN_STEPS}; not with --checkpoint)")
+    parser.add_argument("--hidden", type=int, metavar="H",
+                        help=f"hidden units of the models trained (default {HIDDEN}; not with --checkpoint)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="(default %(default)s)")
 
 
@@ -45,8 +50,11 @@ def run(args: argparse.Namespace) -> int:
     # Everything that can be wrong is found before the models train.
     validate.positive_int("--steps", args.steps)
     validate.positive_int("--batch", args.batch)
-    validate.positive_int("--train-steps", args.train_steps)
-    validate.positive_int("--hidden", args.hidden)
+    for flag, value in (("--train-steps", args.train_steps), ("--hidden", args.hidden)):
+        if value is not None and args.checkpoint:
+            raise ValueError(f"{flag} does not apply to --checkpoint, whose model is trained already; leave it out")
+    train_steps = validate.positive_int("--train-steps", TRAIN_STEPS if args.train_steps is None else args.train_steps)
+    hidden = validate.positive_int("--hidden", HIDDEN if args.hidden is None else args.hidden)
     validate.non_negative_int("--seed", args.seed)
     out = Path(args.out)
     output.check_outputs({"--out": out}, args.force, inputs={"--checkpoint": args.checkpoint, "--text": args.text})
@@ -65,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
         label = f"{type(model.rnn).__name__}, {model.hidden} units ({Path(args.checkpoint).name})"
         flows = [gradient_flow.Flow(label, *gradient_flow.state_gradient_norms(model, windows, targets))]
     else:
-        flows = gradient_flow.gradient_flow(text, steps=args.steps, batch=args.batch, train_steps=args.train_steps,
-                                            hidden=args.hidden, seed=args.seed,
+        flows = gradient_flow.gradient_flow(text, steps=args.steps, batch=args.batch, train_steps=train_steps,
+                                            hidden=hidden, seed=args.seed,
                                             log=lambda line: print(line, file=sys.stderr, flush=True))
     atomic_write(out, lambda file: gradient_flow.plot_flows(flows, file))
     print(f"wrote {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)

@@ -98,22 +98,24 @@ def last_step_gradient_norms(model, inputs, loss_grad) -> tuple[numpy.ndarray, n
         with no_grad():
             for t in range(T - 1):
                 states.append(model(inputs[t:t + 1], states[t])[1])
-        h_norms, c_norms, d_last = [], [], None
-        for t in range(T):
-            output, _ = model(inputs[t:], states[t])
-            if d_last is None:                     # every run ends in the same output, so the same gradient
-                d_last = loss_grad(output[-1])
+        # Back one step at a time, the last first: step t's backward, given dL/dh_{t+1}, returns dL/dh_t.
+        # T steps in all, where a run from each h_t to the end would take T (T + 1) / 2.
+        h_norms, c_norms, d_next = [], [], None    # d_next = dL/dh_{t+1} (None at the last step: L reads no h_T)
+        for t in reversed(range(T)):
+            output, _ = model(inputs[t:t + 1], states[t])
             d_output = xp.zeros_like(output)
-            d_output[-1] = d_last
-            d_state0 = model.backward(d_output)    # = dL/dh_t, since this run started from h_t
+            if t == T - 1:                         # L is a function of the last step's output alone
+                d_output[-1] = loss_grad(output[-1])
+            d_state = model.backward(d_output, d_next)
             if is_layer:                           # a layer returns (dx, dh0)
-                d_state0 = d_state0[1]
+                d_state = d_state[1]
             model.zero_grad()
-            if isinstance(d_state0, tuple):        # the LSTM: (dL/dh_t, dL/dc_t)
-                d_state0, d_c = d_state0
+            d_next = d_state                       # = dL/dh_t, since this step started from h_t
+            if isinstance(d_state, tuple):         # the LSTM: (dL/dh_t, dL/dc_t)
+                d_state, d_c = d_state
                 c_norms.append(_mean_row_norm(d_c))
-            h_norms.append(_mean_row_norm(d_state0))
-    return numpy.array(h_norms), (numpy.array(c_norms) if c_norms else None)
+            h_norms.append(_mean_row_norm(d_state))
+    return numpy.array(h_norms[::-1]), (numpy.array(c_norms[::-1]) if c_norms else None)
 
 
 def _mean_row_norm(d_state) -> float:
