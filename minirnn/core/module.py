@@ -19,12 +19,24 @@ DTYPES = ("float32", "float64")
 
 
 def float_dtype(value) -> numpy.dtype:
-    """float32 or float64 from a name or a NumPy dtype; anything else is refused by name."""
+    """float32 or float64 from a name or a NumPy dtype; anything else is refused by name.
+
+    None is refused too: NumPy reads it as float64, which nobody who wrote it meant.
+    """
     try:
-        name = numpy.dtype(value).name
+        name = None if value is None else numpy.dtype(value).name
     except TypeError:
         name = value
     return numpy.dtype(validate.choice("dtype", name, DTYPES))
+
+
+def _in_bytes(size: float) -> str:
+    """A number of bytes as people read it: '3.6 TiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024:
+            break
+        size /= 1024
+    return f"{size:.1f} {unit}" if unit != "B" else f"{size:.0f} B"
 
 
 class Module:
@@ -36,7 +48,7 @@ class Module:
     """
 
     def __init__(self, dtype="float32", seed: int | None = None):
-        self.dtype = float_dtype(dtype)
+        self.dtype = float_dtype("float32" if dtype is None else dtype)   # None: the default, as torch's dtype=None
         self.backend = backend.default_backend()
         self.xp = backend.namespace(self.backend)
         seed = None if seed is None else validate.non_negative_int("seed", seed)
@@ -51,7 +63,7 @@ class Module:
     def add_param(self, name: str, value) -> None:
         """Register a parameter (already on this model's backend and dtype) and a zero gradient for it."""
         self._params[name] = value
-        self._grads[name] = self.xp.zeros_like(value)
+        self._grads[name] = self._allocated(value.shape, lambda: self.xp.zeros_like(value))
 
     def add_child(self, name: str, child: "Module") -> "Module":
         self._children[name] = child
@@ -80,7 +92,26 @@ class Module:
 
     def init_uniform(self, bound: float, shape):
         """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
-        return backend.uniform(self.rng, -bound, bound, shape, self.dtype, self.backend)
+        return self._allocated(shape, lambda: backend.uniform(self.rng, -bound, bound, shape, self.dtype,
+                                                              self.backend))
+
+    def init_normal(self, shape):
+        """Standard normal values on this model's backend and dtype (torch's Embedding init)."""
+        return self._allocated(shape, lambda: backend.normal(self.rng, shape, self.dtype, self.backend))
+
+    def _allocated(self, shape, make):
+        """``make()``, a new array of ``shape``; sizes beyond this machine's memory are a MemoryError naming the
+        model's sizes (NumPy says "array is too big", a ValueError, beyond the address space)."""
+        try:
+            return make()
+        except (MemoryError, ValueError):
+            try:
+                model = repr(self)                      # the constructor call, with its sizes
+            except AttributeError:                      # a config() that reads what __init__ has not set yet
+                model = type(self).__name__
+            size = float(numpy.prod(shape, dtype=numpy.float64)) * self.dtype.itemsize
+            raise MemoryError(f"{model}: a parameter of shape {tuple(shape)} {self.dtype.name} takes "
+                              f"{_in_bytes(size)}, more than this machine's memory") from None
 
     def dropout_mask(self, shape, p: float):
         """Inverted dropout: 1 / (1 - p) with probability 1 - p, else 0; None outside training or at p = 0.
