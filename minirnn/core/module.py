@@ -5,9 +5,14 @@ parameter names) holding the live arrays. An optimizer changes ``params`` in
 place; ``backward`` adds into ``grads``; ``zero_grad`` clears them. Models built
 from other models (children) show the children's arrays under a dotted prefix,
 ``rnn.weight_ih_l0``, as torch's state_dict does.
+
+Threads: the cache a forward keeps for its backward belongs to the thread that ran
+the forward, so each thread's backward answers its own thread's forward; the
+backwards of several threads add into the one ``grads``, under the model's lock.
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import numpy
@@ -43,8 +48,9 @@ class Module:
     """Base class: parameter bookkeeping, state dicts, dtype and backend moves, train/eval.
 
     Subclasses register parameters with :meth:`add_param` (and children with
-    :meth:`add_child`), store their forward cache with :meth:`save_cache` and
-    fetch it once in backward with :meth:`take_cache`.
+    :meth:`add_child`), store their forward cache with :meth:`save_cache`, fetch
+    it once in backward with :meth:`take_cache`, and add their parameter
+    gradients with :meth:`add_grads`.
     """
 
     def __init__(self, dtype="float32", seed: int | None = None):
@@ -57,13 +63,30 @@ class Module:
         self._params: dict = {}
         self._grads: dict = {}
         self._children: dict[str, Module] = {}
-        self._cache = None
+        self._local_state()
 
     # -- parameters ---------------------------------------------------------------
     def add_param(self, name: str, value) -> None:
         """Register a parameter (already on this model's backend and dtype) and a zero gradient for it."""
         self._params[name] = value
         self._grads[name] = self._allocated(value.shape, lambda: self.xp.zeros_like(value))
+
+    def _local_state(self) -> None:
+        """What belongs to this process and its threads, never copied: each thread's forward cache, the lock."""
+        self._caches = threading.local()       # .cache: the calling thread's last forward cache (or None)
+        self._grads_lock = threading.Lock()
+
+    def add_grads(self, grads) -> None:
+        """Add (name, gradient) pairs into :attr:`grads` (a None gradient adds nothing).
+
+        Under the model's lock: two threads' ``+=`` into one array could each read it
+        before the other wrote it back, and one of the two gradients would be lost.
+        """
+        store = self.grads if self._children else self._grads
+        with self._grads_lock:
+            for name, grad in grads:
+                if grad is not None:
+                    store[name] += grad
 
     def add_child(self, name: str, child: "Module") -> "Module":
         self._children[name] = child
@@ -200,7 +223,7 @@ class Module:
             for store in (module._params, module._grads):
                 for name in store:
                     store[name] = store[name].astype(dtype)
-            module._cache = None
+            module._caches = threading.local()        # a cache of the old dtype would not fit the new parameters
         return self
 
     def to(self, name: str) -> "Module":
@@ -211,7 +234,7 @@ class Module:
             for store in (module._params, module._grads):
                 for key in store:
                     store[key] = backend.to_backend(store[key], name)
-            module._cache = None
+            module._caches = threading.local()        # nor one of the old backend
         return self
 
     def train(self, mode: bool = True) -> "Module":
@@ -235,18 +258,19 @@ class Module:
 
     # -- the forward cache ------------------------------------------------------------
     def save_cache(self, cache) -> None:
-        """Keep what backward needs. Inside ``no_grad()`` nothing is kept, and the cache of
-        an earlier forward stays for its backward (an evaluation in between changes nothing)."""
+        """Keep what backward needs, for the calling thread. Inside ``no_grad()`` nothing is kept, and
+        the cache of an earlier forward stays for its backward (an evaluation in between changes nothing)."""
         if is_grad_enabled():
-            self._cache = cache
+            self._caches.cache = cache
 
     def take_cache(self):
-        """The last forward's cache, handed out once: a second backward is an error."""
-        if self._cache is None:
+        """The calling thread's last forward's cache, handed out once: a second backward is an error."""
+        cache = getattr(self._caches, "cache", None)
+        if cache is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward needs a forward first: call forward (outside no_grad()) "
-                "before each backward; a forward's cache is used by one backward only")
-        cache, self._cache = self._cache, None
+                "before each backward, in the same thread; a forward's cache is used by one backward only")
+        self._caches.cache = None
         return cache
 
     def __call__(self, *args, **kwargs):
@@ -268,11 +292,14 @@ class Module:
 
     # -- copies ---------------------------------------------------------------------
     def __getstate__(self) -> dict:
-        """What pickle and copy.deepcopy keep: everything but the array module, which the backend's name restores."""
+        """What pickle and copy.deepcopy keep: everything but the array module, which the backend's name
+        restores, and the threads' caches and the lock, which a copy makes afresh."""
         state = dict(self.__dict__)
-        state.pop("xp", None)
+        for name in ("xp", "_caches", "_grads_lock"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.xp = backend.namespace(self.backend)
+        self._local_state()
