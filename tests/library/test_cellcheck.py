@@ -10,7 +10,7 @@ import pytest
 
 import minirnn.reference.lstm
 from minirnn.gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
-from minirnn.gradcheck import check_cell
+from minirnn.gradcheck import check_cell, check_cell_file
 from minirnn.tools.cli import main
 
 # A learner's LSTM as a step pair: the twin's own file, as a learner would copy it out of the package.
@@ -203,6 +203,53 @@ def test_what_cannot_be_checked_is_one_line_and_exit_2(tmp_path, capsys, monkeyp
     (["--kind", "lstm"], "--kind goes with --cell"),
     (["--cell", "x.py:lstm_step", "--model", "lstm"], "takes no --model, --cases or --backend")])
 def test_flags_that_do_not_go_together_are_refused(capsys, args, message):
+    assert gradcheck(*args) == 2 and message in capsys.readouterr().err
+
+
+# -- code that never ends, or ends the process: an error, never a hang or a pass ---------------------
+@pytest.mark.parametrize("where, source", [
+    ("at import", LSTM_STEP + "\nwhile True:\n    pass\n"),
+    ("in the step", LSTM_STEP.replace(RIGHT_F, RIGHT_F + "\n    while True:\n        pass")),
+])
+def test_a_cell_whose_code_never_ends_is_stopped_at_the_time_limit(tmp_path, capsys, monkeypatch, where, source):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, source)
+    assert gradcheck("--cell", "learner.py:lstm_step", "--time-limit", "1.5") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        "minirnn: error: learner.py:lstm_step: the cell check did not finish within --time-limit 1.5 s; the cell's "
+        "code may never end (a loop at import or in a step)\n")
+
+
+def test_a_cell_that_ends_the_process_is_an_error_not_a_pass(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, LSTM_STEP.replace(RIGHT_F, RIGHT_F + "\n    __import__('os')._exit(0)"))
+    assert gradcheck("--cell", "learner.py:lstm_step") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        "minirnn: error: learner.py:lstm_step: the cell check ended without a report (exit status 0): the cell's "
+        "code ended the process, so nothing was checked\n")
+
+
+def test_a_cell_that_kills_its_process_is_named_by_its_signal(tmp_path):
+    write(tmp_path, LSTM_STEP + "\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
+    with pytest.raises(RuntimeError, match=r"ended without a report \(killed by signal SIGKILL\)"):
+        check_cell_file(str(tmp_path / "learner.py") + ":lstm_step")
+
+
+def test_what_the_cells_code_prints_still_shows_and_the_report_is_its_own(tmp_path, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, LSTM_STEP + '\nprint("debugging my step")\n')
+    report = check_cell_file("learner.py:lstm_step")
+    assert report.passed and report.text.startswith("Cell check of learner.py:lstm_step")
+    assert "debugging my step" in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--time-limit", "5"], "--time-limit goes with --cell"),
+    (["--cell", "x.py:lstm_step", "--time-limit", "0"], "--time-limit must be a finite number > 0, got 0.0"),
+])
+def test_a_time_limit_needs_a_cell_and_a_positive_number(capsys, args, message):
     assert gradcheck(*args) == 2 and message in capsys.readouterr().err
 
 

@@ -13,7 +13,7 @@ line on stderr and never a traceback:
 
     exit 2    a mistake the user can make, or something this machine lacks: ValueError,
               TypeError, OSError, and RuntimeError (minirnn's for a missing CuPy, GPU or
-              matplotlib), as ``minirnn: error: ...``; the argument names of the library
+              matplotlib, or a cell check that ended without a report), as ``minirnn: error: ...``; the argument names of the library
               (``top_k``) are given as the flags the user typed (``--top-k``); a wrong
               flag or value, as argparse's ``minirnn CMD: error: ...``; an OSError that
               names a file, as ``FILE: reason`` (without its errno); and sizes too large for
