@@ -190,6 +190,18 @@ def test_a_run_killed_after_its_last_commit_draws_its_missing_plot_when_resumed(
     assert (tmp_path / rundir.PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_fifo_in_place_of_the_metrics_is_refused_not_waited_on(corpus, tmp_path, capsys):
+    train(small(corpus, tmp_path, epochs=0.14), quiet)
+    (tmp_path / rundir.METRICS).unlink()
+    os.mkfifo(tmp_path / rundir.METRICS)
+    assert cli.main(["train", "--resume", "--out", str(tmp_path), "--epochs", "0.3", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"minirnn: error: {tmp_path / rundir.METRICS} is not a regular file; a run "
+                                       "directory holds files only\n")
+    with pytest.raises(OSError) as error:                      # no reader: the open says so at once
+        RunDirectory(tmp_path, quiet)._append_metrics({"step": 1})
+    assert error.value.filename == str(tmp_path / rundir.METRICS)
+
+
 def test_temporaries_of_killed_writes_are_removed_when_the_directory_is_reopened(corpus, tmp_path):
     train(small(corpus, tmp_path, epochs=0.14), quiet)        # to step 8, an evaluation step
     for name in (".last.npz.k1ll3d.tmp", ".metrics.jsonl.x.tmp", ".best.npz.y.tmp"):

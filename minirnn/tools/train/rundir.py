@@ -39,6 +39,7 @@ import fcntl
 import json
 import math
 import os
+import stat
 from pathlib import Path
 from typing import NamedTuple
 
@@ -153,8 +154,10 @@ class RunDirectory:
     def _append_metrics(self, record: dict) -> None:
         """One line, in one write, synced: a kill leaves it whole or absent."""
         line = (json.dumps(record, allow_nan=False) + "\n").encode("utf-8")
-        descriptor = os.open(self / METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        # Non-blocking, so that a FIFO in its place is refused rather than waited on for a reader.
+        descriptor = os.open(self / METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
         try:
+            _check_regular(self / METRICS, descriptor)
             if os.write(descriptor, line) != len(line):
                 raise OSError(f"could not append to {self / METRICS} (is the disk full?)")
             os.fsync(descriptor)
@@ -238,9 +241,12 @@ def read_metrics(path, up_to_step: int | None = None) -> Metrics:
     or out of step order; a missing file has no lines.
     """
     try:
-        raw = Path(path).read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)     # a FIFO must not block the open
     except FileNotFoundError:
         return Metrics([], 0, [])
+    with os.fdopen(descriptor, "rb") as file:
+        _check_regular(path, descriptor)
+        raw = file.read()
     lines = raw.split(b"\n")
     records, later, damaged = [], 0, []
     for line in lines[:-1]:
@@ -258,6 +264,12 @@ def read_metrics(path, up_to_step: int | None = None) -> Metrics:
     if lines[-1] != b"":                                   # the last piece has no newline: torn
         damaged.append(lines[-1])
     return Metrics(records, later, damaged)
+
+
+def _check_regular(path, descriptor: int) -> None:
+    """Refuse what is open at ``descriptor`` unless it is a regular file (a FIFO or a device never ends)."""
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        raise ValueError(f"{path} is not a regular file; a run directory holds files only")
 
 
 def _step_of(path: Path) -> int | None:
