@@ -141,7 +141,10 @@ def save(path, model, optimizer=None, meta: dict | None = None, arrays: dict | N
     for key, value in contents.items():
         if value.dtype.kind == "f" and not numpy.isfinite(value).all():
             raise ValueError(f"{key} holds NaN or Inf, which a checkpoint cannot hold (load would refuse it)")
-    text = json.dumps(metadata, allow_nan=False)      # strict JSON: a NaN in meta is a bug to report here
+    try:
+        text = json.dumps(metadata, allow_nan=False)  # strict JSON: a NaN in meta is a bug to report here
+    except (TypeError, ValueError) as err:            # a set, an object, a NaN
+        raise type(err)(f"meta must hold JSON values (strings, finite numbers, lists, dicts): {err}") from None
     contents[METADATA_KEY] = numpy.frombuffer(text.encode("utf-8"), dtype=numpy.uint8)
     atomic_write(path, lambda file: numpy.savez(file, **contents))
 

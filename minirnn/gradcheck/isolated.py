@@ -25,9 +25,10 @@ from pathlib import Path
 from ..core import validate
 
 DEFAULT_TIME_LIMIT = 180.0          # seconds: the check itself takes about one
-# The child. The first entry of sys.path is the current directory, where the learner's file is: a file
-# there named like a module (numpy.py) must not be imported in that module's place.
-CHILD = "import sys; del sys.path[0]; from minirnn.gradcheck.isolated import _child; _child(*sys.argv[1:])"
+# The child: it imports from where this process imports (its sys.path, given entry by entry before the
+# arguments of _child), so the learner's code finds what it would find here, and minirnn is this one.
+CHILD = ("import sys; count = int(sys.argv[1]); sys.path[:] = sys.argv[2:2 + count]; "
+         "from minirnn.gradcheck.isolated import _child; _child(*sys.argv[2 + count:])")
 ERRORS = {error.__name__: error for error in (ValueError, TypeError, OSError)}   # what a check raises for a user
 
 
@@ -54,13 +55,11 @@ def check_cell_file(spec: str, kind: str | None = None, *, seed: int = 0, verbos
         raise TypeError(f"spec must be 'FILE.py:NAME', got {validate.describe(spec)}")
     seed = validate.non_negative_int("seed", seed)
     time_limit = validate.finite_number("time_limit", time_limit, positive=True)
-    package_root = str(Path(__file__).resolve().parents[2])      # where this minirnn is, installed or not
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (package_root, os.environ.get("PYTHONPATH")))))
     with tempfile.TemporaryDirectory(prefix="minirnn-cellcheck-") as folder:
         report_path = Path(folder) / "report.json"
         # A session of its own, so that the child and anything it starts end together at the time limit.
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(report_path), spec, kind or "", str(seed),
-                                  "verbose" if verbose else ""], env=env, start_new_session=True)
+        child = subprocess.Popen([sys.executable, "-c", CHILD, str(len(sys.path)), *sys.path, str(report_path), spec,
+                                  kind or "", str(seed), "verbose" if verbose else ""], start_new_session=True)
         try:
             status = child.wait(timeout=time_limit)
         except subprocess.TimeoutExpired:
@@ -105,8 +104,12 @@ def _child(report_path: str, spec: str, kind: str, seed: str, verbose: str) -> N
     except tuple(ERRORS.values()) as err:
         result = {"error": next(name for name, error in ERRORS.items() if isinstance(err, error)),
                   "message": str(err)}
+    except KeyboardInterrupt:          # no Ctrl-C reaches this process (a session of its own): the code raised it
+        result = {"error": "ValueError", "message": f"{spec}: the cell's code raised KeyboardInterrupt"}
     Path(report_path).write_text(json.dumps(result), encoding="utf-8")
     for stream in (sys.stdout, sys.stderr):
-        if stream is not None:
-            stream.flush()
+        try:
+            stream.flush()             # what the cell's code printed
+        except (AttributeError, OSError, ValueError):    # None, or closed by the cell's code: nothing to show
+            pass
     os._exit(0)
