@@ -231,6 +231,14 @@ def test_a_cell_that_ends_the_process_is_an_error_not_a_pass(tmp_path, capsys, m
         "code ended the process, so nothing was checked\n")
 
 
+def test_a_keyboard_interrupt_raised_by_the_cells_code_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, LSTM_STEP.replace(RIGHT_F, RIGHT_F + "\n    raise KeyboardInterrupt"))
+    assert gradcheck("--cell", "learner.py:lstm_step") == 2
+    assert capsys.readouterr().err == ("minirnn: error: learner.py:lstm_step: the cell's code raised "
+                                       "KeyboardInterrupt\n")
+
+
 def test_a_cell_that_kills_its_process_is_named_by_its_signal(tmp_path):
     write(tmp_path, LSTM_STEP + "\nimport os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n")
     with pytest.raises(RuntimeError, match=r"ended without a report \(killed by signal SIGKILL\)"):

@@ -124,6 +124,13 @@ def test_save_refuses_an_extra_that_is_not_an_array(tmp_path):
         checkpoint.save(tmp_path / "c.npz", CharLoopModel(6, 3, 4, seed=0), arrays={"extra": [1, 2]})
 
 
+@pytest.mark.parametrize("meta, error", [({"x": {1, 2}}, TypeError), ({"x": float("nan")}, ValueError)])
+def test_save_refuses_meta_that_is_not_json_by_name(tmp_path, meta, error):
+    with pytest.raises(error, match="meta must hold JSON values"):
+        checkpoint.save(tmp_path / "c.npz", CharLoopModel(6, 3, 4, seed=0), meta=meta)
+    assert os.listdir(tmp_path) == []
+
+
 def test_save_refuses_a_model_with_nan_weights(tmp_path):
     model = CharLoopModel(6, 3, 4, seed=0)
     model.params["l_out.bias"][2] = numpy.inf
