@@ -31,7 +31,8 @@ in case it was killed before drawing it.
 The lock is ``flock`` on the directory itself, which cannot be deleted while it holds
 the run's files: a second writer is refused at once, naming the directory, and the
 kernel releases the lock when its holder dies, however it dies. A directory deleted
-(or replaced) under a run anyway stops the run at its next commit.
+(or replaced) under a run anyway stops the run before its next file write (a write
+already under way can still land in the new directory: the writes go by path).
 """
 from __future__ import annotations
 
@@ -123,11 +124,14 @@ class RunDirectory:
 
         save(path): writes the run's checkpoint to ``path``; record: its metrics line.
         """
+        # Before each write, that the directory is still the one locked: the writes go by its path.
         self._check_still_locked()
         if improved:
             self._keep_previous_best()
             save(self / BEST)
+            self._check_still_locked()
         self._append_metrics(record)
+        self._check_still_locked()
         save(self / LAST)
         _remove(self / PREVIOUS_BEST)
 
