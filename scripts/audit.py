@@ -974,8 +974,8 @@ def _cli_run_directory_probes(shared: Shared, tiny):
         (path / "run").rename(path / "old run")           # as deleted, at once: the run's files go with it
         (path / "run").mkdir()
         status, out, err = finished(first)
-        if status == 2 and "deleted or replaced" in err and not list((path / "run").iterdir()):
-            return OK, ""
+        if status == 2 and not list((path / "run").iterdir()):          # stopped, nothing in the new directory
+            return OK, err.strip().splitlines()[-1]
         return SILENT, f"exit {status}; the new directory holds {[p.name for p in (path / 'run').iterdir()]}"
     yield Probe("cli", "the run directory deleted and made again under a run", directory_replaced)
 
