@@ -589,7 +589,7 @@ def _optimizer_probes():
         yield Probe("api", name, lambda path, c=call, n=naming: refused(c, n))
     # clip_grad_norm with a list or integer gradients: a clear error or the right norm, never a traceback.
     for name, grads in (("a list", [numpy.array([3.0, 4.0])]), ("integer gradients", {"a": numpy.array([3, 4])})):
-        yield Probe("api", f"clip_grad_norm with {name} (fixed on the torch-API branch)",
+        yield Probe("api", f"clip_grad_norm with {name}",
                     lambda path, g=grads: _refused_or(lambda: optim.clip_grad_norm(g, 1.0),
                                                       lambda norm: None if norm == 5.0 else f"norm {norm}",
                                                       naming="grads"))
@@ -664,7 +664,7 @@ def _module_probes():
             return lambda: model.load_state_dict(tensors)
         yield Probe("api", "load_state_dict of torch tensors",
                     lambda path: runs(torch_state(False)))
-        yield Probe("api", "load_state_dict of torch tensors that require grad (fixed on the torch-API branch)",
+        yield Probe("api", "load_state_dict of torch tensors that require grad",
                     lambda path: _refused_or(torch_state(True), lambda result: None, naming="weight_ih_l0"))
 
     def copied(how):
