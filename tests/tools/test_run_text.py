@@ -114,3 +114,14 @@ def test_visualize_of_a_bare_checkpoint_says_to_give_a_text(tmp_path, capsys):
     checkpoint.save(path, CharRNN(3, 2, 2), meta={"vocab": Vocab("abc").to_json()})
     assert cli.main(["visualize", str(path), "--out", str(tmp_path / "u.html")]) == 2
     assert capsys.readouterr().err.endswith("give the text with --text or --string\n")
+
+
+def test_a_built_in_corpus_of_another_python_is_refused_with_the_flag_to_give_it(tmp_path):
+    path = tmp_path / "elsewhere.npz"
+    settings = TrainConfig(corpus_bytes=1000).run_settings()
+    checkpoint.save(path, CharRNN(3, 2, 2), meta={"vocab": Vocab("abc").to_json(), "train_config": settings,
+                                                  "text_sha256": "0" * 64})
+    with pytest.raises(ValueError, match=r"was trained on the built-in corpus \(1000 bytes of Python 3\.\d+'s "
+                                         r"standard library\), which is not the one the run trained on \(another "
+                                         r"Python version\?\); give that text with --text"):
+        run_text(checkpoint.load(path))

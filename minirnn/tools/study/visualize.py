@@ -80,8 +80,7 @@ def interesting_units(activations: numpy.ndarray, count: int = 3) -> list[int]:
     lag-1 autocorrelation how slowly: their product (:func:`unit_scores`) ranks
     units that carry state.
     """
-    activations = numpy.asarray(activations, dtype=numpy.float64)
-    count = min(validate.positive_int("count", count), activations.shape[1] if activations.ndim == 2 else 1)
+    count = validate.positive_int("count", count)
     return ranked_units(activations)[:count]
 
 
