@@ -55,8 +55,8 @@ class StepCell(Module):
 
     def forward(self, x, hx=None):
         """x: (B, I), or (I,) unbatched; hx: (B, H) (unbatched (H,)) or None (LSTMCell: a pair
-        (h, c), either may be None). Returns the next state, h' (B, H) (unbatched (H,)), or
-        (h', c') for the LSTMCell."""
+        (h, c), either may be None); both of the model's dtype (another is refused). Returns the
+        next state, h' (B, H) (unbatched (H,)), or (h', c') for the LSTMCell."""
         unbatched = getattr(x, "ndim", None) == 1     # one input vector: a batch of one inside
         given = x
         x = validate.float_array("x", x, (self.input_size,) if unbatched else ("B", self.input_size), self.xp,

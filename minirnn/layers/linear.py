@@ -43,7 +43,7 @@ class Linear(Module):
                     dtype=self.dtype.name)
 
     def forward(self, x):
-        """x: (..., in_features) float, any number of leading axes (none for one vector).
+        """x: (..., in_features) of the model's dtype (another is refused), any number of leading axes.
 
         Returns y (..., out_features), with x's leading axes.
         """

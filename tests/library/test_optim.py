@@ -182,7 +182,7 @@ def test_optimizer_state_follows_a_model_converted_with_astype():
     x = numpy.random.default_rng(0).standard_normal((3, 1, 2))
     for _ in range(2):
         model.zero_grad()
-        out, _ = model(x)
+        out, _ = model(x.astype(model.dtype))
         model.backward(numpy.ones_like(out))
         optimizer.step()
         model.astype("float64")
