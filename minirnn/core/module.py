@@ -96,6 +96,7 @@ class Module:
         self._params: dict = {}
         self._grads: dict = {}
         self._children: dict[str, Module] = {}
+        self._left_out: dict[str, str] = {}    # parameter name -> why this module has none (torch's None parameters)
         self._cache = None
 
     # -- parameters ---------------------------------------------------------------
@@ -104,6 +105,11 @@ class Module:
         self._params[name] = value
         self._grads[name] = self.xp.zeros_like(value)
         _OWNERS[id(value)] = self
+
+    def leave_out_param(self, name: str, because: str) -> None:
+        """Record a parameter this module was built without (``bias_ih_l0`` when ``because`` is
+        "bias=False"): reading it, or assigning it, which nothing would read, says so."""
+        self._left_out[name] = because
 
     def add_child(self, name: str, child: "Module") -> "Module":
         """Register ``child`` under ``name`` (assigning a Module to an attribute does the same)."""
@@ -156,7 +162,9 @@ class Module:
         for store in (self.__dict__.get("_params", {}), self.__dict__.get("_children", {})):
             if name in store:
                 return store[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+        left_out = self.__dict__.get("_left_out", {})
+        why = f": it was built with {left_out[name]}" if name in left_out else ""
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{why}")
 
     def __setattr__(self, name: str, value) -> None:
         """``lstm.weight_hh_l0 = array`` copies the array into the live parameter, once its shape,
@@ -165,6 +173,9 @@ class Module:
         if name in self.__dict__.get("_params", {}):
             self._assign_param(name, value)
             return
+        if name in self.__dict__.get("_left_out", {}):
+            raise AttributeError(f"{type(self).__name__} has no parameter {name!r} to assign: it was built with "
+                                 f"{self._left_out[name]}")
         if isinstance(value, Module):
             if "_children" not in self.__dict__:
                 raise AttributeError(f"cannot assign the module {name!r} before Module.__init__() has run: "

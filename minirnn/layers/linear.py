@@ -29,6 +29,8 @@ class Linear(Module):
         self.add_param("weight", self.init_uniform(bound, (self.out_features, self.in_features)))
         if bias:
             self.add_param("bias", self.init_uniform(bound, (self.out_features,)))
+        else:
+            self.leave_out_param("bias", "bias=False")
 
     @property
     def weight(self):

@@ -94,9 +94,11 @@ class Recurrent(Module):
             for suffix in self.directions:
                 self.add_param(f"weight_ih_l{layer}{suffix}", self.init_uniform(bound, (G * H, layer_input)))
                 self.add_param(f"weight_hh_l{layer}{suffix}", self.init_uniform(bound, (G * H, H)))
-                if self.bias:
-                    self.add_param(f"bias_ih_l{layer}{suffix}", self.init_uniform(bound, (G * H,)))
-                    self.add_param(f"bias_hh_l{layer}{suffix}", self.init_uniform(bound, (G * H,)))
+                for name in (f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"):
+                    if self.bias:
+                        self.add_param(name, self.init_uniform(bound, (G * H,)))
+                    else:
+                        self.leave_out_param(name, "bias=False")
 
     def _workspace(self, layer: int, direction: int) -> dict:
         """The buffers of one layer and direction, reused from one forward to the next.

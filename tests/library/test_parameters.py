@@ -126,6 +126,23 @@ def test_assigning_a_parameter_of_another_shape_or_dtype_is_refused_and_changes_
     np.testing.assert_array_equal(lstm.weight_hh_l0, before)
 
 
+@pytest.mark.parametrize("make, name", [(lambda: minirnn.Linear(3, 2, bias=False), "bias"),
+                                        (lambda: minirnn.GRU(3, 4, num_layers=2, bias=False), "bias_hh_l1"),
+                                        (lambda: minirnn.LSTMCell(3, 4, bias=False), "bias_ih")],
+                         ids=["linear", "gru", "lstmcell"])
+def test_assigning_a_bias_a_module_was_built_without_is_refused_not_stored_where_nothing_reads_it(make, name):
+    module = make()
+    with pytest.raises(AttributeError, match=rf"has no parameter '{name}' to assign: it was built with bias=False"):
+        setattr(module, name, np.zeros(8, np.float32))
+    assert name not in module.params and name not in vars(module)
+
+
+def test_reading_a_bias_a_recurrent_layer_was_built_without_says_why():
+    with pytest.raises(AttributeError, match="'RNN' object has no attribute 'bias_ih_l0': it was built with bias=False"):
+        minirnn.RNN(3, 4, bias=False).bias_ih_l0
+    assert minirnn.Linear(3, 2, bias=False).bias is None       # as torch's Linear
+
+
 def test_a_new_entry_in_params_is_refused_with_what_to_do_instead():
     lstm = minirnn.LSTM(3, 4, seed=0)
     before = lstm.state_dict()
