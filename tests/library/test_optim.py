@@ -303,7 +303,8 @@ ACCEPTS = r"Adam takes a Module, a list of Modules, or named parameters \(model\
     (lambda e, l, h: "lstm", TypeError, ACCEPTS + "str$"),
     (lambda e, l, h: [e, l, 3], TypeError, ACCEPTS + r"a list of Modules holding int at \[2\]$"),
     (lambda e, l, h: [3, e], TypeError, ACCEPTS + "a list holding int$"),
-    (lambda e, l, h: l.weight_hh_l0, TypeError, ACCEPTS + r"one array \(20, 5\) float32: pass the module that holds it"),
+    (lambda e, l, h: l.weight_hh_l0, TypeError,
+     ACCEPTS + r"one array \(20, 5\) float32: pass the module that holds it"),
     (lambda e, l, h: {"emb": e}, TypeError, ACCEPTS + r"a dict holding Embedding at \['emb'\]$"),
     (lambda e, l, h: [numpy.zeros(3)], TypeError,
      r"^Adam's params\['0'\] is \(3,\) float64, not a minirnn Module's parameter, so nothing computes its gradient: "

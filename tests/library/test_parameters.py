@@ -80,7 +80,8 @@ def test_parameters_are_attributes_reading_the_arrays_params_holds():
         assert getattr(lstm, name) is value
     model = CharRNN(7, emb=3, hidden=5, seed=0)
     assert model.rnn.weight_hh_l0 is model.params["rnn.weight_hh_l0"]
-    assert model.head.weight is model.params["head.weight"] and model.embedding.weight is model.params["embedding.weight"]
+    assert model.head.weight is model.params["head.weight"]
+    assert model.embedding.weight is model.params["embedding.weight"]
 
 
 def test_an_attribute_follows_its_parameter_through_astype():
@@ -138,7 +139,8 @@ def test_assigning_a_bias_a_module_was_built_without_is_refused_not_stored_where
 
 
 def test_reading_a_bias_a_recurrent_layer_was_built_without_says_why():
-    with pytest.raises(AttributeError, match="'RNN' object has no attribute 'bias_ih_l0': it was built with bias=False"):
+    with pytest.raises(AttributeError, match="'RNN' object has no attribute 'bias_ih_l0': it was built with "
+                                             "bias=False"):
         minirnn.RNN(3, 4, bias=False).bias_ih_l0
     assert minirnn.Linear(3, 2, bias=False).bias is None       # as torch's Linear
 

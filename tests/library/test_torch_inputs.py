@@ -57,12 +57,23 @@ def boundaries(torch):
         "load_state_dict": (r"state_dict\['weight'\]",
                             lambda: linear.load_state_dict({k: torch.from_numpy(v) for k, v in
                                                             linear.state_dict().items()})),
+        "optimizer load_state_dict": (r"optimizer state 'weight/momentum_buffer'",
+                                      lambda: optimizer_state_as_tensors(torch, linear)),
     }
+
+
+def optimizer_state_as_tensors(torch, linear):
+    """An optimizer's saved state, its arrays turned into torch tensors, loaded back."""
+    optimizer = SGD(linear, momentum=0.9)
+    optimizer.step()
+    arrays, meta = optimizer.state_dict()
+    optimizer.load_state_dict({key: torch.from_numpy(value) for key, value in arrays.items()}, meta)
 
 
 BOUNDARIES = ["lstm x", "lstm h0", "lstm hx not a pair", "lstm lengths", "lstm d_output", "cell x", "cell h_prev",
               "linear x", "embedding ids", "charrnn ids", "charloop cs", "cross_entropy logits", "nll_loss target",
-              "loss mask", "parameter assignment", "optimizer", "clip_grad_norm", "load_state_dict"]
+              "loss mask", "parameter assignment", "optimizer", "clip_grad_norm", "load_state_dict",
+              "optimizer load_state_dict"]
 
 
 @pytest.mark.parametrize("where", BOUNDARIES)
