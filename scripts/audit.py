@@ -565,26 +565,24 @@ def _forward_then(model, x, d_output):
     return model.backward(d_output)
 
 
-class Weights:
-    """The smallest model an optimizer takes: params and grads."""
-
-    def __init__(self):
-        self.params, self.grads = {"w": numpy.ones(3)}, {"w": numpy.ones(3)}
+def small_model():
+    """A small model for an optimizer to take."""
+    return minirnn.Linear(3, 2, seed=0)
 
 
 def _optimizer_probes():
-    cases = [("SGD lr=0", lambda: optim.SGD(Weights(), lr=0), "lr"),
-             ("SGD lr=nan", lambda: optim.SGD(Weights(), lr=float("nan")), "lr"),
-             ("SGD momentum=1", lambda: optim.SGD(Weights(), momentum=1.0), "momentum"),
-             ("Adam betas=(1, 0.9)", lambda: optim.Adam(Weights(), betas=(1.0, 0.9)), "betas"),
-             ("Adam eps=0", lambda: optim.Adam(Weights(), eps=0), "eps"),
-             ("AdamW weight_decay=-1", lambda: optim.AdamW(Weights(), weight_decay=-1), "weight_decay"),
-             ("Adagrad lr=inf", lambda: optim.Adagrad(Weights(), lr=float("inf")), "lr"),
+    cases = [("SGD lr=0", lambda: optim.SGD(small_model(), lr=0), "lr"),
+             ("SGD lr=nan", lambda: optim.SGD(small_model(), lr=float("nan")), "lr"),
+             ("SGD momentum=1", lambda: optim.SGD(small_model(), momentum=1.0), "momentum"),
+             ("Adam betas=(1, 0.9)", lambda: optim.Adam(small_model(), betas=(1.0, 0.9)), "betas"),
+             ("Adam eps=0", lambda: optim.Adam(small_model(), eps=0), "eps"),
+             ("AdamW weight_decay=-1", lambda: optim.AdamW(small_model(), weight_decay=-1), "weight_decay"),
+             ("Adagrad lr=inf", lambda: optim.Adagrad(small_model(), lr=float("inf")), "lr"),
              ("clip_grad_norm max_norm=0", lambda: optim.clip_grad_norm({"a": numpy.ones(2)}, 0), "max_norm"),
              ("clip_grad_norm max_norm=nan", lambda: optim.clip_grad_norm({"a": numpy.ones(2)}, float("nan")),
               "max_norm"),
-             ("Adam state of another optimizer", lambda: optim.Adam(Weights()).load_state_dict(
-                 *optim.SGD(Weights(), momentum=0.9).state_dict()), None)]
+             ("Adam state of another optimizer", lambda: optim.Adam(small_model()).load_state_dict(
+                 *optim.SGD(small_model(), momentum=0.9).state_dict()), None)]
     for name, call, naming in cases:
         yield Probe("api", name, lambda path, c=call, n=naming: refused(c, n))
     # clip_grad_norm with a list or integer gradients: a clear error or the right norm, never a traceback.
@@ -592,7 +590,7 @@ def _optimizer_probes():
         yield Probe("api", f"clip_grad_norm with {name}",
                     lambda path, g=grads: _refused_or(lambda: optim.clip_grad_norm(g, 1.0),
                                                       lambda norm: None if norm == 5.0 else f"norm {norm}",
-                                                      naming="grads"))
+                                                      naming="'a'" if isinstance(g, dict) else "grads"))
 
 
 def _refused_or(call, check, naming: str | None = None) -> tuple:
@@ -662,8 +660,8 @@ def _module_probes():
             model = minirnn.RNN(3, 4)
             tensors = {k: torch.tensor(v, requires_grad=requires_grad) for k, v in model.state_dict().items()}
             return lambda: model.load_state_dict(tensors)
-        yield Probe("api", "load_state_dict of torch tensors",
-                    lambda path: runs(torch_state(False)))
+        yield Probe("api", "load_state_dict of torch tensors",             # loaded, or refused naming the key
+                    lambda path: _refused_or(torch_state(False), lambda result: None, naming="weight_ih_l0"))
         yield Probe("api", "load_state_dict of torch tensors that require grad",
                     lambda path: _refused_or(torch_state(True), lambda result: None, naming="weight_ih_l0"))
 
@@ -736,7 +734,8 @@ def cli_probes(shared: Shared):
     for argv, naming in [(["lstm", "--steps", "0"], "--steps"), (["lstm", "--batch", "0"], "--batch"),
                          (["lstm", "--show-steps", "0"], "--show-steps"), (["lstm", "--hidden-size", "0"], "--hidden-size"),
                          (["rnn", "--emb", "5"], "--emb"), (["charrnn.npz", "--hidden-size", "4"], "--hidden-size"),
-                         (["lstm", "--hidden-size", str(10**12)], "memory")]:
+                         (["lstm", "--hidden-size", str(10**12)], "memory"), (["rnn", "--threads", "0"], "--threads"),
+                         (["rnn", "--threads", "x"], "--threads")]:
         yield Probe("cli", f"explain {' '.join(argv)}", cli_refuses(["explain", *argv], naming, setup=ck))
     for argv, naming in [(["--steps", "0"], "--steps"), (["--batch", "0"], "--batch"), (["--show-steps", "1"], "show"),
                          (["--hidden-size", "0"], "--hidden-size")]:
