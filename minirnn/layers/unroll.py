@@ -5,11 +5,7 @@ out of the time loop: the caller computes the input projection of all T steps
 as one matmul, and the weight gradients are one matmul each after the backward
 loop, over the per-step deltas stacked in (T, B, G*H) arrays. Inside the loops
 there is only the recurrent matmul (h_{t-1} W_hh^T forward, d_hh W_hh backward)
-and the cell's elementwise math, written into buffers made once per call. The
-backward's local derivatives (sigma', tanh', and what multiplies them) depend on
-the forward alone, so the cell computes them for a block of steps at once (see
-PREPARE_BYTES): NumPy pays per call as much as per element at RNN sizes, and each
-step of the loop is left with only the products by the incoming gradient.
+and the cell's elementwise math, written into buffers made once per call.
 
 Those buffers can also outlive the call: a caller that passes the same
 ``workspace`` dict to every forward (the sequence layers keep one per thread,
@@ -54,13 +50,6 @@ class LayerCache(NamedTuple):
     has_bias_hh: bool
     reverse: bool
     reverse_index: Any
-
-
-# The backward prepares its local derivatives for a block of steps at a time, just before the
-# loop reaches them: as many steps as keep the block's gate arrays within about half an L2
-# cache. Small steps then share one call per array (NumPy pays per call as much as per element
-# there), and a large step's arrays are still in the cache when the loop multiplies them.
-PREPARE_BYTES = 256 * 1024
 
 
 def buffer(workspace, name: str, shape, dtype, xp):
@@ -109,7 +98,7 @@ def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None, workspac
     # (H, G*H) matrix 20-70% faster than by a transposed view at the batch sizes of RNNs.
     weight_hh_t = xp.ascontiguousarray(weight_hh.T)
     ended = None if mask is None else ~mask
-    cell_forward, _, _ = cell.step_functions(xp)
+    cell_forward, _ = cell.step_functions(xp)
     gates = x_proj                                         # each step turns its pre-activations into gate values
     steps = list(zip(*states))                             # steps[t]: the state tuple at t, as views
     for t in range(T):
@@ -152,16 +141,9 @@ def unroll_backward(cache: UnrollCache, d_outputs, d_final):
     _, scratch = _cell_buffers(cell, workspace, T, B, H, dtype, xp)
     skipped = (tuple(buffer(workspace, f"skipped_{name}", (B, H), dtype, xp) for name in cell.state_names)
                if mask is not None else None)
-    _, prepare_backward, cell_backward = cell.step_functions(xp)
-    block = max(1, PREPARE_BYTES // (B * GH * gates.itemsize))
-    prepared = T                                           # steps prepared..T-1 have their local derivatives
+    _, cell_backward = cell.step_functions(xp)
     steps = list(zip(*states))
     for t in reversed(range(T)):
-        if prepare_backward is not None and t < prepared:  # steps first..t, one call per array
-            first = max(0, t + 1 - block)
-            prepare_backward(gates[first:t + 1], tuple(store[first:t + 2] for store in states),
-                             None if saved is None else saved[first:t + 1], d_gates[first:t + 1], d_hh[first:t + 1])
-            prepared = first
         if d_outputs is not None:
             d_state[0] += d_outputs[t]
         if mask is not None:                               # a masked step passed its state on unchanged

@@ -34,7 +34,7 @@ def test_without_a_gpu_the_check_says_so_in_one_line_and_exits_2():
 def test_kernel_comparison_finds_no_difference_between_a_cells_lines_and_themselves(name):
     cell = CELLS[name]
     with plugged_in() as strict:
-        assert fused.compare_cell(cell, strict, functions=(cell.forward, cell.prepare_backward, cell.backward)) == \
+        assert fused.compare_cell(cell, strict, functions=(cell.forward, cell.backward)) == \
             {"forward": 0.0, "backward": 0.0}
 
 
@@ -49,10 +49,8 @@ def test_kernel_comparison_finds_a_wrong_gradient_and_an_unwritten_output():
         saved[...] = numpy.nan                             # as if the kernel never wrote it
 
     with plugged_in() as strict:
-        off = fused.compare_cell(GRU_CELL, strict, functions=(GRU_CELL.forward, GRU_CELL.prepare_backward,
-                                                                     backward_off_by_a_little))
-        unwritten = fused.compare_cell(LSTM_CELL, strict, functions=(forward_forgetting_tanh_c,
-                                                                            LSTM_CELL.prepare_backward, LSTM_CELL.backward))
+        off = fused.compare_cell(GRU_CELL, strict, functions=(GRU_CELL.forward, backward_off_by_a_little))
+        unwritten = fused.compare_cell(LSTM_CELL, strict, functions=(forward_forgetting_tanh_c, LSTM_CELL.backward))
     assert off["forward"] == 0.0 and fused.TOLERANCE < off["backward"] < 2e-9
     assert unwritten["forward"] == numpy.inf
 

@@ -29,25 +29,15 @@ def _step_arrays(cell, B: int, H: int, seed: int) -> dict:
                 d_gates=nan(B, GH), d_hh=None if cell.shares_gate_grads else nan(B, GH))
 
 
-def _run(cell_forward, cell_prepare_backward, cell_backward, arrays: dict) -> dict:
-    """Forward then backward on ``arrays`` (changed in place); returns what each wrote.
-
-    cell_prepare_backward: the NumPy lines' derivatives for a block of steps, here a block of
-    one (the sequence layer's call, minirnn.layers.unroll), or None for the fused kernels,
-    whose backward takes them itself.
-    """
+def _run(cell_forward, cell_backward, arrays: dict) -> dict:
+    """Forward then backward on ``arrays`` (changed in place); returns what each wrote."""
     a = arrays
     cell_forward(a["gates"], a["hh"], a["prev"], a["out"], a["saved"], a["scratch"])
     # What the forward leaves in gates is its own business (the Elman kernel leaves the input there,
     # NumPy's lines the sum): the backward, which reads it, shows whether it was right.
-    # Copies: NumPy's prepare_backward may turn saved into derivatives in place.
     forward = dict(**{f"out[{k}]": o.copy() for k, o in enumerate(a["out"])},
                    **({} if a["saved"] is None else {"saved": a["saved"].copy()}))
     d_hh = a["d_gates"] if a["d_hh"] is None else a["d_hh"]
-    if cell_prepare_backward is not None:
-        states = tuple(numpy.stack([prev, out]) for prev, out in zip(a["prev"], a["out"]))   # (2, B, H): t-1, t
-        cell_prepare_backward(a["gates"][None], states, None if a["saved"] is None else a["saved"][None],
-                              a["d_gates"][None], d_hh[None])
     direct = cell_backward(a["d_state"], a["gates"], a["prev"], a["out"], a["saved"], a["d_gates"], d_hh,
                            a["scratch"])
     backward = dict(d_gates=a["d_gates"], **{f"d_state[{k}]": d for k, d in enumerate(a["d_state"][1:], 1)},
@@ -66,7 +56,7 @@ def _difference(got, want) -> float:
 
 def compare_cell(cell, xp, B: int = 5, H: int = 7, seed: int = 0, functions=None) -> dict:
     """{"forward": error, "backward": error}: the largest difference between the cell's NumPy step and
-    its fused kernels (or ``functions``, a (forward, prepare_backward or None, backward) triple) run on
+    its fused kernels (or ``functions``, a (forward, backward) pair) run on
     arrays of module ``xp``.
 
     Each error is the worst over the arrays the step hands on: forward the new state and the
@@ -76,7 +66,7 @@ def compare_cell(cell, xp, B: int = 5, H: int = 7, seed: int = 0, functions=None
     device = {key: None if value is None else
               tuple(xp.asarray(v) for v in value) if isinstance(value, tuple) else xp.asarray(value)
               for key, value in host.items()}
-    want = _run(cell.forward, cell.prepare_backward, cell.backward, host)
-    got = _run(*(functions or (cell.gpu_forward, None, cell.gpu_backward)), device)
+    want = _run(cell.forward, cell.backward, host)
+    got = _run(*(functions or (cell.gpu_forward, cell.gpu_backward)), device)
     return {phase: max(_difference(got[phase][name], value) for name, value in want[phase].items())
             for phase in ("forward", "backward")}
