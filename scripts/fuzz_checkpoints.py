@@ -96,7 +96,7 @@ def snapshot(path: Path, run: bool) -> dict:
             "state": trainer.state.to_json(), "rng": trainer.model.rng_state(),
             **{f"param/{k}": v.copy() for k, v in trainer.model.params.items()},
             **{f"optim/{k}": v for k, v in arrays.items()},
-            **{f"carried/{k}": v for k, v in trainer.steps.state_arrays().items()}}
+            **{f"carried/{k}": v for k, v in trainer.task.state_arrays().items()}}
 
 
 def same(a: dict, b: dict) -> bool:

@@ -8,7 +8,9 @@ from other models (children) show the children's arrays under a dotted prefix,
 """
 from __future__ import annotations
 
+import contextvars
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy
 
@@ -16,6 +18,27 @@ from . import backend, validate
 from .grad_mode import is_grad_enabled
 
 DTYPES = ("float32", "float64")
+_SHAPES_ONLY = contextvars.ContextVar("minirnn_shapes_only", default=False)
+
+
+class ParamShape(NamedTuple):
+    """A parameter's shape and dtype, without its values: what a model built in :func:`shapes_only` holds."""
+    shape: tuple
+    dtype: numpy.dtype
+
+
+@contextmanager
+def shapes_only():
+    """``with shapes_only():`` models built inside hold no values: each parameter (and its gradient)
+    is a :class:`ParamShape`, which costs nothing at any size. The constructors check their arguments
+    as always, so what a config implies (its parameters' names and shapes) is known before a model
+    that large is built; minirnn.checkpoint reads it so. Such a model is for its shapes alone: it
+    cannot run."""
+    token = _SHAPES_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _SHAPES_ONLY.reset(token)
 
 
 def float_dtype(value) -> numpy.dtype:
@@ -51,7 +74,7 @@ class Module:
     def add_param(self, name: str, value) -> None:
         """Register a parameter (already on this model's backend and dtype) and a zero gradient for it."""
         self._params[name] = value
-        self._grads[name] = self.xp.zeros_like(value)
+        self._grads[name] = value if _SHAPES_ONLY.get() else self.xp.zeros_like(value)
 
     def add_child(self, name: str, child: "Module") -> "Module":
         self._children[name] = child
@@ -80,7 +103,15 @@ class Module:
 
     def init_uniform(self, bound: float, shape):
         """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
+        if _SHAPES_ONLY.get():
+            return ParamShape(tuple(shape), self.dtype)
         return backend.uniform(self.rng, -bound, bound, shape, self.dtype, self.backend)
+
+    def init_normal(self, shape):
+        """N(0, 1) values on this model's backend and dtype (torch's Embedding init)."""
+        if _SHAPES_ONLY.get():
+            return ParamShape(tuple(shape), self.dtype)
+        return backend.normal(self.rng, shape, self.dtype, self.backend)
 
     def dropout_mask(self, shape, p: float):
         """Inverted dropout: 1 / (1 - p) with probability 1 - p, else 0; None outside training or at p = 0.

@@ -1,4 +1,4 @@
-"""The description a sequence layer needs of a cell."""
+"""GateMath: the elementwise part of one kind of cell, as the sequence layer calls it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,10 +6,12 @@ from typing import Callable
 
 
 @dataclass(frozen=True)
-class Cell:
-    """A recurrent cell's gate math and the buffers it asks the sequence layer for.
+class GateMath:
+    """A cell kind's gate math and the buffers it asks the sequence layer for.
 
-    n_gates: blocks of H stacked in the weights (1 for RNN, 4 for LSTM, 3 for GRU).
+    name: the cell kind's, "rnn_tanh", "rnn_relu", "lstm" or "gru" (minirnn.cell_kinds).
+    gates: the blocks of H rows stacked in the weights, in order: ("h",) for the RNN, whose one
+        block is h's own pre-activation, ("i", "f", "g", "o") for the LSTM, ("r", "z", "n") for the GRU.
     state_names: the state carried between steps, h first: ("h",) or ("h", "c").
     n_saved: H-wide arrays the forward keeps per step for the backward.
     scratch_widths: one k per work buffer of shape (B, k H), reused every step (no
@@ -30,7 +32,7 @@ class Cell:
         same equations, line for line, as forward and backward.
     """
     name: str
-    n_gates: int
+    gates: tuple
     state_names: tuple
     n_saved: int
     scratch_widths: tuple
@@ -39,6 +41,11 @@ class Cell:
     backward: Callable
     gpu_forward: Callable
     gpu_backward: Callable
+
+    @property
+    def n_gates(self) -> int:
+        """G, the number of gate blocks: 1, 4 or 3."""
+        return len(self.gates)
 
     def step_functions(self, xp) -> tuple:
         """(forward, backward) for arrays of the module xp: on CuPy the fused kernels, otherwise

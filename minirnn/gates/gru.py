@@ -10,14 +10,14 @@ LSTM the gradient of the recurrent pre-activation differs from the gate
 gradient in the n block (it carries the factor r), and h_{t-1} also reaches
 h_t directly through z. The forward keeps r hn, with hn = W_hn h_{t-1} + b_hn, for the backward.
 
-Its twin, the same step written plainly, is minirnn/reference/gru.py.
+Its reference implementation, the same step written plainly, is minirnn/reference/gru.py.
 """
 from __future__ import annotations
 
 from ..core import backend
 from ..ops.activations import sigmoid
 from . import kernels
-from .base import Cell
+from .base import GateMath
 
 
 def _blocks(gates):
@@ -66,6 +66,6 @@ def gru_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
 
 
 # scratch: two (B, H) buffers, for the backward's dL/dh_{t-1} through z and its 1 - z.
-GRU_CELL = Cell("gru", n_gates=3, state_names=("h",), n_saved=1, scratch_widths=(1, 1),
-                shares_gate_grads=False, forward=gru_forward, backward=gru_backward,
-                gpu_forward=kernels.gru_forward, gpu_backward=kernels.gru_backward)
+GRU_GATE_MATH = GateMath("gru", gates=("r", "z", "n"), state_names=("h",), n_saved=1, scratch_widths=(1, 1),
+                         shares_gate_grads=False, forward=gru_forward, backward=gru_backward,
+                         gpu_forward=kernels.gru_forward, gpu_backward=kernels.gru_backward)

@@ -15,7 +15,7 @@ all four activations are one tanh over the whole (B, 4H) gate array between a
 per-column scale and offset, and all four derivatives are (y + lo) (1 - y) with
 lo = 0 for a sigmoid and 1 for the tanh, again one pass over the whole array.
 
-Its twin, the same step written plainly, is minirnn/reference/lstm.py.
+Its reference implementation, the same step written plainly, is minirnn/reference/lstm.py.
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from functools import lru_cache
 
 from ..core import backend
 from . import kernels
-from .base import Cell
+from .base import GateMath
 
 
 def _blocks(gates):
@@ -87,6 +87,6 @@ def lstm_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
 
 
 # scratch: one (B, H) buffer, for i g forward and for the dL/dc term backward.
-LSTM_CELL = Cell("lstm", n_gates=4, state_names=("h", "c"), n_saved=1, scratch_widths=(1,),
-                 shares_gate_grads=True, forward=lstm_forward, backward=lstm_backward,
-                 gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)
+LSTM_GATE_MATH = GateMath("lstm", gates=("i", "f", "g", "o"), state_names=("h", "c"), n_saved=1, scratch_widths=(1,),
+                          shares_gate_grads=True, forward=lstm_forward, backward=lstm_backward,
+                          gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)

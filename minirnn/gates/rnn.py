@@ -5,13 +5,13 @@ one, whose outputs are added before the nonlinearity. The derivative of the
 nonlinearity is written from the output h_t, so the backward needs no stored
 pre-activation.
 
-Its twin, the same step written plainly, is minirnn/reference/rnn.py.
+Its reference implementation, the same step written plainly, is minirnn/reference/rnn.py.
 """
 from __future__ import annotations
 
 from ..core import backend
 from . import kernels
-from .base import Cell
+from .base import GateMath
 
 
 def rnn_tanh_forward(gates, hh, prev, out, saved, scratch):
@@ -42,9 +42,11 @@ def rnn_relu_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
     return None
 
 
-RNN_TANH_CELL = Cell("rnn_tanh", n_gates=1, state_names=("h",), n_saved=0, scratch_widths=(),
-                     shares_gate_grads=True, forward=rnn_tanh_forward, backward=rnn_tanh_backward,
-                     gpu_forward=kernels.rnn_tanh_forward, gpu_backward=kernels.rnn_tanh_backward)
-RNN_RELU_CELL = Cell("rnn_relu", n_gates=1, state_names=("h",), n_saved=0, scratch_widths=(),
-                     shares_gate_grads=True, forward=rnn_relu_forward, backward=rnn_relu_backward,
-                     gpu_forward=kernels.rnn_relu_forward, gpu_backward=kernels.rnn_relu_backward)
+RNN_TANH_GATE_MATH = GateMath("rnn_tanh", gates=("h",), state_names=("h",), n_saved=0, scratch_widths=(),
+                              shares_gate_grads=True, forward=rnn_tanh_forward, backward=rnn_tanh_backward,
+                              gpu_forward=kernels.rnn_tanh_forward, gpu_backward=kernels.rnn_tanh_backward)
+RNN_RELU_GATE_MATH = GateMath("rnn_relu", gates=("h",), state_names=("h",), n_saved=0, scratch_widths=(),
+                              shares_gate_grads=True, forward=rnn_relu_forward, backward=rnn_relu_backward,
+                              gpu_forward=kernels.rnn_relu_forward, gpu_backward=kernels.rnn_relu_backward)
+# The RNN's two kinds by its nonlinearity, as RNN and RNNCell take it.
+RNN_GATE_MATH = {"tanh": RNN_TANH_GATE_MATH, "relu": RNN_RELU_GATE_MATH}

@@ -9,33 +9,34 @@ from pathlib import Path
 import pytest
 
 import minirnn.reference.lstm
-from minirnn.gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from minirnn.cell_kinds import CELL_KINDS
+from minirnn.gates import LSTM_GATE_MATH
 from minirnn.gradcheck import check_cell
 from minirnn.tools.cli import main
 
-# A learner's LSTM as a step pair: the twin's own file, as a learner would copy it out of the package.
+# A learner's LSTM as a step pair: the reference implementation's file, as a learner would copy it out of the package.
 LSTM_STEP = inspect.getsource(minirnn.reference.lstm).replace("from .", "from minirnn.reference.")
 RIGHT_F, WRONG_F = "da_f = df * f * (1 - f)", "da_f = df * f"   # sigma' forgotten
 
-# The same mistake in a Cell, the fast path's interface, where the gates hold their activations.
-WRONG_F_CELL = textwrap.dedent('''
+# The same mistake in gate math, the fast path's interface, where the gates hold their activations.
+WRONG_F_GATE_MATH = textwrap.dedent('''
     import dataclasses
-    from minirnn.gates import LSTM_CELL
+    from minirnn.gates import LSTM_GATE_MATH
 
 
     def backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
-        LSTM_CELL.backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch)
+        LSTM_GATE_MATH.backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch)
         H = gates.shape[1] // 4
         d_gates[:, H:2 * H] /= 1 - gates[:, H:2 * H]     # dL/da_f = dc c_prev f, without (1 - f)
 
 
-    MY_LSTM = dataclasses.replace(LSTM_CELL, backward=backward)
+    MY_LSTM = dataclasses.replace(LSTM_GATE_MATH, backward=backward)
 ''')
 
-# A tanh RNN written against the Cell interface by a learner.
-RNN_CELL = textwrap.dedent('''
+# A tanh RNN written against the GateMath interface by a learner.
+RNN_GATE_MATH = textwrap.dedent('''
     import numpy as np
-    from minirnn.gates import Cell
+    from minirnn.gates import GateMath
 
 
     def forward(gates, hh, prev, out, saved, scratch):
@@ -46,7 +47,7 @@ RNN_CELL = textwrap.dedent('''
         d_gates[...] = d_state[0] * (1 - out[0] ** 2)
 
 
-    MY_RNN = Cell("rnn_tanh", 1, ("h",), 0, (), True, forward, backward, forward, backward)
+    MY_RNN = GateMath("rnn_tanh", ("h",), ("h",), 0, (), True, forward, backward, forward, backward)
 ''')
 
 
@@ -76,25 +77,25 @@ def test_a_right_step_pair_passes_and_the_command_exits_zero(tmp_path, capsys):
     assert "passed: every gradient of every step agrees" in out
 
 
-def test_a_right_cell_written_to_the_cell_interface_passes(tmp_path, capsys):
-    assert gradcheck("--cell", write(tmp_path, RNN_CELL) + ":MY_RNN") == 0
-    assert "the Cell MY_RNN, one step at a time" in capsys.readouterr().out
+def test_a_right_cell_written_to_the_gate_math_interface_passes(tmp_path, capsys):
+    assert gradcheck("--cell", write(tmp_path, RNN_GATE_MATH) + ":MY_RNN") == 0
+    assert "the gate math MY_RNN, one step at a time" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("cell", [RNN_TANH_CELL, RNN_RELU_CELL, LSTM_CELL, GRU_CELL], ids=lambda c: c.name)
-def test_minirnns_own_cells_pass(cell):
-    report = check_cell(cell)
+@pytest.mark.parametrize("kind", CELL_KINDS)
+def test_minirnns_own_gate_math_passes(kind):
+    report = check_cell(CELL_KINDS[kind].gate_math)
     assert report.passed, report.format()
     assert all(g.vs_minirnn is not None for g in report.gradients)
 
 
 def test_a_cell_of_a_kind_minirnn_lacks_is_checked_by_finite_differences_alone():
-    report = check_cell(dataclasses.replace(LSTM_CELL, name="peephole"))
+    report = check_cell(dataclasses.replace(LSTM_GATE_MATH, name="peephole"))
     assert report.passed and not report.forward and all(g.vs_minirnn is None for g in report.gradients)
     assert "only finite differences check it" in str(report)
 
 
-def test_the_twins_step_pairs_are_checked_in_place(kind="lstm"):
+def test_the_reference_implementations_step_pairs_are_checked_in_place(kind="lstm"):
     """A file inside the package is imported by its module name, so its relative imports work."""
     report = check_cell(f"{Path(minirnn.reference.lstm.__file__)}:lstm_step")
     assert report.passed and report.cell.kind.name == "lstm"
@@ -108,8 +109,8 @@ def test_a_step_pair_of_functions_can_be_checked_from_code():
 
 
 # -- a wrong backward is found where it is made ----------------------------------------------------
-@pytest.mark.parametrize("source, name", [(wrong_f(), "lstm_step"), (WRONG_F_CELL, "MY_LSTM")],
-                         ids=["step pair", "Cell"])
+@pytest.mark.parametrize("source, name", [(wrong_f(), "lstm_step"), (WRONG_F_GATE_MATH, "MY_LSTM")],
+                         ids=["step pair", "gate math"])
 def test_a_wrong_forget_gate_derivative_is_reported_on_the_f_block_of_dW_hh(tmp_path, capsys, source, name):
     assert gradcheck("--cell", write(tmp_path, source) + f":{name}", "--kind", "lstm") == 1
     out = capsys.readouterr().out
@@ -164,14 +165,14 @@ ERRORS = [
      "lstm_step_backward raised SystemExit at .*learner.py:"),
     ("learner.py:gru_step", None, LSTM_STEP, "has no gru_step, nor gru_step_forward and gru_step_backward; "
                                              "it has .*lstm_step \\(a step pair\\)"),
-    ("learner.py:sigmoid", None, LSTM_STEP, "sigmoid is a function, not a minirnn.gates.Cell"),
+    ("learner.py:sigmoid", None, LSTM_STEP, "sigmoid is a function, not a minirnn.gates.GateMath"),
     ("learner.py:lstm_step_forward", None, LSTM_STEP, "name a step pair by its prefix, .*learner.py:lstm_step$"),
     ("learner.py:lstm_step", None, LSTM_STEP.replace("def lstm_step_backward", "def lstm_backward"),
      "has lstm_step_forward but no lstm_step_backward"),
     ("learner.py:my_step", None, LSTM_STEP.replace("lstm_step", "my_step"),
      "cannot tell which cell my_step is: its name starts with none of rnn_tanh_, rnn_relu_, lstm_, gru_"),
     ("learner.py:lstm_step", "gru", LSTM_STEP, "the kind gru contradicts the name lstm_step"),
-    ("learner.py:MY_RNN", "lstm", RNN_CELL, "has n_gates=1 and state_names=\\('h',\\), but an LSTM"),
+    ("learner.py:MY_RNN", "lstm", RNN_GATE_MATH, "has n_gates=1 and state_names=\\('h',\\), but an LSTM"),
     ("learner.py:lstm_step", None, NOT_WRITTEN, "lstm_step_backward raised NotImplementedError at .*learner.py:"
                                                 f"{line_of(NOT_WRITTEN, 'raise')}: write the backward$"),
     ("learner.py:lstm_step", None, LSTM_STEP.replace("return (h, c), LSTMStepCache", "return h, LSTMStepCache"),
@@ -228,7 +229,7 @@ def printout(text):
     return [(line.split()[0], "ok") if line.endswith(" ok") else line.rstrip() for line in text.splitlines()]
 
 
-def test_the_exercise_quotes_the_twins_forward_as_it_is():
+def test_the_exercise_quotes_the_reference_implementations_forward_as_it_is():
     assert page_block("python", "def lstm_step_forward") == inspect.getsource(minirnn.reference.lstm.lstm_step_forward)
 
 
@@ -254,6 +255,6 @@ def test_the_exercise_names_the_mistake_whose_printout_it_shows():
 
 def test_the_exercise_checks_the_fast_paths_cell_the_same_way(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "my_cells.py").write_text(page_block("python", "import LSTM_CELL"))
-    assert main(page_command("my_cells.py:LSTM_CELL")) == 0
-    assert "the Cell LSTM_CELL, one step at a time through minirnn's time loop" in capsys.readouterr().out
+    (tmp_path / "my_cells.py").write_text(page_block("python", "import LSTM_GATE_MATH"))
+    assert main(page_command("my_cells.py:LSTM_GATE_MATH")) == 0
+    assert "the gate math LSTM_GATE_MATH, one step at a time through minirnn's time loop" in capsys.readouterr().out

@@ -7,7 +7,8 @@ from conftest import BACKENDS
 from hypothesis import given
 from hypothesis import strategies as st
 
-from minirnn.gates import RNN_TANH_CELL
+from minirnn.cell_kinds import CELL_KINDS, CELLS, LAYERS
+from minirnn.gates import RNN_TANH_GATE_MATH
 from minirnn.gradcheck import Case, check_gradients, draw_cases, run_case
 from minirnn.layers import RNN
 
@@ -28,20 +29,18 @@ def sequence_options(draw, model):
                    lengths=chunks == 1 and draw(st.booleans()),
                    dropout=draw(st.sampled_from([0.0, 0.5])) if layers > 1 else 0.0,
                    batch_first=draw(st.booleans()), bias=draw(st.booleans()))
-    if model == "rnn":
-        options["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    options.update(draw(st.sampled_from([kind.options for kind in CELL_KINDS.values() if kind.layer_name == model])))
     return options
 
 
-@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("model", LAYERS)
 @given(data=st.data())
 def test_sequence_model_gradients_match_finite_differences(model, data):
     options = data.draw(sequence_options(model))
     assert_all_pass(run_case(Case(model, options), seed=data.draw(st.integers(0, 2**16)), max_entries=150))
 
 
-@pytest.mark.parametrize("model", ["rnncell", "lstmcell", "grucell", "charloop", "charrnn", "nll_loss",
-                                   "cross_entropy"])
+@pytest.mark.parametrize("model", [*CELLS, "charloop", "charrnn", "nll_loss", "cross_entropy"])
 @pytest.mark.parametrize("seed", range(4))
 def test_step_cell_model_and_loss_gradients_match_finite_differences(model, seed):
     for case in draw_cases(model, 3, seed=seed):
@@ -50,21 +49,21 @@ def test_step_cell_model_and_loss_gradients_match_finite_differences(model, seed
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_every_default_case_passes_on_each_backend(backend_name):
-    for model in ("rnn", "lstm", "gru"):
+    for model in LAYERS:
         for case in draw_cases(model, 4, seed=7):
             assert_all_pass(run_case(case, seed=7, backend_name=backend_name))
 
 
 def test_a_wrong_backward_is_reported_as_failing():
     """The check can fail: a tanh derivative 1% too large is caught."""
-    cell = RNN_TANH_CELL
+    gate_math = RNN_TANH_GATE_MATH
 
     def wrong_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
-        cell.backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch)
+        gate_math.backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch)
         d_gates *= 1.01
 
     model = RNN(2, 3, dtype="float64", seed=0)
-    model.cell = dataclasses.replace(cell, backward=wrong_backward)
+    model.gate_math = dataclasses.replace(gate_math, backward=wrong_backward)
     x = np.random.default_rng(0).standard_normal((4, 2, 2))
 
     def loss():
@@ -140,7 +139,7 @@ def test_the_command_prints_a_row_per_case_and_exits_zero(capsys):
 
 
 def test_the_script_exits_non_zero_when_a_gradient_is_wrong(tmp_path):
-    """scripts/gradcheck.py run as a program, with the tanh cell's backward made 1% wrong."""
+    """scripts/gradcheck.py run as a program, with the tanh gate math's backward made 1% wrong."""
     import subprocess
     import sys
     from pathlib import Path
@@ -149,11 +148,11 @@ def test_the_script_exits_non_zero_when_a_gradient_is_wrong(tmp_path):
     sabotage.write_text(
         "import dataclasses\n"
         "from minirnn.gates import rnn\n"
-        "real = rnn.RNN_TANH_CELL.backward\n"
+        "real = rnn.RNN_TANH_GATE_MATH.backward\n"
         "def wrong(*args):\n"
         "    real(*args)\n"
         "    args[5][...] *= 1.01\n"
-        "object.__setattr__(rnn.RNN_TANH_CELL, 'backward', wrong)\n")
+        "object.__setattr__(rnn.RNN_TANH_GATE_MATH, 'backward', wrong)\n")
     env = {"PYTHONPATH": f"{tmp_path}:{root}", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, str(root / "scripts" / "gradcheck.py"), "--model", "rnncell",
                              "--cases", "2"], capture_output=True, text=True, env=env)

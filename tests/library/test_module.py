@@ -79,10 +79,10 @@ def test_a_library_model_prints_its_constructor_call():
 def test_a_copied_model_has_equal_and_independent_parameters(make, duplicate):
     model = make()
     before = model.state_dict()
-    twin = duplicate(model)
-    assert_same_params(twin, before)
-    assert twin.xp is model.xp and twin.params.keys() == twin.grads.keys()
-    for value in twin.params.values():
+    duplicated = duplicate(model)
+    assert_same_params(duplicated, before)
+    assert duplicated.xp is model.xp and duplicated.params.keys() == duplicated.grads.keys()
+    for value in duplicated.params.values():
         value += 1.0
     assert_same_params(model, before)                  # the original did not move with its copy
 
@@ -90,12 +90,12 @@ def test_a_copied_model_has_equal_and_independent_parameters(make, duplicate):
 def test_a_copied_model_computes_what_the_original_does():
     model = CharRNN(6, 3, 4, cell="lstm", seed=0)
     ids = np.array([[1, 2], [3, 4], [5, 0]])
-    twin = pickle.loads(pickle.dumps(model))
+    duplicated = pickle.loads(pickle.dumps(model))
     expected, _ = model(ids)
-    got, _ = twin(ids)
+    got, _ = duplicated(ids)
     np.testing.assert_array_equal(got, expected)
-    twin.backward(np.ones_like(got))
-    assert all(np.abs(g).sum() > 0 for g in twin.grads.values())
+    duplicated.backward(np.ones_like(got))
+    assert all(np.abs(g).sum() > 0 for g in duplicated.grads.values())
 
 
 

@@ -124,15 +124,15 @@ def test_state_dict_resumes_the_same_steps():
     optimizer.step()
     arrays, meta = optimizer.state_dict()
     json.dumps(meta)                                          # the metadata is JSON as it stands
-    twin = Weights(w=model.params["w"])
-    restored = optim.Adam(twin, lr=0.5)
+    same_weights = Weights(w=model.params["w"])
+    restored = optim.Adam(same_weights, lr=0.5)
     restored.load_state_dict(arrays, json.loads(json.dumps(meta)))
     for grad in GRADS[1:]:
-        for m in (model, twin):
+        for m in (model, same_weights):
             m.grads["w"][...] = grad
         optimizer.step()
         restored.step()
-    assert (model.params["w"] == twin.params["w"]).all()
+    assert (model.params["w"] == same_weights.params["w"]).all()
 
 
 def test_load_state_dict_refuses_another_optimizer():

@@ -1,4 +1,4 @@
-"""Every twin's backward is the gradient of its forward: central finite differences in float64.
+"""Every reference implementation's backward is the gradient of its forward: central finite differences in float64.
 
 Each loss weights every output and final state by fixed random numbers, so that every path
 through the unrolled graph carries gradient (as minirnn.gradcheck's cases do for the fast path).
@@ -7,35 +7,26 @@ import numpy
 import pytest
 
 from minirnn import reference
+from minirnn.cell_kinds import CELL_KINDS, LAYERS, default_kind
+from minirnn.core.param_names import cell_param_shapes, layer_param_shapes
 from minirnn.gradcheck import check_gradients
 from minirnn.reference.sequence import unroll_backward, unroll_forward
 
-STEPS = {
-    "rnn_tanh": (reference.rnn_tanh_step_forward, reference.rnn_tanh_step_backward, 1, 1),
-    "rnn_relu": (reference.rnn_relu_step_forward, reference.rnn_relu_step_backward, 1, 1),
-    "lstm": (reference.lstm_step_forward, reference.lstm_step_backward, 4, 2),
-    "gru": (reference.gru_step_forward, reference.gru_step_backward, 3, 1),
-}
+
+def random_params(rng, shapes: dict, prefix=""):
+    """Random values for parameters of these shapes: weights in [-0.7, 0.7], biases in [-0.5, 0.5]."""
+    return {prefix + name: rng.uniform(-0.7, 0.7, shape) if len(shape) == 2 else rng.uniform(-0.5, 0.5, shape)
+            for name, shape in shapes.items()}
 
 
-def cell_params(rng, G, I, H, bias=True, suffix=""):
-    """Random weights of one cell under torch's names, each name followed by ``suffix``."""
-    params = {f"weight_ih{suffix}": rng.uniform(-0.7, 0.7, (G * H, I)),
-              f"weight_hh{suffix}": rng.uniform(-0.7, 0.7, (G * H, H))}
-    if bias:
-        params.update({f"bias_ih{suffix}": rng.uniform(-0.5, 0.5, G * H),
-                       f"bias_hh{suffix}": rng.uniform(-0.5, 0.5, G * H)})
-    return params
+def cell_params(rng, G, I, H, bias=True):
+    """Random weights of one cell under torch's names."""
+    return random_params(rng, cell_param_shapes(G, I, H, bias))
 
 
-def stack_params(rng, G, I, H, layers, directions=("",), prefix=""):
+def stack_params(rng, G, I, H, layers, bidirectional=False, prefix=""):
     """Random weights of a stack of layers, as minirnn.RNN, LSTM and GRU name them."""
-    state_dict = {}
-    for layer in range(layers):
-        for direction in directions:
-            width = I if layer == 0 else H * len(directions)
-            state_dict.update(cell_params(rng, G, width, H, suffix=f"_l{layer}{direction}"))
-    return {prefix + name: value for name, value in state_dict.items()}
+    return random_params(rng, layer_param_shapes(G, I, H, layers, bidirectional=bidirectional), prefix)
 
 
 def assert_all_pass(reports):
@@ -44,10 +35,11 @@ def assert_all_pass(reports):
     assert all(report.checked > 0 for report in reports)
 
 
-@pytest.mark.parametrize("name", sorted(STEPS))
+@pytest.mark.parametrize("name", CELL_KINDS)
 @pytest.mark.parametrize("bias", [True, False])
-def test_step_twin_passes_the_gradient_check(name, bias):
-    step_forward, step_backward, G, n_states = STEPS[name]
+def test_step_reference_passes_the_gradient_check(name, bias):
+    kind = CELL_KINDS[name]
+    (step_forward, step_backward), G, n_states = kind.reference_step, kind.n_gates, len(kind.state_names)
     rng = numpy.random.default_rng(0)
     B, I, H = 3, 4, 5
     params = cell_params(rng, G, I, H, bias)
@@ -67,21 +59,14 @@ def test_step_twin_passes_the_gradient_check(name, bias):
     assert_all_pass(check_gradients(loss, analytic, tensors))
 
 
-SEQUENCES = {
-    "rnn_tanh": (reference.rnn_forward, reference.rnn_backward, 1, ("tanh",)),
-    "rnn_relu": (reference.rnn_forward, reference.rnn_backward, 1, ("relu",)),
-    "lstm": (reference.lstm_forward, reference.lstm_backward, 4, ()),
-    "gru": (reference.gru_forward, reference.gru_backward, 3, ()),
-}
-
-
-@pytest.mark.parametrize("name", sorted(SEQUENCES))
-def test_sequence_twin_passes_the_gradient_check(name):
-    forward, backward, G, extra = SEQUENCES[name]
+@pytest.mark.parametrize("name", CELL_KINDS)
+def test_sequence_reference_passes_the_gradient_check(name):
+    kind = CELL_KINDS[name]
+    (forward, backward), G, extra = kind.reference_layer, kind.n_gates, tuple(kind.options.values())
     rng = numpy.random.default_rng(1)
-    T, B, I, H, L, directions = 3, 2, 3, 2, 2, ("", "_reverse")
-    state_dict = stack_params(rng, G, I, H, L, directions)
-    n_states = 2 if name == "lstm" else 1
+    T, B, I, H, L = 3, 2, 3, 2, 2
+    state_dict = stack_params(rng, G, I, H, L, bidirectional=True)
+    n_states = len(kind.state_names)
     x = rng.standard_normal((T, B, I))
     state0 = tuple(rng.standard_normal((L * 2, B, H)) for _ in range(n_states))
     g_output = rng.standard_normal((T, B, 2 * H))
@@ -102,7 +87,7 @@ def test_sequence_twin_passes_the_gradient_check(name):
     assert_all_pass(check_gradients(loss, analytic, tensors))
 
 
-def test_char_loop_twin_passes_the_gradient_check():
+def test_char_loop_reference_passes_the_gradient_check():
     rng = numpy.random.default_rng(2)
     V, F, H, T, B = 7, 3, 4, 4, 3
     state_dict = {"e.weight": rng.standard_normal((V, F))}
@@ -119,8 +104,10 @@ def test_char_loop_twin_passes_the_gradient_check():
     assert_all_pass(check_gradients(loss, grads, state_dict))
 
 
-@pytest.mark.parametrize("cell, G", [("rnn", 1), ("lstm", 4), ("gru", 3)])
-def test_char_rnn_twin_passes_the_gradient_check(cell, G):
+@pytest.mark.parametrize("cell", LAYERS)
+def test_char_rnn_reference_passes_the_gradient_check(cell):
+    kind = default_kind(cell)
+    (step_forward, step_backward), G, no_state = kind.reference_step, kind.n_gates, (None,) * len(kind.state_names)
     rng = numpy.random.default_rng(3)
     V, E, H, L, T, B = 6, 3, 2, 2, 3, 2
     state_dict = {"embedding.weight": rng.standard_normal((V, E)),
@@ -130,18 +117,19 @@ def test_char_rnn_twin_passes_the_gradient_check(cell, G):
     g_logits = rng.standard_normal((T, B, V))
 
     def loss():
-        return float((reference.charrnn_forward(ids, state_dict, cell)[0] * g_logits).sum())
+        return float((reference.charrnn_forward(ids, state_dict, step_forward, no_state)[0] * g_logits).sum())
 
-    _, _, cache = reference.charrnn_forward(ids, state_dict, cell)
-    grads, _, _ = reference.charrnn_backward(g_logits, cache, state_dict, cell)
+    _, _, cache = reference.charrnn_forward(ids, state_dict, step_forward, no_state)
+    grads, _, _ = reference.charrnn_backward(g_logits, cache, state_dict, step_backward, no_state)
     assert_all_pass(check_gradients(loss, grads, state_dict))
 
 
-@pytest.mark.parametrize("name", sorted(STEPS))
+@pytest.mark.parametrize("name", CELL_KINDS)
 def test_d_states_holds_the_gradient_of_every_state(name):
     """d_states[t] is dL/d(states[t]): what a run started at step t from states[t] sends back to it,
     plus, for h_t, the gradient from above (h_t is step t-1's output)."""
-    step_forward, step_backward, G, n_states = STEPS[name]
+    kind = CELL_KINDS[name]
+    (step_forward, step_backward), G, n_states = kind.reference_step, kind.n_gates, len(kind.state_names)
     rng = numpy.random.default_rng(4)
     T, B, I, H = 4, 2, 3, 3
     params = cell_params(rng, G, I, H)

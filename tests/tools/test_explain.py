@@ -1,4 +1,4 @@
-"""minirnn explain: the printout is the twin's own lines as they ran, and every label in it is right."""
+"""minirnn explain: the printout is the reference implementation's lines as they ran, and every label in it is right."""
 from __future__ import annotations
 
 import linecache
@@ -20,7 +20,7 @@ SIZES = [dict(input_size=3, hidden_size=4, emb=5, vocab_size=7),
 
 
 def all_lines(rec) -> list:
-    """Every Line explain can print for a recording: the twin's functions, and every step of every run."""
+    """Every Line explain can print for a recording: the reference functions, and every step of every run."""
     lines = rec.forward + rec.backward
     for k, run in enumerate(rec.runs or []):
         for t in range(rec.steps):
@@ -67,7 +67,7 @@ def test_every_printed_parameter_name_has_that_parameters_shape(name):
 def test_a_freed_arrays_id_reused_by_a_temporary_never_becomes_a_label():
     """CPython hands the id of a freed array to the next array it makes. The issue's case: an
     explain that named arrays by id() printed h=l_hidden.weight.T for a temporary of charloop at
-    hidden size 256. Here the ids of freed copies of the weights are taken up by the twin's own
+    hidden size 256. Here the ids of freed copies of the weights are taken up by the reference implementation's own
     arrays; a name looked up by id would be wrong for some of them, and explain's never is."""
     model = build_model("charloop", hidden_size=256, emb=42)
     state = model.state_dict()
@@ -156,7 +156,7 @@ def test_parameter_table_lists_every_parameter_and_the_total():
     assert table.splitlines()[-1].split()[-1] == str(sum(v.size for v in model.params.values()))
 
 
-def test_the_table_names_the_twin_lines_that_read_each_parameter():
+def test_the_table_names_the_reference_lines_that_read_each_parameter():
     table = explain.explain(build_model("charloop", hidden_size=4, emb=3), steps=2, batch=2).split("PARAMETERS")[1]
     assert re.search(r"^l_hidden\.weight .* minirnn/reference/charloop\.py:\d+$", table, re.M)
 

@@ -13,12 +13,12 @@ import pytest
 from strict_backend import plugged_in
 
 import minirnn
-from minirnn.gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from minirnn.cell_kinds import CELL_KINDS
+from minirnn.gates import GRU_GATE_MATH, LSTM_GATE_MATH
 from minirnn.tools.gpucheck import fused
 from minirnn.tools.gpucheck import stages as steps
 
 REPO = Path(__file__).resolve().parents[2]
-CELLS = {cell.name: cell for cell in (RNN_TANH_CELL, RNN_RELU_CELL, LSTM_CELL, GRU_CELL)}
 
 
 @pytest.mark.skipif(minirnn.gpu_available(), reason="a GPU is present")
@@ -30,36 +30,37 @@ def test_without_a_gpu_the_check_says_so_in_one_line_and_exits_2():
     assert len(lines) == 1 and lines[0].startswith("gpu_check: no GPU here, nothing checked: backend 'cupy' needs")
 
 
-@pytest.mark.parametrize("name", CELLS)
+@pytest.mark.parametrize("name", CELL_KINDS)
 def test_kernel_comparison_finds_no_difference_between_a_cells_lines_and_themselves(name):
-    cell = CELLS[name]
+    gate_math = CELL_KINDS[name].gate_math
     with plugged_in() as strict:
-        assert fused.compare_cell(cell, strict, functions=(cell.forward, cell.backward)) == \
+        assert fused.compare_cell(gate_math, strict, functions=(gate_math.forward, gate_math.backward)) == \
             {"forward": 0.0, "backward": 0.0}
 
 
 def test_kernel_comparison_finds_a_wrong_gradient_and_an_unwritten_output():
     def backward_off_by_a_little(*args):
-        direct = GRU_CELL.backward(*args)
+        direct = GRU_GATE_MATH.backward(*args)
         args[5][0, 0] += 1e-9                              # d_gates
         return direct
 
     def forward_forgetting_tanh_c(gates, hh, prev, out, saved, scratch):
-        LSTM_CELL.forward(gates, hh, prev, out, saved, scratch)
+        LSTM_GATE_MATH.forward(gates, hh, prev, out, saved, scratch)
         saved[...] = numpy.nan                             # as if the kernel never wrote it
 
     with plugged_in() as strict:
-        off = fused.compare_cell(GRU_CELL, strict, functions=(GRU_CELL.forward, backward_off_by_a_little))
-        unwritten = fused.compare_cell(LSTM_CELL, strict, functions=(forward_forgetting_tanh_c, LSTM_CELL.backward))
+        off = fused.compare_cell(GRU_GATE_MATH, strict, functions=(GRU_GATE_MATH.forward, backward_off_by_a_little))
+        unwritten = fused.compare_cell(LSTM_GATE_MATH, strict, functions=(forward_forgetting_tanh_c,
+                                                                          LSTM_GATE_MATH.backward))
     assert off["forward"] == 0.0 and fused.TOLERANCE < off["backward"] < 2e-9
     assert unwritten["forward"] == numpy.inf
 
 
 @pytest.mark.skipif(not minirnn.gpu_available(), reason="CuPy with a GPU is not available")
-@pytest.mark.parametrize("name", CELLS)
+@pytest.mark.parametrize("name", CELL_KINDS)
 def test_fused_kernels_match_their_cells_numpy_lines(name):
     import cupy
-    errors = fused.compare_cell(CELLS[name], cupy)
+    errors = fused.compare_cell(CELL_KINDS[name].gate_math, cupy)
     assert max(errors.values()) <= fused.TOLERANCE, errors
 
 

@@ -18,13 +18,11 @@ import tracemalloc
 
 import numpy
 
+from minirnn.cell_kinds import default_kind
 from minirnn.core import backend
-from minirnn.layers import GRU, LSTM, RNN
-from minirnn.models import CharRNN
+from minirnn.models import build_model
 from minirnn.ops import cross_entropy
 from minirnn.optim import Adam, clip_grad_norm
-
-CELLS = {"rnn": (RNN, 1), "lstm": (LSTM, 4), "gru": (GRU, 3)}   # class, number of gates
 
 
 def main(argv) -> int:
@@ -85,11 +83,12 @@ def row_inputs(spec: dict) -> dict:
 
 
 def minirnn_model(spec: dict):
-    """The row's minirnn model, seeded: torch's side copies its weights."""
-    T, B, I, H, V = (spec[k] for k in ("T", "B", "I", "H", "V"))
+    """The row's minirnn model, seeded: torch's side copies its weights. spec["cell"]: the layer's name,
+    "rnn", "lstm" or "gru" (minirnn.cell_kinds.LAYERS)."""
+    I, H, V = spec["I"], spec["H"], spec["V"]
     if spec["mode"] == "fwd+bwd":
-        return CELLS[spec["cell"]][0](I, H, seed=0).to(spec["backend"])
-    return CharRNN(V, emb=I, hidden=H, cell=spec["cell"], seed=0).to(spec["backend"])
+        return build_model(spec["cell"], input_size=I, hidden_size=H, seed=0).to(spec["backend"])
+    return build_model("charrnn", vocab_size=V, emb=I, hidden=H, cell=spec["cell"], seed=0).to(spec["backend"])
 
 
 def time_row(spec: dict) -> dict:
@@ -137,7 +136,7 @@ def step_product_seconds(spec: dict, xp, repeats: int = 3) -> float:
     what no arrangement of the elementwise math can save: the floor of the row's time
     loop at the BLAS's rate for these shapes.
     """
-    T, B, H, G = spec["T"], spec["B"], spec["H"], CELLS[spec["cell"]][1]
+    T, B, H, G = spec["T"], spec["B"], spec["H"], default_kind(spec["cell"]).n_gates
     rng = numpy.random.default_rng(1)
     weight_hh = xp.asarray(rng.standard_normal((G * H, H), dtype=numpy.float32))
     weight_hh_t = xp.ascontiguousarray(weight_hh.T)

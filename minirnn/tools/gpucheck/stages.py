@@ -28,22 +28,20 @@ import sys
 import time
 from pathlib import Path
 
+from minirnn.cell_kinds import CELL_KINDS, LAYERS
 from minirnn.core import backend
-from minirnn.gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL, kernels
+from minirnn.gates import kernels
 from minirnn.gradcheck import MODELS, draw_cases, run_case
+from minirnn.gradcheck.cases import corner_count
 
 from ..bench import bench, worker
 from . import fused, nvrtc
 
 REPO = Path(__file__).resolve().parents[2]
-CELLS = (RNN_TANH_CELL, RNN_RELU_CELL, LSTM_CELL, GRU_CELL)
-# draw_cases puts the fixed corners first: the RNN's 4 with tanh and relu, the LSTM's and GRU's 4.
-CORNERS = {"rnn": 8, "lstm": 4, "gru": 4, "charrnn": 3}
 GRADCHECK_ENTRIES = 60          # entries per tensor (plus one random direction): enough to catch a wrong formula
 GPU_GRID = bench.GRID + ((64, 64, 1024, 1024), (32, 256, 2048, 2048))   # H >= 1024 at batches a GPU can fill
 SMALL_H, LARGE_H = 256, 1024
 STEP_TARGET_US, MATMUL_TARGET = 50.0, 0.5
-CELLS_TIMED = tuple(worker.CELLS)      # rnn, lstm, gru
 BENCH_RESERVE = 60.0            # seconds the correctness checks leave to the benchmark, at least
 
 
@@ -84,7 +82,7 @@ def compile_kernels(arch: str) -> Result:
 
 # -- 2. the fused kernels against the NumPy cells -------------------------------------------------
 def compare_kernels(xp) -> Result:
-    errors = {cell.name: fused.compare_cell(cell, xp) for cell in CELLS}
+    errors = {name: fused.compare_cell(kind.gate_math, xp) for name, kind in CELL_KINDS.items()}
     worst = max(e for pair in errors.values() for e in pair.values())
     each = ", ".join(f"{name} {e['forward']:.0e}/{e['backward']:.0e}" for name, e in errors.items())
     return Result("kernels", worst <= fused.TOLERANCE,
@@ -95,7 +93,7 @@ def compare_kernels(xp) -> Result:
 # -- 3. the gradient check --------------------------------------------------------------------------
 def gradcheck(backend_name: str, deadline: float) -> Result:
     """The corner cases of every model, one case of each model in turn, until done or the deadline."""
-    queues = {model: draw_cases(model, CORNERS.get(model, 2), seed=0) for model in MODELS}
+    queues = {model: draw_cases(model, corner_count(model), seed=0) for model in MODELS}
     checked, failed, worst = 0, [], 0.0
     while any(queues.values()) and time.perf_counter() < deadline:
         for model, cases in queues.items():
@@ -175,7 +173,7 @@ def benchmark(backend_name: str, deadline: float, grid=GPU_GRID, repeats: int = 
     base = dict(task="row", backend=backend_name, repeats=repeats, threads=1, clip=0.0)
     rows, skipped = [], 0
     for mode in ("fwd+bwd", "train"):
-        for cell in CELLS_TIMED:
+        for cell in LAYERS:
             for T, B, I, H in grid:
                 if time.perf_counter() >= deadline:
                     skipped += 1

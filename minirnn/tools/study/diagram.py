@@ -19,6 +19,7 @@ import numpy
 
 from minirnn.core import validate
 from minirnn.core.grad_mode import no_grad
+from minirnn.core.param_names import layer_param_names
 from minirnn.layers import RNN, Recurrent
 from minirnn.models import CharLoopModel, CharRNN
 from minirnn.ops import (
@@ -226,7 +227,7 @@ def charloop_recurrence(model: CharLoopModel) -> RNN:
     p, H = model.params, model.n_hidden
     recurrence = RNN(H, H, dtype=model.dtype.name).to(model.backend)
     W, b = p["l_hidden.weight"], p["l_hidden.bias"]
-    recurrence.load_state_dict({"weight_ih_l0": W, "weight_hh_l0": W, "bias_ih_l0": b, "bias_hh_l0": 0 * b})
+    recurrence.load_state_dict(dict(zip(layer_param_names(0, 0), (W, W, b, 0 * b))))   # W_ih = W_hh = W, b_hh = 0
     return recurrence
 
 
@@ -284,8 +285,7 @@ def _layers(count: int) -> str:
 
 def _layer_weights(model, layer: int, prefix: str = "") -> list:
     """Layer ``layer``'s parameters as two lines: its weights, then its biases (when it has them)."""
-    kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    found = weights(model, prefix, {f"{prefix}{kind}_l{layer}" for kind in kinds})
+    found = weights(model, prefix, {prefix + name for name in layer_param_names(layer, 0)})
     return ["   ".join(found[:2])] + (["   ".join(found[2:])] if found[2:] else [])
 
 
@@ -303,9 +303,10 @@ def _layer(model: Recurrent, x, show_steps: int, title: str) -> dict:
     norms, c_norms = last_step_gradient_norms(model, x, xp.ones_like)    # L = sum of the last step's outputs
     states = state if isinstance(state, tuple) else (state,)
     # The projections of one step, x_1 W_ih^T + b_ih and h_0 W_hh^T + b_hh, split into the cell's gate blocks.
-    x_proj, _ = linear_forward(x[0], p["weight_ih_l0"], p.get("bias_ih_l0"))
-    h_proj, _ = linear_forward(states[0][0], p["weight_hh_l0"], p.get("bias_hh_l0"))
-    blocks = xp.split(x_proj, model.cell.n_gates, axis=1)
+    weight_ih, weight_hh, bias_ih, bias_hh = (p.get(name) for name in layer_param_names(0, 0))
+    x_proj, _ = linear_forward(x[0], weight_ih, bias_ih)
+    h_proj, _ = linear_forward(states[0][0], weight_hh, bias_hh)
+    blocks = xp.split(x_proj, model.gate_math.n_gates, axis=1)
     arrays = dict(x=shape(x[0]), h=shape(states[0][0]), proj=shape(x_proj), h_proj=shape(h_proj),
                   block=shape(blocks[0]))
     name = type(model).__name__
@@ -332,8 +333,9 @@ def _projections(cell: Diagram, model, arrays: dict, x_at: float, hh_at: float) 
     """x_t below the box of W_ih, h_{t-1} to the right of the box of W_hh (each with its bias)."""
     cell.node("x", x_at, 0, "xₜ", "value")
     cell.node("h_prev", hh_at + 1.25, 1, "hₜ₋₁", "value")
-    cell.node("W_ih", x_at, 1, "\n".join(weights(model, names={"weight_ih_l0", "bias_ih_l0"})))
-    cell.node("W_hh", hh_at, 1, "\n".join(weights(model, names={"weight_hh_l0", "bias_hh_l0"})))
+    weight_ih, weight_hh, bias_ih, bias_hh = layer_param_names(0, 0)
+    cell.node("W_ih", x_at, 1, "\n".join(weights(model, names={weight_ih, bias_ih})))
+    cell.node("W_hh", hh_at, 1, "\n".join(weights(model, names={weight_hh, bias_hh})))
     cell.edge("x", "W_ih", f"xₜ {arrays['x']}")
     cell.edge("h_prev", "W_hh", f"hₜ₋₁ {arrays['h']}", "state")
 
