@@ -30,7 +30,7 @@ class ParamShape(NamedTuple):
 @contextmanager
 def shapes_only():
     """``with shapes_only():`` models built inside hold no values: each parameter (and its gradient)
-    is a :class:`ParamShape`, which costs nothing at any size. The constructors check their arguments
+    is a :class:`ParamShape`, which costs nothing at any size. The constructors validate their arguments
     as always, so what a config implies (its parameters' names and shapes) is known before a model
     that large is built; minirnn.checkpoint reads it so. Such a model is for its shapes alone: it
     cannot run."""

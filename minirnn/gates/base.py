@@ -22,14 +22,28 @@ class GateMath:
     forward(gates, hh, prev, out, saved, scratch): gates (B, G*H) holds the
         input pre-activations and is overwritten with what backward needs; hh
         (B, G*H) the recurrent ones; prev and out are state tuples of (B, H).
-    backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch): one step, t,
-        with the step-t slices of the arrays above. d_state holds dL/d(out) and
-        leaves with dL/d(prev) for every state but h; fills d_gates (and d_hh
-        when it is separate) with the gradients of the pre-activations, from the
-        forward's values. Returns the part of dL/dh_prev that bypasses W_hh (GRU), or None.
-    gpu_forward, gpu_backward: forward and backward, with the same signatures, as
-        one fused CuPy kernel each (minirnn.gates.kernels), used for CuPy arrays: the
-        same equations, line for line, as forward and backward.
+    prepare_backward(gates, states, saved, prepared, d_gates, d_hh): the local derivatives of
+        a block of k steps at once, from the forward's values alone (the backward loop calls it
+        as it reaches them, on NumPy): gates (k, B, G*H), states a tuple of (k+1, B, H), saved
+        (k, B, n_saved*H), prepared (k, B, n_prepared*H), d_gates and d_hh (k, B, G*H). It fills
+        d_gates (and d_hh) with the derivatives, with respect to each pre-activation, of the value
+        whose gradient the step receives (dh_t/da_t for the RNN; dc_t/da_i, dc_t/da_f, dc_t/da_g
+        and dh_t/da_o for the LSTM), and prepared with the further derivatives its backward reads
+        (the LSTM's dh_t/dc_t).
+    n_prepared: H-wide arrays per step that prepare_backward writes for backward (0, or 1).
+    backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch): one step, t,
+        with the step-t slices of the arrays above. d_state holds dL/d(out) and leaves with
+        dL/d(prev) for every state but h; multiplies the local derivatives in d_gates (and d_hh
+        when it is separate) by the step's incoming gradient, so that they leave as dL/da, the
+        gradients of the pre-activations. Returns the part of dL/dh_prev that bypasses W_hh (GRU),
+        or None.
+    gpu_forward, gpu_backward: forward and backward, with the same signatures, as one fused
+        CuPy kernel each (minirnn.gates.kernels), used for CuPy arrays. Their lines are the same
+        as those of prepare_backward and backward: the backward kernel first takes its step's
+        local derivatives, under the same names, then the same products. Only the moment of the
+        first half differs: NumPy pays per call as much as per element at small sizes, so it
+        takes a block of steps in one call per array; a GPU pays little per kernel launch, so
+        there is no prepare_backward on CuPy (prepared is None there).
     """
     name: str
     gates: tuple
@@ -41,6 +55,8 @@ class GateMath:
     backward: Callable
     gpu_forward: Callable
     gpu_backward: Callable
+    prepare_backward: Callable | None = None
+    n_prepared: int = 0
 
     @property
     def n_gates(self) -> int:
@@ -48,9 +64,12 @@ class GateMath:
         return len(self.gates)
 
     def step_functions(self, xp) -> tuple:
-        """(forward, backward) for arrays of the module xp: on CuPy the fused kernels, otherwise
-        the array-module lines (NumPy, or a backend plugged in by the tests, whose arrays cannot run
-        CUDA kernels)."""
+        """(forward, prepare_backward, backward) for arrays of the module xp.
+
+        On CuPy the fused kernels, with None for prepare_backward (each backward kernel takes its
+        step's derivatives itself); otherwise the array-module lines (NumPy, or a backend plugged in
+        by the tests, whose arrays cannot run CUDA kernels).
+        """
         if xp.__name__ == "cupy":
-            return self.gpu_forward, self.gpu_backward
-        return self.forward, self.backward
+            return self.gpu_forward, None, self.gpu_backward
+        return self.forward, self.prepare_backward, self.backward

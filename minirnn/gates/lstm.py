@@ -13,7 +13,9 @@ matmuls, and that cost is mostly one pass over memory and one call per ufunc.
 Since sigma(a) = 0.5 tanh(0.5 a) + 0.5,
 all four activations are one tanh over the whole (B, 4H) gate array between a
 per-column scale and offset, and all four derivatives are (y + lo) (1 - y) with
-lo = 0 for a sigmoid and 1 for the tanh, again one pass over the whole array.
+lo = 0 for a sigmoid and 1 for the tanh, taken for a block of steps at once as the
+backward loop reaches them (prepare_backward); each step of that loop is then five
+products by its gradient.
 
 Its reference implementation, the same step written plainly, is minirnn/reference/lstm.py.
 """
@@ -60,33 +62,41 @@ def lstm_forward(gates, hh, prev, out, saved, scratch):
     xp.multiply(o, tanh_c, out=h)                      # h_t = o tanh(c_t)
 
 
-def lstm_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
+def lstm_prepare_backward(gates, states, saved, prepared, d_gates, d_hh):
     xp = backend.array_module(gates)
-    (dh, dc), c_prev, tanh_c, (work,) = d_state, prev[1], saved, scratch
-    B, H = dh.shape
-    _, _, lo, one_minus_lo = gate_constants(H, gates.dtype, xp)
+    _, _, lo, one_minus_lo = gate_constants(gates.shape[-1] // 4, gates.dtype, xp)
     i, f, g, o = _blocks(gates)
     di, df, dg, do = _blocks(d_gates)
-    xp.multiply(tanh_c, tanh_c, out=work)
-    xp.subtract(1, work, out=work)
-    work *= o                                          # dh_t/dc_t = o (1 - tanh^2 c_t)
-    work *= dh
-    dc += work                                         # dL/dc_t = dc_next + dL/dh_t dh_t/dc_t
+    tanh_c, c_prev, dh_dc = saved, states[1][:-1], prepared
     xp.subtract(one_minus_lo, gates, out=d_gates)      # y' = (y + lo)(1 - y) = y (1 - lo - y) + lo, for all
     d_gates *= gates                                   #   four gates: s (1 - s) for i, f, o and 1 - g^2 for g
     d_gates += lo
     di *= g                                            # dc_t/da_i = g sigma'(a_i)
     df *= c_prev                                       # dc_t/da_f = c_{t-1} sigma'(a_f)
     dg *= i                                            # dc_t/da_g = i tanh'(a_g)
+    do *= tanh_c                                       # dh_t/da_o = tanh(c_t) sigma'(a_o)
+    xp.multiply(tanh_c, tanh_c, out=dh_dc)
+    xp.subtract(1, dh_dc, out=dh_dc)
+    dh_dc *= o                                         # dh_t/dc_t = o (1 - tanh^2 c_t)
+
+
+def lstm_backward(d_state, gates, prev, out, saved, dh_dc, d_gates, d_hh, scratch):
+    xp = backend.array_module(gates)
+    (dh, dc), (work,) = d_state, scratch
+    B, H = dh.shape
+    f = gates[:, H:2 * H]
+    xp.multiply(dh, dh_dc, out=work)
+    dc += work                                         # dL/dc_t = dc_next + dL/dh_t dh_t/dc_t
     ifg = d_gates.reshape(B, 4, H)[:, :3]
     xp.multiply(ifg, dc[:, None, :], out=ifg)          # dL/da_i, dL/da_f, dL/da_g = dL/dc_t dc_t/da
-    do *= tanh_c                                       # dh_t/da_o = tanh(c_t) sigma'(a_o)
+    do = d_gates[:, 3 * H:]
     do *= dh                                           # dL/da_o = dL/dh_t dh_t/da_o
     dc *= f                                            # dL/dc_{t-1} = dL/dc_t f   (left in d_state)
     return None
 
 
-# scratch: one (B, H) buffer, for i g forward and for the dL/dc term backward.
-LSTM_GATE_MATH = GateMath("lstm", gates=("i", "f", "g", "o"), state_names=("h", "c"), n_saved=1, scratch_widths=(1,),
-                          shares_gate_grads=True, forward=lstm_forward, backward=lstm_backward,
-                          gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)
+# saved: tanh(c_t); prepared: dh_t/dc_t; scratch: one (B, H) buffer, for i g forward and the dL/dc term backward.
+LSTM_GATE_MATH = GateMath("lstm", gates=("i", "f", "g", "o"), state_names=("h", "c"), n_saved=1,
+                          scratch_widths=(1,), shares_gate_grads=True, forward=lstm_forward, prepare_backward=lstm_prepare_backward,
+                          n_prepared=1, backward=lstm_backward, gpu_forward=kernels.lstm_forward,
+                          gpu_backward=kernels.lstm_backward)

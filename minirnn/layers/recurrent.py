@@ -24,7 +24,7 @@ from .unroll import layer_backward, layer_forward
 
 
 def lengths_mask(lengths, T: int, B: int, xp):
-    """Check ``lengths`` and return (mask (T, B, 1) bool, reverse_index (T, B) int).
+    """Validate ``lengths`` and return (mask (T, B, 1) bool, reverse_index (T, B) int).
 
     lengths: B integers in [1, T], in any order (a list or a host or device array).
     """

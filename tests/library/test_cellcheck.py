@@ -24,8 +24,8 @@ WRONG_F_GATE_MATH = textwrap.dedent('''
     from minirnn.gates import LSTM_GATE_MATH
 
 
-    def backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
-        LSTM_GATE_MATH.backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch)
+    def backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch):
+        LSTM_GATE_MATH.backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch)
         H = gates.shape[1] // 4
         d_gates[:, H:2 * H] /= 1 - gates[:, H:2 * H]     # dL/da_f = dc c_prev f, without (1 - f)
 
@@ -43,7 +43,7 @@ RNN_GATE_MATH = textwrap.dedent('''
         out[0][...] = np.tanh(gates + hh)
 
 
-    def backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
+    def backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch):
         d_gates[...] = d_state[0] * (1 - out[0] ** 2)
 
 

@@ -58,8 +58,8 @@ def test_a_wrong_backward_is_reported_as_failing():
     """The check can fail: a tanh derivative 1% too large is caught."""
     gate_math = RNN_TANH_GATE_MATH
 
-    def wrong_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
-        gate_math.backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch)
+    def wrong_backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch):
+        gate_math.backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch)
         d_gates *= 1.01
 
     model = RNN(2, 3, dtype="float64", seed=0)
@@ -151,7 +151,7 @@ def test_the_script_exits_non_zero_when_a_gradient_is_wrong(tmp_path):
         "real = rnn.RNN_TANH_GATE_MATH.backward\n"
         "def wrong(*args):\n"
         "    real(*args)\n"
-        "    args[5][...] *= 1.01\n"
+        "    args[6][...] *= 1.01\n"
         "object.__setattr__(rnn.RNN_TANH_GATE_MATH, 'backward', wrong)\n")
     env = {"PYTHONPATH": f"{tmp_path}:{root}", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, str(root / "scripts" / "gradcheck.py"), "--model", "rnncell",

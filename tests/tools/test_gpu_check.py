@@ -34,14 +34,15 @@ def test_without_a_gpu_the_check_says_so_in_one_line_and_exits_2():
 def test_kernel_comparison_finds_no_difference_between_a_cells_lines_and_themselves(name):
     gate_math = CELL_KINDS[name].gate_math
     with plugged_in() as strict:
-        assert fused.compare_cell(gate_math, strict, functions=(gate_math.forward, gate_math.backward)) == \
+        assert fused.compare_cell(gate_math, strict, functions=(gate_math.forward, gate_math.prepare_backward,
+                                                                   gate_math.backward)) == \
             {"forward": 0.0, "backward": 0.0}
 
 
 def test_kernel_comparison_finds_a_wrong_gradient_and_an_unwritten_output():
     def backward_off_by_a_little(*args):
         direct = GRU_GATE_MATH.backward(*args)
-        args[5][0, 0] += 1e-9                              # d_gates
+        args[6][0, 0] += 1e-9                              # d_gates
         return direct
 
     def forward_forgetting_tanh_c(gates, hh, prev, out, saved, scratch):
@@ -49,8 +50,10 @@ def test_kernel_comparison_finds_a_wrong_gradient_and_an_unwritten_output():
         saved[...] = numpy.nan                             # as if the kernel never wrote it
 
     with plugged_in() as strict:
-        off = fused.compare_cell(GRU_GATE_MATH, strict, functions=(GRU_GATE_MATH.forward, backward_off_by_a_little))
+        off = fused.compare_cell(GRU_GATE_MATH, strict, functions=(GRU_GATE_MATH.forward, GRU_GATE_MATH.prepare_backward,
+                                                                   backward_off_by_a_little))
         unwritten = fused.compare_cell(LSTM_GATE_MATH, strict, functions=(forward_forgetting_tanh_c,
+                                                                          LSTM_GATE_MATH.prepare_backward,
                                                                           LSTM_GATE_MATH.backward))
     assert off["forward"] == 0.0 and fused.TOLERANCE < off["backward"] < 2e-9
     assert unwritten["forward"] == numpy.inf

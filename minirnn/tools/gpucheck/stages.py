@@ -52,13 +52,13 @@ class Result(dict):
         super().__init__(check=check, passed=passed, detail=detail, **data)
 
 
-def _step(check: str, function, *args) -> Result:
-    """Run one step; an exception is a failed check with its message, never the end of the run."""
+def _stage(check: str, function, *args) -> Result:
+    """Run one stage; an exception is a failed check with its message, never the end of the run."""
     started = time.perf_counter()
     print(f"gpu_check: {check} ...", file=sys.stderr, flush=True)   # where a run cut short stopped
     try:
         result = function(*args)
-    except Exception as err:  # the table must come out whatever one step does
+    except Exception as err:  # the table must come out whatever one stage does
         result = Result(check, False, f"raised {type(err).__name__}: {err}".splitlines()[0][:300])
     print(f"gpu_check: {check} {result['passed']} in {time.perf_counter() - started:.0f} s", file=sys.stderr,
           flush=True)
@@ -256,7 +256,7 @@ def _header(xp) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="gpu_check.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=4.5, help="time budget for all steps (default 4.5)")
+    parser.add_argument("--minutes", type=float, default=4.5, help="time budget for all stages (default 4.5)")
     parser.add_argument("--no-suite", action="store_true", help="leave out the test suite")
     parser.add_argument("--no-bench", action="store_true", help="leave out the benchmark")
     parser.add_argument("--json", metavar="PATH", help="also write every result as JSON to PATH")
@@ -270,13 +270,13 @@ def main(argv=None) -> int:
     deadline = started + 60 * args.minutes
     correctness_deadline = deadline - (0 if args.no_bench else BENCH_RESERVE)
     suite = None if args.no_suite else start_suite()
-    results = [_step("nvrtc", compile_kernels, f"compute_{xp.cuda.Device().compute_capability}"),
-               _step("kernels", compare_kernels, xp),
-               _step("gradcheck", gradcheck, "cupy", correctness_deadline - 20)]
+    results = [_stage("nvrtc", compile_kernels, f"compute_{xp.cuda.Device().compute_capability}"),
+               _stage("kernels", compare_kernels, xp),
+               _stage("gradcheck", gradcheck, "cupy", correctness_deadline - 20)]
     if suite is not None:
-        results.append(_step("suite", finish_suite, suite, correctness_deadline, started))
+        results.append(_stage("suite", finish_suite, suite, correctness_deadline, started))
     if not args.no_bench:
-        results.append(_step("bench", benchmark, "cupy", deadline))
+        results.append(_stage("bench", benchmark, "cupy", deadline))
     table = format_table(_header(xp), results, time.perf_counter() - started)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(header=_header(xp), results=results), indent=1, default=str))
