@@ -6,7 +6,7 @@ Stages, within one time budget (``--minutes``, 4.5 by default):
     kernels    each cell's fused kernels against its NumPy lines, one step, float64, <= 1e-12
     gradcheck  the gradient check on CuPy in float64: the corner cases of every model, round robin
     suite      the test suite (python -m pytest) in a second process, started first: with a GPU
-               present its "cupy" cases run (backends, cells, every path of test_device_paths.py)
+               present its "cupy" cases run (backends, cells, every path of both test_device_paths.py)
     bench      minirnn against torch's CUDA RNNs (cuDNN, TF32 off) on the benchmark's grid and two
                larger layers, forward+backward then training steps, with the targets:
                fwd+bwd at H >= 1024 at >= 50% of cuBLAS's float32 matmul rate, <= 50 us per time
@@ -80,7 +80,7 @@ def compile_kernels(arch: str) -> Result:
     return Result("nvrtc", not failures, detail + "".join(f"; {f}" for f in failures))
 
 
-# -- 2. the fused kernels against the NumPy cells -------------------------------------------------
+# -- 2. the fused kernels against the gate math's NumPy lines-------------------------------------------
 def compare_kernels(xp) -> Result:
     errors = {name: fused.compare_cell(kind.gate_math, xp) for name, kind in CELL_KINDS.items()}
     worst = max(e for pair in errors.values() for e in pair.values())

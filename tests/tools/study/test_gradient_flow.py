@@ -17,7 +17,7 @@ from minirnn.tools import cli
 from minirnn.tools.study import gradient_flow
 from minirnn.tools.study.gradient_flow import Flow, make_model, probe_batch, state_gradient_norms
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = ROOT / "scripts" / "gradient_flow.py"
 
 

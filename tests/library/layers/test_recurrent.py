@@ -1,4 +1,6 @@
-"""Behaviour of RNN, LSTM and GRU beyond their gradients: the contract of forward and backward."""
+"""RNN, LSTM and GRU (minirnn/layers/recurrent.py): the contract of forward and backward, and
+outputs, final states and every gradient against torch.nn in float64 (skipped without torch).
+"""
 import sys
 import threading
 import warnings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 import minirnn
 from minirnn import GRU, LSTM, RNN
+
 
 CLASSES = [RNN, LSTM, GRU]
 
@@ -232,19 +235,6 @@ def test_astype_and_to_keep_the_function():
     np.testing.assert_allclose(out64, out32, atol=1e-6)
 
 
-@pytest.mark.parametrize("cls", CLASSES)
-def test_single_steps_give_what_the_sequence_gives(cls, rng):
-    cell_cls = {RNN: minirnn.RNNCell, LSTM: minirnn.LSTMCell, GRU: minirnn.GRUCell}[cls]
-    sequence, step = make(cls), cell_cls(3, 4, dtype="float64", seed=9)
-    step.load_state_dict({k[:-3]: v for k, v in sequence.state_dict().items()})
-    x = rng.standard_normal((5, 2, 3))
-    out, _ = sequence(x)
-    state = None
-    for t in range(5):
-        state = step(x[t], state)
-        np.testing.assert_allclose(first_state(state), out[t], rtol=0, atol=1e-14)
-
-
 def test_an_evaluation_between_forward_and_backward_changes_no_gradient(rng):
     x, other = rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 2, 3))
     model = make(LSTM, num_layers=2)
@@ -315,23 +305,6 @@ def test_an_unbatched_sequence_gives_what_a_batch_of_one_gives(cls, options, rng
         np.testing.assert_array_equal(unbatched.grads[name], batched.grads[name])
 
 
-@pytest.mark.parametrize("cls", [minirnn.RNNCell, minirnn.LSTMCell, minirnn.GRUCell])
-def test_an_unbatched_step_gives_what_a_batch_of_one_gives(cls, rng):
-    unbatched, batched = cls(3, 4, dtype="float64", seed=0), cls(3, 4, dtype="float64", seed=0)
-    lstm = cls is minirnn.LSTMCell
-    x, h, c, g, gc = (rng.standard_normal(n) for n in (3, 4, 4, 4, 4))
-    out = unbatched(x, (h, c) if lstm else h)
-    dx, d_prev = unbatched.backward((g, gc) if lstm else g)
-    out_1 = batched(x[None], (h[None], c[None]) if lstm else h[None])
-    dx_1, d_prev_1 = batched.backward((g[None], gc[None]) if lstm else g[None])
-    assert dx.shape == (3,) and all(a.shape == (4,) for a in as_pair(out) + as_pair(d_prev))
-    np.testing.assert_array_equal(dx[None], dx_1)
-    for a, b in zip(as_pair(out) + as_pair(d_prev), as_pair(out_1) + as_pair(d_prev_1)):
-        np.testing.assert_array_equal(a[None], b)
-    for name in batched.grads:
-        np.testing.assert_array_equal(unbatched.grads[name], batched.grads[name])
-
-
 @pytest.mark.parametrize("cls", CLASSES)
 def test_dropout_with_one_layer_warns_that_it_does_nothing(cls):
     with pytest.warns(UserWarning, match=r"dropout=0.5 expects num_layers greater than 1, but got num_layers=1") \
@@ -368,3 +341,127 @@ def test_two_threads_running_one_model_get_the_single_threaded_outputs(cls, rng,
     for thread in threads:
         thread.join()
     assert len(wrong) == 200 and not any(wrong)
+
+
+TOL = 1e-10
+
+
+OPTIONS = [dict(num_layers=1), dict(num_layers=2, bidirectional=True), dict(num_layers=3, dropout=0.0),
+           dict(num_layers=2, bias=False, batch_first=True), dict(num_layers=1, bidirectional=True)]
+
+
+def torch_pair(torch, cls, **kwargs):
+    ours = getattr(minirnn, cls)(3, 4, dtype="float64", seed=0, **kwargs)
+    theirs = getattr(torch.nn, cls)(3, 4, **kwargs)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    return ours, theirs
+
+
+def close(ours, theirs):
+    np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("options", OPTIONS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("layout", ["full", "packed", "unbatched"])
+def test_sequence_models_match_torch(torch, cls, options, layout):
+    packed = layout == "packed"
+    extra = [dict(nonlinearity="relu")] if cls == "RNN" else [{}]
+    for kwargs in [dict(options), *(dict(options, **e) for e in extra if e)]:
+        ours, theirs = torch_pair(torch, cls, **kwargs)
+        rng = np.random.default_rng(0)
+        T, B, H = 6, 3, 4
+        D, L = (2 if kwargs.get("bidirectional") else 1), kwargs["num_layers"]
+        batch_first = kwargs.get("batch_first", False)
+        x = rng.standard_normal((T, 3) if layout == "unbatched" else (B, T, 3) if batch_first else (T, B, 3))
+        state_shape = (L * D, H) if layout == "unbatched" else (L * D, B, H)
+        lstm = cls == "LSTM"
+        states = [rng.standard_normal(state_shape) for _ in range(2 if lstm else 1)]
+        lengths = np.array([6, 2, 4]) if packed else None
+        out, h_n = ours(x, tuple(states) if lstm else states[0], lengths=lengths)
+        g_out = rng.standard_normal(out.shape)
+        g_fin = [rng.standard_normal(state_shape) for _ in states]
+        dx, d_state0 = ours.backward(g_out, tuple(g_fin) if lstm else g_fin[0])
+
+        x_t = torch.tensor(x, requires_grad=True)
+        states_t = [torch.tensor(s, requires_grad=True) for s in states]
+        hx_t = tuple(states_t) if lstm else states_t[0]
+        if packed:
+            seq = torch.nn.utils.rnn.pack_padded_sequence(x_t, torch.tensor(lengths), batch_first=batch_first,
+                                                          enforce_sorted=False)
+            out_t, h_n_t = theirs(seq, hx_t)
+            out_t, _ = torch.nn.utils.rnn.pad_packed_sequence(out_t, batch_first=batch_first, total_length=T)
+        else:
+            out_t, h_n_t = theirs(x_t, hx_t)
+        finals_t = h_n_t if lstm else (h_n_t,)
+        loss = (out_t * torch.tensor(g_out)).sum() + sum((f * torch.tensor(g)).sum() for f, g in zip(finals_t, g_fin))
+        loss.backward()
+
+        close(out, out_t)
+        for a, b in zip(h_n if lstm else (h_n,), finals_t):
+            close(a, b)
+        close(dx, x_t.grad)
+        for a, b in zip(d_state0 if lstm else (d_state0,), states_t):
+            close(a, b.grad)
+        for name, param in theirs.named_parameters():
+            close(ours.grads[name], param.grad)
+
+
+def test_truncated_bptt_matches_torch_with_a_detach_between_chunks(torch):
+    ours, theirs = torch_pair(torch, "LSTM", num_layers=2)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((9, 2, 3))
+    g = rng.standard_normal((9, 2, 4))
+    state, state_t = None, None
+    for start in (0, 3, 6):
+        out, state = ours(x[start:start + 3], state)
+        ours.backward(g[start:start + 3])
+        out_t, state_t = theirs(torch.tensor(x[start:start + 3]), state_t)
+        (out_t * torch.tensor(g[start:start + 3])).sum().backward()
+        state_t = tuple(s.detach() for s in state_t)
+        close(out, out_t)
+    for name, param in theirs.named_parameters():
+        close(ours.grads[name], param.grad)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+def test_our_state_dict_loads_into_torch(torch, cls):
+    ours = getattr(minirnn, cls)(3, 4, num_layers=2, bidirectional=True, dtype="float64", seed=5)
+    theirs = getattr(torch.nn, cls)(3, 4, num_layers=2, bidirectional=True)
+    theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    x = np.random.default_rng(4).standard_normal((5, 2, 3))
+    close(ours(x)[0], theirs(torch.tensor(x))[0])
+
+
+@pytest.mark.parametrize("cls, given", [("RNN", "none"), ("GRU", "none"), ("LSTM", "none"), ("LSTM", "c0 only")])
+def test_a_missing_initial_state_is_zeros_as_in_torch(torch, cls, given):
+    ours, theirs = torch_pair(torch, cls, num_layers=2, bidirectional=True)
+    rng = np.random.default_rng(7)
+    x, c0 = rng.standard_normal((5, 3, 3)), rng.standard_normal((4, 3, 4))
+    g = rng.standard_normal((5, 3, 8))
+    hx = (None, c0) if given == "c0 only" else None
+    out, _ = ours(x, hx)
+    dx, d_state0 = ours.backward(g)
+    x_t, c0_t = torch.tensor(x, requires_grad=True), torch.tensor(c0, requires_grad=True)
+    hx_t = (torch.zeros(4, 3, 4), c0_t) if given == "c0 only" else None
+    out_t, _ = theirs(x_t, hx_t)
+    (out_t * torch.tensor(g)).sum().backward()
+    close(out, out_t)
+    close(dx, x_t.grad)
+    if given == "c0 only":
+        close(d_state0[1], c0_t.grad)
+    for name, param in theirs.named_parameters():
+        close(ours.grads[name], param.grad)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_dropout_warns_where_torch_warns(torch, cls, num_layers):
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        getattr(minirnn, cls)(3, 4, num_layers=num_layers, dropout=0.5)
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        getattr(torch.nn, cls)(3, 4, num_layers=num_layers, dropout=0.5)
+    assert [w.category for w in ours] == [w.category for w in theirs] == [UserWarning] * (num_layers == 1)
+    assert all("num_layers greater than 1" in str(w.message) for w in ours + theirs)

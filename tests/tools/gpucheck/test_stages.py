@@ -18,7 +18,7 @@ from minirnn.gates import GRU_GATE_MATH, LSTM_GATE_MATH
 from minirnn.tools.gpucheck import fused
 from minirnn.tools.gpucheck import stages as steps
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.skipif(minirnn.gpu_available(), reason="a GPU is present")

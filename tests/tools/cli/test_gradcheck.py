@@ -1,6 +1,8 @@
-"""`minirnn gradcheck --cell FILE.py:NAME`: a learner's own cell, checked step by step against finite
-differences and against minirnn's cell of the same kind; a file or name that cannot be used is one line."""
-import dataclasses
+"""`minirnn gradcheck` and scripts/gradcheck.py: a row per case and exit 0, exit 1 when a gradient is
+wrong; with --cell FILE.py:NAME, a learner's own cell checked step by step against finite differences
+and against minirnn's cell of the same kind, and a file or name that cannot be used is one line;
+and the LSTM exercise page (docs/exercise_lstm_backward.md), whose commands and printouts it runs.
+"""
 import inspect
 import re
 import textwrap
@@ -9,14 +11,44 @@ from pathlib import Path
 import pytest
 
 import minirnn.reference.lstm
-from minirnn.cell_kinds import CELL_KINDS
-from minirnn.gates import LSTM_GATE_MATH
-from minirnn.gradcheck import check_cell
 from minirnn.tools.cli import main
+
+
+def test_the_command_prints_a_row_per_case_and_exits_zero(capsys):
+    from minirnn.tools.cli import main
+    assert main(["gradcheck", "--model", "lstm", "--model", "charloop", "--cases", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.count(" ok\n") == 4 and "4 passed, 0 failed" in out
+
+
+def test_the_script_exits_non_zero_when_a_gradient_is_wrong(tmp_path):
+    """scripts/gradcheck.py run as a program, with the tanh gate math's backward made 1% wrong."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[3]
+    sabotage = tmp_path / "sitecustomize.py"
+    sabotage.write_text(
+        "import dataclasses\n"
+        "from minirnn.gates import rnn\n"
+        "real = rnn.RNN_TANH_GATE_MATH.backward\n"
+        "def wrong(*args):\n"
+        "    real(*args)\n"
+        "    args[6][...] *= 1.01\n"
+        "object.__setattr__(rnn.RNN_TANH_GATE_MATH, 'backward', wrong)\n")
+    env = {"PYTHONPATH": f"{tmp_path}:{root}", "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, str(root / "scripts" / "gradcheck.py"), "--model", "rnncell",
+                             "--cases", "2"], capture_output=True, text=True, env=env)
+    assert result.returncode == 1, result.stderr
+    assert "FAIL" in result.stdout and "1 passed, 1 failed" in result.stdout   # the tanh case fails, relu passes
+
 
 # A learner's LSTM as a step pair: the reference implementation's file, as a learner would copy it out of the package.
 LSTM_STEP = inspect.getsource(minirnn.reference.lstm).replace("from .", "from minirnn.reference.")
+
+
 RIGHT_F, WRONG_F = "da_f = df * f * (1 - f)", "da_f = df * f"   # sigma' forgotten
+
 
 # The same mistake in gate math, the fast path's interface, where the gates hold their activations.
 WRONG_F_GATE_MATH = textwrap.dedent('''
@@ -32,6 +64,7 @@ WRONG_F_GATE_MATH = textwrap.dedent('''
 
     MY_LSTM = dataclasses.replace(LSTM_GATE_MATH, backward=backward)
 ''')
+
 
 # A tanh RNN written against the GateMath interface by a learner.
 RNN_GATE_MATH = textwrap.dedent('''
@@ -82,32 +115,6 @@ def test_a_right_cell_written_to_the_gate_math_interface_passes(tmp_path, capsys
     assert "the gate math MY_RNN, one step at a time" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("kind", CELL_KINDS)
-def test_minirnns_own_gate_math_passes(kind):
-    report = check_cell(CELL_KINDS[kind].gate_math)
-    assert report.passed, report.format()
-    assert all(g.vs_minirnn is not None for g in report.gradients)
-
-
-def test_a_cell_of_a_kind_minirnn_lacks_is_checked_by_finite_differences_alone():
-    report = check_cell(dataclasses.replace(LSTM_GATE_MATH, name="peephole"))
-    assert report.passed and not report.forward and all(g.vs_minirnn is None for g in report.gradients)
-    assert "only finite differences check it" in str(report)
-
-
-def test_the_reference_implementations_step_pairs_are_checked_in_place(kind="lstm"):
-    """A file inside the package is imported by its module name, so its relative imports work."""
-    report = check_cell(f"{Path(minirnn.reference.lstm.__file__)}:lstm_step")
-    assert report.passed and report.cell.kind.name == "lstm"
-
-
-def test_a_step_pair_of_functions_can_be_checked_from_code():
-    namespace = {}
-    exec(LSTM_STEP, namespace)
-    report = check_cell((namespace["lstm_step_forward"], namespace["lstm_step_backward"]))
-    assert report.passed and report.cell.kind.name == "lstm"
-
-
 # -- a wrong backward is found where it is made ----------------------------------------------------
 @pytest.mark.parametrize("source, name", [(wrong_f(), "lstm_step"), (WRONG_F_GATE_MATH, "MY_LSTM")],
                          ids=["step pair", "gate math"])
@@ -120,14 +127,6 @@ def test_a_wrong_forget_gate_derivative_is_reported_on_the_f_block_of_dW_hh(tmp_
     assert [r.split()[:2] for r in step_rows] == [["step", "1"], ["step", "2"], ["step", "3"]]
     assert all(" f block, " in r and r.endswith("FAIL") for r in step_rows)
     assert out.rstrip().endswith("FAILED: dW_ih, dW_hh, db_ih, db_hh, dx, dh_prev")
-
-
-def test_each_step_is_checked_on_its_own_so_an_error_stays_where_it_is_made(tmp_path):
-    """Through BPTT the wrong dh_prev would spoil every earlier step's dc; checked apart, dc_prev is right."""
-    report = check_cell(write(tmp_path, wrong_f()) + ":lstm_step")
-    gradients = {g.name: g for g in report.gradients}
-    assert not gradients["dW_hh"].passed and gradients["dc_prev"].passed
-    assert all(place.startswith("f block") for place in gradients["dW_hh"].places)
 
 
 def test_a_forward_that_is_not_minirnns_cell_is_reported_as_such(tmp_path, capsys):
@@ -146,7 +145,11 @@ def test_a_forward_that_is_not_minirnns_cell_is_reported_as_such(tmp_path, capsy
 # -- what cannot be checked is one line and exit 2 ---------------------------------------------------
 NOT_WRITTEN = LSTM_STEP.replace("    dh, dc_next = d_next_state\n",
                                 "    raise NotImplementedError('write the backward')\n")
+
+
 THREE_GATES = LSTM_STEP.replace("np.split(a, 4", "np.split(a, 3")
+
+
 DX_TRANSPOSED = LSTM_STEP.replace("dx = da @ W_ih ", "dx = (da @ W_ih).T ")
 
 
@@ -208,7 +211,7 @@ def test_flags_that_do_not_go_together_are_refused(capsys, args, message):
 
 
 # -- the exercise page: its quote, its commands and its printouts ----------------------------------
-PAGE = Path(__file__).resolve().parents[2] / "docs" / "exercise_lstm_backward.md"
+PAGE = Path(__file__).resolve().parents[3] / "docs" / "exercise_lstm_backward.md"
 
 
 def page_block(language, containing):

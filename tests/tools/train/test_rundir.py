@@ -18,7 +18,7 @@ from minirnn.tools.train import rundir
 from minirnn.tools.train.rundir import RunDirectory
 from minirnn.tools.train.trainer import TrainConfig, Trainer, train
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

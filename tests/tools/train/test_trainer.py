@@ -21,7 +21,7 @@ from minirnn.tools import cli
 from minirnn.tools.train import terminal
 from minirnn.tools.train.trainer import TrainConfig, train
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 WORDS = "def class return self import for while if else elif try except with lambda yield pass".split()
 TINY = ["--emb", "8", "--hidden", "16", "--batch", "4", "--bptt", "16", "--no-progress"]
 

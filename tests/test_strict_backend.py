@@ -54,7 +54,7 @@ def test_every_copy_to_the_host_is_recorded_with_its_line(device_array):
         device_array.get()
         device_array[device_array > 2]
     assert [t.kind for t in transfers] == ["float()", "int()", "bool()", ".item()", ".get()", "boolean mask"]
-    assert all(t.where.startswith("tests/library/test_strict_backend.py:") for t in transfers)
+    assert all(t.where.startswith("tests/test_strict_backend.py:") for t in transfers)
 
 
 def test_results_stay_on_the_device(device_array):

@@ -14,7 +14,7 @@ from minirnn.tools import cli
 from minirnn.tools.study import explain
 from minirnn.tools.study.explain import build_model, record, watch
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SIZES = [dict(input_size=3, hidden_size=4, emb=5, vocab_size=7),
          dict(input_size=6, hidden_size=9, emb=4, vocab_size=11)]
 

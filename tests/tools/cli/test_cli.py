@@ -19,7 +19,7 @@ from minirnn.models import CharRNN
 from minirnn.tools import cli
 from minirnn.tools.cli import output
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
