@@ -25,7 +25,7 @@ import inspect
 from dataclasses import dataclass, field
 
 from . import reference
-from .gates import GRU_GATE_MATH, LSTM_GATE_MATH, RNN_RELU_GATE_MATH, RNN_TANH_GATE_MATH, GateMath
+from .gates import GRU_GATE_MATH, LSTM_GATE_MATH, RNN_GATE_MATH, RNN_RELU_GATE_MATH, RNN_TANH_GATE_MATH, GateMath
 from .layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 
 
@@ -80,13 +80,18 @@ class CellKind:
         return f"minirnn.{self.cell.__name__}" + (f"({options})" if options else "")
 
 
+def _nonlinearity(gate_math: GateMath) -> dict:
+    """The option that makes RNN and RNNCell run ``gate_math``: its key in RNN_GATE_MATH."""
+    return dict(nonlinearity=next(key for key, value in RNN_GATE_MATH.items() if value is gate_math))
+
+
 CELL_KINDS = {kind.name: kind for kind in (
     CellKind("a tanh RNN", "RNN (tanh)", RNN_TANH_GATE_MATH,
              (reference.rnn_tanh_step_forward, reference.rnn_tanh_step_backward),
-             (reference.rnn_forward, reference.rnn_backward), RNN, RNNCell, dict(nonlinearity="tanh")),
+             (reference.rnn_forward, reference.rnn_backward), RNN, RNNCell, _nonlinearity(RNN_TANH_GATE_MATH)),
     CellKind("a ReLU RNN", "RNN (relu)", RNN_RELU_GATE_MATH,
              (reference.rnn_relu_step_forward, reference.rnn_relu_step_backward),
-             (reference.rnn_forward, reference.rnn_backward), RNN, RNNCell, dict(nonlinearity="relu")),
+             (reference.rnn_forward, reference.rnn_backward), RNN, RNNCell, _nonlinearity(RNN_RELU_GATE_MATH)),
     CellKind("an LSTM", "LSTM", LSTM_GATE_MATH, (reference.lstm_step_forward, reference.lstm_step_backward),
              (reference.lstm_forward, reference.lstm_backward), LSTM, LSTMCell),
     CellKind("a GRU", "GRU", GRU_GATE_MATH, (reference.gru_step_forward, reference.gru_step_backward),

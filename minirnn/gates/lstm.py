@@ -80,9 +80,9 @@ def lstm_prepare_backward(gates, states, saved, prepared, d_gates, d_hh):
     dh_dc *= o                                         # dh_t/dc_t = o (1 - tanh^2 c_t)
 
 
-def lstm_backward(d_state, gates, prev, out, saved, dh_dc, d_gates, d_hh, scratch):
+def lstm_backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch):
     xp = backend.array_module(gates)
-    (dh, dc), (work,) = d_state, scratch
+    (dh, dc), dh_dc, (work,) = d_state, prepared, scratch
     B, H = dh.shape
     f = gates[:, H:2 * H]
     xp.multiply(dh, dh_dc, out=work)

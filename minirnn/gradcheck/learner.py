@@ -199,8 +199,8 @@ def _checked_backward(backward, name: str, files: set, state_names: tuple):
         if not (isinstance(result, tuple) and len(result) == 3):
             raise TypeError(f"{name} must return (dx, d_state, grads), got {describe(result)}")
         dx, d_state, grads = result
-        B, H = d_next_state[0].shape
-        _expect_array(f"{name}'s dx", dx, (B, params["weight_ih"].shape[1]))
+        (B, H), (weight_ih, *_) = d_next_state[0].shape, (params[k] for k in CELL_PARAM_NAMES if k in params)
+        _expect_array(f"{name}'s dx", dx, (B, weight_ih.shape[1]))             # x is (B, I), W_ih (G*H, I)
         d_state = _expect_state(f"{name}'s d_state", d_state, (B, H), tuple(f"d{s}_prev" for s in state_names))
         if not isinstance(grads, dict) or set(grads) != set(params):
             got = sorted(grads) if isinstance(grads, dict) else describe(grads)

@@ -313,6 +313,9 @@ class LSTM(Recurrent):
         super().__init__(LSTM_GATE_MATH, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed, proj_size)
 
+    def config(self) -> dict:
+        return dict(super().config(), proj_size=0)     # every argument of the constructor, as a checkpoint keeps it
+
 
 class GRU(Recurrent):
     """GRU with torch's equations and gate order (r, z, n).

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 import minirnn
-from minirnn.core.module import Module
-from minirnn.models import CharLoopModel, CharRNN
+from minirnn.core.module import Module, ParamShape, shapes_only
+from minirnn.models import MODELS, CharLoopModel, CharRNN, build_model
 
 
 def assert_same_params(model, state):
@@ -150,3 +150,17 @@ def test_evaluating_restores_the_mode_when_the_block_raises():
     with pytest.raises(ValueError), model.evaluating():
         raise ValueError("inside")
     assert model.training and model.rnn.training
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_model_built_for_its_shapes_alone_has_a_real_ones_names_shapes_and_dtypes(name):
+    sizes = {"charloop": dict(vocab_size=5, n_fac=3, n_hidden=4), "charrnn": dict(vocab_size=5, emb=3, hidden=4,
+                                                                                  layers=2)}
+    config = dict(sizes.get(name, dict(input_size=3, hidden_size=4)), dtype="float64")
+    with shapes_only():
+        shapes = build_model(name, **config)
+    real = build_model(name, **config)
+    assert all(isinstance(value, ParamShape) for value in shapes.params.values())
+    assert {k: (tuple(v.shape), v.dtype) for k, v in shapes.params.items()} == \
+        {k: (v.shape, v.dtype) for k, v in real.params.items()}
+    assert all(isinstance(value, np.ndarray) for value in real.params.values())   # outside, values again

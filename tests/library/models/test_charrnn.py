@@ -2,6 +2,7 @@
 import numpy
 import pytest
 
+from minirnn.core.param_names import layer_param_names
 from minirnn.models import CharRNN
 
 T, B, V = 4, 3, 7
@@ -100,7 +101,7 @@ def test_parameter_names_follow_torch():
     model = CharRNN(V, emb=3, hidden=4, layers=2, cell="lstm", seed=0)
     assert sorted(model.params) == sorted(
         ["embedding.weight", "head.weight", "head.bias"]
-        + [f"rnn.{kind}_l{k}" for k in range(2) for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")])
+        + [f"rnn.{name}" for k in range(2) for name in layer_param_names(k, 0)])
     assert model.params["rnn.weight_ih_l0"].shape == (16, 3) and model.params["head.weight"].shape == (V, 4)
 
 
