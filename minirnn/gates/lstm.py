@@ -97,6 +97,6 @@ def lstm_backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scr
 
 # saved: tanh(c_t); prepared: dh_t/dc_t; scratch: one (B, H) buffer, for i g forward and the dL/dc term backward.
 LSTM_GATE_MATH = GateMath("lstm", gates=("i", "f", "g", "o"), state_names=("h", "c"), n_saved=1,
-                          scratch_widths=(1,), shares_gate_grads=True, forward=lstm_forward, prepare_backward=lstm_prepare_backward,
-                          n_prepared=1, backward=lstm_backward, gpu_forward=kernels.lstm_forward,
-                          gpu_backward=kernels.lstm_backward)
+                          scratch_widths=(1,), shares_gate_grads=True, forward=lstm_forward,
+                          prepare_backward=lstm_prepare_backward, n_prepared=1, backward=lstm_backward,
+                          gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)

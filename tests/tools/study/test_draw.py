@@ -177,7 +177,8 @@ def test_the_bptt_arrows_carry_torchs_norms(drawn, torch, name):
     kind = "lstm" if name == "charrnn" else name
     prefix = "rnn." if name == "charrnn" else ""
     cell = {"lstm": torch.nn.LSTMCell, "gru": torch.nn.GRUCell}[kind](p[f"{prefix}weight_ih_l0"].shape[1], 5).double()
-    cell.load_state_dict({key: p[prefix + in_layer] for key, in_layer in zip(CELL_PARAM_NAMES, layer_param_names(0, 0))})
+    cell.load_state_dict({key: p[prefix + in_layer]
+                          for key, in_layer in zip(CELL_PARAM_NAMES, layer_param_names(0, 0))})
     x = p["embedding.weight"][torch.tensor(inputs)] if name == "charrnn" else torch.tensor(inputs)
     # states[t]: what step t+1 is given, a copy of step t's state whose gradient is what step t+1 sends back.
     states = [[torch.zeros(B, 5, requires_grad=True) for _ in range(2 if kind == "lstm" else 1)]]
