@@ -14,10 +14,12 @@ backwards of several threads add into the one ``grads``, under the model's lock.
 """
 from __future__ import annotations
 
+import contextvars
 import threading
 import weakref
 from collections.abc import Mapping
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy
 
@@ -25,6 +27,27 @@ from . import backend, validate
 from .grad_mode import is_grad_enabled
 
 DTYPES = ("float32", "float64")
+_SHAPES_ONLY = contextvars.ContextVar("minirnn_shapes_only", default=False)
+
+
+class ParamShape(NamedTuple):
+    """A parameter's shape and dtype, without its values: what a model built in :func:`shapes_only` holds."""
+    shape: tuple
+    dtype: numpy.dtype
+
+
+@contextmanager
+def shapes_only():
+    """``with shapes_only():`` models built inside hold no values: each parameter (and its gradient)
+    is a :class:`ParamShape`, which costs nothing at any size. The constructors validate their arguments
+    as always, so what a config implies (its parameters' names and shapes) is known before a model
+    that large is built; minirnn.checkpoint reads it so. Such a model is for its shapes alone: it
+    cannot run."""
+    token = _SHAPES_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _SHAPES_ONLY.reset(token)
 
 # A NumPy array carries no gradient (torch's Parameter.grad does), so each module records here the
 # parameter arrays it holds: an optimizer given bare arrays (a dict, named_parameters()) finds each
@@ -121,7 +144,8 @@ class Module:
     def add_param(self, name: str, value) -> None:
         """Register a parameter (already on this model's backend and dtype) and a zero gradient for it."""
         self._params[name] = value
-        self._grads[name] = self._allocated(value.shape, lambda: self.xp.zeros_like(value))
+        self._grads[name] = value if _SHAPES_ONLY.get() else \
+            self._allocated(value.shape, lambda: self.xp.zeros_like(value))
         _OWNERS[id(value)] = self
 
     def _local_state(self) -> None:
@@ -236,11 +260,15 @@ class Module:
 
     def init_uniform(self, bound: float, shape):
         """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
+        if _SHAPES_ONLY.get():
+            return ParamShape(tuple(shape), self.dtype)
         return self._allocated(shape, lambda: backend.uniform(self.rng, -bound, bound, shape, self.dtype,
                                                               self.backend))
 
     def init_normal(self, shape):
-        """Standard normal values on this model's backend and dtype (torch's Embedding init)."""
+        """N(0, 1) values on this model's backend and dtype (torch's Embedding init)."""
+        if _SHAPES_ONLY.get():
+            return ParamShape(tuple(shape), self.dtype)
         return self._allocated(shape, lambda: backend.normal(self.rng, shape, self.dtype, self.backend))
 
     def _allocated(self, shape, make):

@@ -11,7 +11,6 @@ from .cases import MODELS, Case, CaseResult, check_case, draw_cases, run_case
 from .cellcheck import CellReport, check_cell
 from .check import ATOL, EPS, RTOL, TensorReport, check_gradients
 from .isolated import CellFileReport, check_cell_file
-from .learner import KINDS
 
 __all__ = ["check_gradients", "TensorReport", "Case", "CaseResult", "check_case", "draw_cases", "run_case", "MODELS",
-           "EPS", "ATOL", "RTOL", "check_cell", "CellReport", "check_cell_file", "CellFileReport", "KINDS"]
+           "EPS", "ATOL", "RTOL", "check_cell", "CellReport", "check_cell_file", "CellFileReport"]

@@ -12,11 +12,12 @@ options. Exits with 1 if any tensor fails or a case stays all zero.
     minirnn gradcheck                       # every model, every option, about 15 seconds
     minirnn gradcheck --model lstm --cases 100 --verbose
 
-With --cell FILE.py:NAME it checks one cell of your own instead: a minirnn.gates.Cell named NAME,
-or the step pair NAME_forward / NAME_backward written like minirnn's twins. The kind of cell comes
-from --kind or from the name (lstm_step is an LSTM); see docs/exercise_lstm_backward.md. The file
-runs in a child process, stopped after --time-limit seconds: a check that does not finish with its
-report (a loop that never ends, an exit inside the cell's code) is an error, never a pass.
+With --cell FILE.py:NAME it checks one cell of your own instead: a minirnn.gates.GateMath named NAME,
+or the step pair NAME_forward / NAME_backward written like minirnn's reference implementations
+(minirnn/reference/). The kind of cell comes from --kind or from the name (lstm_step is an LSTM);
+see docs/exercise_lstm_backward.md. The file runs in a child process, stopped after --time-limit
+seconds: a check that does not finish with its report (a loop that never ends, an exit inside the
+cell's code) is an error, never a pass.
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ import argparse
 import sys
 import time
 
+from minirnn.cell_kinds import CELL_KINDS
 from minirnn.core import backend, validate
-from minirnn.gradcheck import ATOL, EPS, KINDS, MODELS, RTOL, check_case, check_cell_file, draw_cases
+from minirnn.gradcheck import ATOL, EPS, MODELS, RTOL, check_case, check_cell_file, draw_cases
 from minirnn.gradcheck.isolated import DEFAULT_TIME_LIMIT
 
 # The cases are drawn before the first row: at 10-100 ms a case, this many per model already take
@@ -48,10 +50,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true",
                         help="one row per tensor instead of one per case (with --cell: one row per step)")
     parser.add_argument("--cell", metavar="FILE.py:NAME",
-                        help="check your own cell instead: a minirnn.gates.Cell NAME, or the step pair "
+                        help="check your own cell instead: a minirnn.gates.GateMath NAME, or the step pair "
                              "NAME_forward/NAME_backward")
-    parser.add_argument("--kind", choices=tuple(KINDS),
-                        help="with --cell: the kind of cell (default: from NAME's prefix, or the Cell's name)")
+    parser.add_argument("--kind", choices=tuple(CELL_KINDS),
+                        help="with --cell: the kind of cell (default: from NAME's prefix, or the gate math's name)")
     parser.add_argument("--time-limit", type=float, metavar="SECONDS",
                         help=f"with --cell: seconds the check may take, the file's import included (default "
                              f"{DEFAULT_TIME_LIMIT:g})")
