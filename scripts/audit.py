@@ -1267,18 +1267,18 @@ def cell_probes(shared: Shared):
     at_import = lambda code: good + "\n" + code + "\n"                                             # noqa: E731
     cell = textwrap.dedent('''
         import dataclasses
-        from minirnn.gates import LSTM_CELL
-        MY_LSTM = dataclasses.replace(LSTM_CELL, name="lstm")
-        THREE = dataclasses.replace(LSTM_CELL, n_gates=3)
+        from minirnn.gates import LSTM_GATE_MATH
+        MY_LSTM = dataclasses.replace(LSTM_GATE_MATH, name="lstm")
+        THREE = dataclasses.replace(LSTM_GATE_MATH, gates=("i", "f", "g"))
     ''')
     limit = ["--time-limit", "4"]
     cases = [   # (name, file's source or None, spec, extra flags, the statuses that are right)
         ("a right step pair", good, "cell.py:lstm_step", [], 0),
         ("a forget gate without (1 - f)", good.replace(right_f, "da_f = df * f"), "cell.py:lstm_step", [], 1),
-        ("a Cell", cell, "cell.py:MY_LSTM", [], 0),
-        ("a Cell with 3 gates for an LSTM", cell, "cell.py:THREE", [], 2),
+        ("the gate math of a cell", cell, "cell.py:MY_LSTM", [], 0),
+        ("the gate math of an LSTM with 3 gates", cell, "cell.py:THREE", [], 2),
         ("a syntax error", good + "\ndef broken(:\n", "cell.py:lstm_step", [], 2),
-        ("an import error", "import no_such_module\n" + good, "cell.py:lstm_step", [], 2),
+        ("an import error", at_import("import no_such_module"), "cell.py:lstm_step", [], 2),
         ("an endless loop at import", at_import("while True:\n    pass"), "cell.py:lstm_step", limit, 2),
         ("an endless loop in the step", in_step("while True:\n    pass"), "cell.py:lstm_step", limit, 2),
         ("an endless loop in the forward", good.replace("    h_prev, c_prev = state", "    h_prev, c_prev = state\n"
