@@ -270,6 +270,11 @@ def fifo(path: Path) -> Path:
     return path
 
 
+def made(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def link(path: Path, target: Path) -> Path:
     path.symlink_to(target)
     return path
@@ -505,12 +510,12 @@ def _checkpoint_probes(shared: Shared):
     damaged = shared.charloop.read_bytes()
     for name, make in [
             ("a FIFO", lambda p: fifo(p / "f.npz")), ("a directory", lambda p: p), ("/dev/zero", lambda p: "/dev/zero"),
-            ("an empty file", lambda p: (p / "e.npz").write_bytes(b"") or p / "e.npz"),
-            ("half a file", lambda p: (p / "h.npz").write_bytes(damaged[:len(damaged) // 2]) or p / "h.npz"),
-            ("a pickle", lambda p: (p / "p.npz").write_bytes(b"\x80\x04K\x01.") or p / "p.npz"),
+            ("an empty file", lambda p: made(p / "e.npz", b"")),
+            ("half a file", lambda p: made(p / "h.npz", damaged[:len(damaged) // 2])),
+            ("a pickle", lambda p: made(p / "p.npz", b"\x80\x04K\x01.")),
             ("a missing file", lambda p: p / "missing.npz"),
-            ("flipped bytes", lambda p: (p / "x.npz").write_bytes(damaged[:200] + bytes(b ^ 0xFF for b in damaged[200:260])
-                                                                  + damaged[260:]) or p / "x.npz")]:
+            ("flipped bytes", lambda p: made(p / "x.npz", damaged[:200] + bytes(b ^ 0xFF for b in damaged[200:260])
+                                            + damaged[260:]))]:
         yield Probe("api", f"checkpoint.load of {name}", load_refused(make))
 
 
@@ -614,8 +619,8 @@ def _data_and_sampling_probes(shared: Shared):
              ("read_text of a FIFO", lambda p: read_text(fifo(p / "f")), "regular"),
              ("read_text of a directory", lambda p: read_text(p), "regular"),
              ("read_text of /dev/zero", lambda p: read_text("/dev/zero"), "regular"),
-             ("read_text of an empty file", lambda p: read_text((p / "e").write_text("") or p / "e"), "empty"),
-             ("read_text of binary bytes", lambda p: read_text((p / "b").write_bytes(b"\xff\xfe\x00") or p / "b"), None),
+             ("read_text of an empty file", lambda p: read_text(made(p / "e", b"")), "empty"),
+             ("read_text of binary bytes", lambda p: read_text(made(p / "b", b"\xff\xfe\x00")), "UTF-8"),
              ("split at 0", lambda p: split(numpy.arange(10), 0), "val_fraction"),
              ("split at 1", lambda p: split(numpy.arange(10), 1), "val_fraction"),
              ("split at nan", lambda p: split(numpy.arange(10), float("nan")), "val_fraction"),
