@@ -148,10 +148,11 @@ class CharLoopModel(Module):
         # at a fraction of the work (a character model's V is far below T*B).
         pre_table, in_cache = linear_forward(p["e.weight"], p["l_in.weight"], p["l_in.bias"])  # l_in(e[c]) (V, H)
         inp_table, relu_cache = relu_forward(pre_table)                           # relu(l_in(e[c]))
-        inp, lookup_cache = embedding_forward(cs, inp_table)                      # inp_t (T, B, H)
+        workspace = self._workspaces.get("loop")
+        inp_buffer = buffer(workspace, "inp", (*cs.shape, self.n_hidden), self.dtype, xp)
+        inp, lookup_cache = embedding_forward(cs, inp_table, out=inp_buffer)      # inp_t (T, B, H)
         h0 = xp.zeros((cs.shape[1], self.n_hidden), dtype=self.dtype)            # h_0 = 0
-        hs, loop_cache = loop_forward(inp, p["l_hidden.weight"], p["l_hidden.bias"], h0,
-                                      self._workspaces.get("loop"))              # h_1 .. h_T
+        hs, loop_cache = loop_forward(inp, p["l_hidden.weight"], p["l_hidden.bias"], h0, workspace)  # h_1 .. h_T
         logits, out_cache = linear_forward(hs[-1], p["l_out.weight"], p["l_out.bias"])  # l_out(h_T)
         logp, logp_cache = log_softmax_forward(logits)
         self.save_cache((in_cache, relu_cache, lookup_cache, loop_cache, out_cache, logp_cache))

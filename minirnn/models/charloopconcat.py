@@ -144,10 +144,12 @@ class CharLoopConcatModel(Module):
             cs = cs.copy()   # the cache keeps cs for the backward: the caller may change theirs before it
         W_in = p["l_in.weight"]
         e_table, e_cache = linear_forward(p["e.weight"], W_in[:, H:], p["l_in.bias"])  # e[c] W_e^T + b (V, H)
-        e_proj, lookup_cache = embedding_forward(cs, e_table)                   # for each c_t (T, B, H)
+        workspace = self._workspaces.get("loop")
+        e_proj_buffer = buffer(workspace, "e_proj", (*cs.shape, H), self.dtype, xp)
+        e_proj, lookup_cache = embedding_forward(cs, e_table, out=e_proj_buffer)  # for each c_t (T, B, H)
         h0 = xp.zeros((cs.shape[1], H), dtype=self.dtype)                       # h_0 = 0
         hs, loop_cache = concat_loop_forward(e_proj, W_in[:, :H], p["l_hidden.weight"], p["l_hidden.bias"], h0,
-                                             self._workspaces.get("loop"))     # h_1 .. h_T
+                                             workspace)                        # h_1 .. h_T
         logits, out_cache = linear_forward(hs[-1], p["l_out.weight"], p["l_out.bias"])  # l_out(h_T)
         logp, logp_cache = log_softmax_forward(logits)
         self.save_cache((e_cache, lookup_cache, loop_cache, out_cache, logp_cache))
