@@ -84,7 +84,8 @@ def loop_backward(d_h_last, cache: LoopCache):
     T, B, H = sums.shape
     d_a = buffer(workspace, "d_a", (T, B, H), sums.dtype, xp)
     d_sums = buffer(workspace, "d_sums", (T, B, H), sums.dtype, xp)
-    # tanh'(a_t) = 1 - h_t^2 depends on the forward alone: taken for all steps in two calls.
+    # tanh'(a_t) = 1 - h_t^2 depends on the forward alone: taken for all steps in two calls, into the
+    # buffer that step t then turns into dL/da_t by multiplying it by dL/dh_t.
     xp.multiply(hs[1:], hs[1:], out=d_a)
     xp.subtract(1, d_a, out=d_a)
     d_h = d_h_last

@@ -84,7 +84,9 @@ def concat_loop_backward(d_h_last, cache: ConcatLoopCache):
     d_pre = buffer(workspace, "d_pre", (T, B, H), inps.dtype, xp)
     d_inp = buffer(workspace, "d_inp", (B, H), inps.dtype, xp)
     d_h_prev = buffer(workspace, "d_h_prev", (B, H), inps.dtype, xp)
-    # The local derivatives depend on the forward alone: taken for all steps at once.
+    weight_h = xp.ascontiguousarray(weight_h)              # l_in's first H columns, once per call: a plain matrix
+    # The local derivatives depend on the forward alone: taken for all steps at once, into the buffers
+    # that step t then turns into gradients by multiplying them by the gradient from above.
     xp.multiply(hs[1:], hs[1:], out=d_a)
     xp.subtract(1, d_a, out=d_a)                           # tanh'(a_t) = 1 - h_t^2
     xp.greater(inps, 0, out=d_pre)                         # relu' = 1 where inp_t > 0
