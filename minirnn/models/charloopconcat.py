@@ -160,19 +160,14 @@ class CharLoopConcatModel(Module):
     def backward(self, d_logp) -> None:
         """d_logp: (B, V), dL/d(log p). Adds every parameter's gradient into ``grads``."""
         e_cache, lookup_cache, loop_cache, out_cache, logp_cache = self.take_cache()
-        g, H = self.grads, self.n_hidden
-        d_logp = validate.float_array("d_logp", d_logp, (loop_cache.hs.shape[1], self.vocab_size),
-                                      self.xp, self.dtype)
+        xp = self.xp
+        d_logp = validate.float_array("d_logp", d_logp, (loop_cache.hs.shape[1], self.vocab_size), xp, self.dtype)
         d_logits = log_softmax_backward(d_logp, logp_cache)
-        d_h_last, d_w, d_b = linear_backward(d_logits, out_cache)
-        g["l_out.weight"] += d_w
-        g["l_out.bias"] += d_b
-        d_e_proj, d_w_h, d_w, d_b = concat_loop_backward(d_h_last, loop_cache)  # BPTT
-        g["l_hidden.weight"] += d_w
-        g["l_hidden.bias"] += d_b
+        d_h_last, d_w_out, d_b_out = linear_backward(d_logits, out_cache)
+        d_e_proj, d_w_h, d_w_hidden, d_b_hidden = concat_loop_backward(d_h_last, loop_cache)   # BPTT
         d_e_table = embedding_backward(d_e_proj, lookup_cache)  # each character's row sums its steps' gradients
-        d_e, d_w_e, d_b = linear_backward(d_e_table, e_cache)
-        g["l_in.weight"][:, :H] += d_w_h                       # the columns that read h_{t-1}
-        g["l_in.weight"][:, H:] += d_w_e                       # the columns that read e[c_t]
-        g["l_in.bias"] += d_b
-        g["e.weight"] += d_e
+        d_e, d_w_e, d_b_in = linear_backward(d_e_table, e_cache)
+        d_w_in = xp.concatenate([d_w_h, d_w_e], axis=1)        # l_in's columns read h_{t-1}, then e[c_t]
+        self.add_grads([("l_out.weight", d_w_out), ("l_out.bias", d_b_out), ("l_hidden.weight", d_w_hidden),
+                        ("l_hidden.bias", d_b_hidden), ("l_in.weight", d_w_in), ("l_in.bias", d_b_in),
+                        ("e.weight", d_e)])

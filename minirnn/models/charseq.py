@@ -109,17 +109,15 @@ class CharSeqRNN(Module):
         a run that hands the state on from batch to batch drops: that cuts the gradient there.
         """
         e_cache, out_cache, logp_cache = self.take_cache()
-        g = self.grads
         d_logp = validate.float_array("d_logp", d_logp, logp_cache.shape, self.xp, self.dtype)
         d_logits = log_softmax_backward(d_logp, logp_cache)
-        d_read, d_w, d_b = linear_backward(d_logits, out_cache)
-        g["l_out.weight"] += d_w
-        g["l_out.bias"] += d_b
+        d_read, d_w_out, d_b_out = linear_backward(d_logits, out_cache)
         if self.every_step:
             d_x, d_state0 = self.rnn.backward(d_read, d_state)            # BPTT through the batch
         else:   # the last output is the top layer's final h: its gradient joins that of the state
             d_x, d_state0 = self.rnn.backward(None, self._top_h_gradient(d_read, d_state))
-        g["e.weight"] += embedding_backward(d_x, e_cache)
+        self.add_grads([("l_out.weight", d_w_out), ("l_out.bias", d_b_out),
+                        ("e.weight", embedding_backward(d_x, e_cache))])
         return d_state0
 
     def _top_h_gradient(self, d_h_last, d_state):
