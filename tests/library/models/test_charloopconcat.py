@@ -62,6 +62,14 @@ def test_char_loop_concat_state_dict_has_the_notebook_shapes(torch):
         {k: v.shape for k, v in ours.state_dict().items()}
 
 
+def test_the_notebook_models_state_dict_loads_into_ours(torch):
+    theirs = notebook_char_loop_concat(torch)
+    ours = CharLoopConcatModel(V, F, H, dtype="float64", seed=2)
+    ours.load_state_dict({name: value.detach().numpy() for name, value in theirs.state_dict().items()})
+    cs = np.random.default_rng(2).integers(0, V, (6, 3))
+    close(ours(cs), theirs(*(torch.tensor(c) for c in cs)))
+
+
 def test_ids_outside_the_vocabulary_are_refused():
     with pytest.raises(ValueError, match=r"cs must hold ids in \[0, 9\), got 9"):
         CharLoopConcatModel(V, F, H, seed=0)(np.full((2, 2), 9))

@@ -92,6 +92,20 @@ def test_char_seq_rnn_matches_the_notebook_model(torch, row):
         close(ours.grads[name], param.grad)
 
 
+@pytest.mark.parametrize("row", ROWS)
+def test_the_notebook_models_state_dict_loads_into_ours(torch, row):
+    cell, num_layers, every_step = ROWS[row]
+    theirs = notebook_char_seq(torch, cell, num_layers, every_step).eval()
+    ours = CharSeqRNN(V, F, H, cell, num_layers, every_step=every_step, dtype="float64", seed=3).eval()
+    ours.load_state_dict({name: value.detach().numpy() for name, value in theirs.state_dict().items()})
+    cs = np.random.default_rng(3).integers(0, V, (6, 3))
+    logp, state = ours(cs)
+    logp_t, state_t = theirs(torch.tensor(cs), None)
+    close(logp, logp_t)
+    for mine, theirs_state in zip(as_tuple(state), as_tuple(state_t)):
+        close(mine, theirs_state)
+
+
 def test_identity_init_sets_weight_hh_as_the_notebook_does(torch):
     ours = CharSeqRNN(V, F, H, identity_init=True, seed=3)
     theirs = notebook_char_seq(torch, "rnn", 1, True)
