@@ -499,3 +499,28 @@ def step_decay(step: int, step_size: int, gamma: float = 0.1) -> float:
     """
     step, step_size = validate.positive_int("step", step), validate.positive_int("step_size", step_size)
     return validate.finite_number("gamma", gamma) ** ((step - 1) // step_size)
+
+
+def cosine_warm_restarts(step: int, cycle_steps: int, cycle_mult: int = 1, min_factor: float = 0.0) -> float:
+    """Cosine annealing with warm restarts (SGDR): torch's CosineAnnealingWarmRestarts as a factor.
+
+    step counts from 1 (the step about to be taken). The first cycle lasts ``cycle_steps`` steps
+    and each next one ``cycle_mult`` times as many as the one before (torch's T_0 and T_mult):
+    with a cycle of one epoch and cycle_mult 2, cycles of 1, 2, 4, 8, ... epochs. At the k-th step
+    of a cycle of n steps (k from 0) the factor is min + (1 - min) (1 + cos(pi k / n)) / 2, so
+    every cycle starts at 1 and falls towards min_factor (torch's eta_min / base rate). step,
+    cycle_steps and cycle_mult are integers >= 1 (torch's T_mult is an integer too), min_factor in [0, 1].
+    """
+    step = validate.positive_int("step", step)
+    cycle_steps = validate.positive_int("cycle_steps", cycle_steps)
+    cycle_mult = validate.positive_int("cycle_mult", cycle_mult)
+    if validate.finite_number("min_factor", min_factor) > 1:
+        raise ValueError(f"min_factor must be a number in [0, 1], got {min_factor!r}")
+    into_cycle = step - 1                                    # steps taken since the current cycle began
+    if cycle_mult == 1:
+        into_cycle %= cycle_steps
+    else:                                                    # cycles grow geometrically: a few passes at most
+        while into_cycle >= cycle_steps:
+            into_cycle -= cycle_steps
+            cycle_steps *= cycle_mult
+    return min_factor + (1 - min_factor) * (1 + math.cos(math.pi * into_cycle / cycle_steps)) / 2

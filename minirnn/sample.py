@@ -2,9 +2,11 @@
 
 Each step runs the model in evaluation mode inside ``no_grad()`` (no dropout, no
 backward cache) and restores its mode afterwards, so a generator paused between
-characters leaves the model as its owner set it. CharRNN reads the prime once and
-then carries its state, one step per new character; CharLoopModel, which has no
-state between calls, reads the last ``window`` characters again for every new one.
+characters leaves the model as its owner set it. CharRNN, and CharSeqRNN with a
+prediction at every step, read the prime once and then carry their state, one step
+per new character; CharLoopModel, CharLoopConcatModel and CharSeqRNN predicting after
+the last step only, which start from zeros at every call, read the last ``window``
+characters again for every new one.
 """
 from __future__ import annotations
 
@@ -16,10 +18,16 @@ import numpy
 from .core import backend, validate
 from .core.grad_mode import no_grad
 from .data import Vocab
-from .models import CharLoopModel, CharRNN
+from .models import CharLoopConcatModel, CharLoopModel, CharRNN, CharSeqRNN
 
 # The model's own distribution: what a character model learned, neither sharpened nor flattened.
 DEFAULT_TEMPERATURE = 1.0
+MODELS = (CharRNN, CharLoopModel, CharLoopConcatModel, CharSeqRNN)
+
+
+def _carries_state(model) -> bool:
+    """Whether the model predicts at every step and hands its state on (else it reads a window each time)."""
+    return isinstance(model, CharRNN) or isinstance(model, CharSeqRNN) and model.every_step
 
 
 def next_char_distribution(logits, temperature: float, top_k: int | None) -> numpy.ndarray:
@@ -56,8 +64,9 @@ def generate(model, vocab: Vocab, prime: str = "", length: int = 200, temperatur
     start from comes first, then ``length`` new ones. The generator keeps one
     state (or one window), never the text so far, so it can run without end.
     """
-    if not isinstance(model, (CharRNN, CharLoopModel)):
-        raise TypeError(f"model must be a CharRNN or CharLoopModel, got {type(model).__name__}")
+    if not isinstance(model, MODELS):
+        raise TypeError(f"model must be one of {', '.join(cls.__name__ for cls in MODELS)}, "
+                        f"got {type(model).__name__}")
     length = validate.non_negative_int("length", length)
     temperature = validate.finite_number("temperature", temperature)
     if top_k is not None:
@@ -77,7 +86,7 @@ def _draw(model, vocab: Vocab, ids: list, length: int, temperature: float, top_k
     if not ids:
         ids = [int(rng.integers(len(vocab)))]
         yield vocab.decode(ids)
-    if isinstance(model, CharRNN):
+    if _carries_state(model):       # logits, or CharSeqRNN's log p: the same softmax either way
         logits, state = _evaluate(model, xp.asarray(numpy.array(ids)[:, None]), None)   # read the prime: (T, 1)
         for _ in range(length):
             p = next_char_distribution(logits[-1, 0], temperature, top_k)
@@ -88,6 +97,8 @@ def _draw(model, vocab: Vocab, ids: list, length: int, temperature: float, top_k
         recent = collections.deque(ids[-window:], maxlen=window)
         for _ in range(length):
             logp = _evaluate(model, xp.asarray(numpy.array(recent)[:, None]))           # (1, V)
+            if isinstance(model, CharSeqRNN):
+                logp, _ = logp                                                           # its state is not needed
             p = next_char_distribution(logp[0], temperature, top_k)
             recent.append(int(rng.choice(len(p), p=p)))
             yield vocab.decode([recent[-1]])
@@ -103,13 +114,14 @@ def sample(model, vocab: Vocab, prime: str = "", length: int = 200, temperature:
            top_k: int | None = None, seed: int | None = None, window: int = 8) -> str:
     """Generate ``length`` characters after ``prime``; returns prime + the new characters.
 
-    model: CharRNN or CharLoopModel; vocab: the one it was trained with.
+    model: CharRNN, CharLoopModel, CharLoopConcatModel or CharSeqRNN; vocab: the one it was trained with.
     prime: text to start from (every character must be in the vocabulary); when
     empty, the first character is drawn uniformly from the vocabulary.
     temperature >= 0 (1: the model's own distribution; below 1 safer, above 1
     wilder; 0: always the most likely character); top_k: draw only from the k
     most likely characters (equal logits ranked by id); seed: for the draws;
-    window: CharLoopModel's window length (the last ``window`` characters are
-    read for each step). :func:`generate` yields the same characters one by one.
+    window: the window length of a model that reads one each time (CharLoopModel,
+    CharLoopConcatModel, CharSeqRNN with every_step=False): the last ``window``
+    characters are read for each step. :func:`generate` yields the same characters one by one.
     """
     return prime + "".join(generate(model, vocab, prime, length, temperature, top_k, seed, window))

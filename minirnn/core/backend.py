@@ -152,6 +152,11 @@ def to_backend(array, name: str):
     return namespace(name).array(array)
 
 
+# scatter_add sums each index's rows with one call per index when its run of rows holds at least this
+# many elements on average; shorter runs are summed together by one reduceat (measured on NumPy 2.4).
+LONG_RUN_ELEMENTS = 4096
+
+
 def scatter_add(target, indices, values) -> None:
     """``target[indices[k]] += values[k]`` with repeated indices summed (the embedding gradient).
 
@@ -164,9 +169,16 @@ def scatter_add(target, indices, values) -> None:
         if len(indices) == 0:
             return
         order = numpy.argsort(indices, kind="stable")
-        sorted_indices = indices[order]
-        run_starts = numpy.flatnonzero(numpy.r_[True, sorted_indices[1:] != sorted_indices[:-1]])
-        target[sorted_indices[run_starts]] += numpy.add.reduceat(values[order], run_starts, axis=0)
+        sorted_indices, sorted_values = indices[order], values[order]
+        bounds = numpy.flatnonzero(numpy.r_[True, sorted_indices[1:] != sorted_indices[:-1], True])
+        run_starts = bounds[:-1]
+        if len(run_starts) * LONG_RUN_ELEMENTS <= sorted_values.size:
+            # Few, long runs (a character vocabulary's ids in a large batch): one sum over each run's
+            # rows, a contiguous block, is 2-4x faster than reduceat, which walks each column down a run.
+            for start, end in zip(run_starts.tolist(), bounds[1:].tolist()):
+                target[sorted_indices[start]] += sorted_values[start:end].sum(axis=0)
+        else:
+            target[sorted_indices[run_starts]] += numpy.add.reduceat(sorted_values, run_starts, axis=0)
     else:
         array_module(target).add.at(target, indices, values)   # on CuPy, one kernel of atomic adds
 

@@ -136,6 +136,13 @@ def probability(name: str, value) -> float:
     return float(value)
 
 
+def boolean(name: str, value) -> bool:
+    """True or False (NumPy's bools too); 0, 1, "yes" and other stand-ins refused."""
+    if not isinstance(value, (bool, numpy.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def choice(name: str, value, options) -> str:
     """One of a fixed set of strings."""
     if value not in options:

@@ -35,7 +35,7 @@ from .check import check_gradients
 LOSSES = ("nll_loss", "cross_entropy")
 # Options left out of a case's label when they have these values.
 DEFAULTS = dict(layers=1, bidirectional=False, h0=False, chunks=1, lengths=False, dropout=0.0,
-                batch_first=False, bias=True, masked=False, T=None)
+                batch_first=False, bias=True, masked=False, T=None, every_step=True, identity_init=False)
 
 
 @dataclass
@@ -102,7 +102,7 @@ def draw_cases(model: str, count: int, seed: int = 0) -> list[Case]:
         return [Case(model, dict(B=int(rng.integers(1, 4)), I=int(rng.integers(1, 5)), H=int(rng.integers(1, 5)),
                                  h0=bool(k % 2 == 0), bias=bool(k % 3 != 2), **kinds[k % len(kinds)]))
                 for k in range(count)]
-    if model == "charloop":
+    if model in ("charloop", "charloopconcat"):
         return [Case(model, dict(T=int(rng.integers(1, 6)), B=int(rng.integers(1, 4)),
                                  V=int(rng.integers(2, 7)), n_fac=int(rng.integers(1, 5)),
                                  n_hidden=int(rng.integers(1, 5)))) for _ in range(count)]
@@ -112,6 +112,17 @@ def draw_cases(model: str, count: int, seed: int = 0) -> list[Case]:
                                  layers=int(rng.integers(1, 3)), cell=tuple(LAYERS)[k % len(LAYERS)],
                                  h0=bool(k % 2), dropout=0.5 if k % 4 == 3 else 0.0))
                 for k in range(count)]
+    if model == "charseq":
+        cases = []
+        for k in range(count):
+            cell, layers = tuple(LAYERS)[k % len(LAYERS)], int(rng.integers(1, 3))
+            cases.append(Case(model, dict(T=int(rng.integers(1, 6)), B=int(rng.integers(1, 4)),
+                                          V=int(rng.integers(2, 7)), n_fac=int(rng.integers(1, 4)),
+                                          n_hidden=int(rng.integers(1, 4)), cell=cell, layers=layers,
+                                          dropout=0.5 if layers > 1 and k % 4 >= 2 else 0.0,
+                                          every_step=k % 2 == 0, identity_init=cell == "rnn" and k % 4 == 3,
+                                          h0=k % 4 != 1)))
+        return cases
     if model in LOSSES:
         return [Case(model, dict(T=int(rng.integers(1, 4)) if k % 2 else None, B=int(rng.integers(1, 4)),
                                  V=int(rng.integers(2, 6)), masked=bool(k % 3 == 1)))
@@ -214,7 +225,7 @@ def _step_problem(case: Case, seed: int, name: str):
 
 def _charloop_problem(case: Case, seed: int, name: str):
     o = case.options
-    model = build_model("charloop", vocab_size=o["V"], n_fac=o["n_fac"], n_hidden=o["n_hidden"], dtype="float64",
+    model = build_model(case.model, vocab_size=o["V"], n_fac=o["n_fac"], n_hidden=o["n_hidden"], dtype="float64",
                         seed=seed).to(name)
     rng = numpy.random.default_rng(seed + 1)
     cs = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
@@ -259,6 +270,39 @@ def _charrnn_problem(case: Case, seed: int, name: str):
     return forward, grads, dict(model.params, **state0)
 
 
+def _charseq_problem(case: Case, seed: int, name: str):
+    """CharSeqRNN with a state handed in: L = sum(G_logp * log p) + sum(G_state * state_n)."""
+    o = case.options
+    model = build_model("charseq", vocab_size=o["V"], n_fac=o["n_fac"], n_hidden=o["n_hidden"], cell=o["cell"],
+                        num_layers=o["layers"], dropout=o["dropout"], every_step=o["every_step"],
+                        identity_init=o["identity_init"], dtype="float64", seed=seed).to(name).train()
+    rng = numpy.random.default_rng(seed + 1)
+    cs = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
+    n_states = len(model.rnn.gate_math.state_names)
+    shape = (o["layers"], o["B"], o["n_hidden"])
+    state0 = {f"state{k}": _normal(rng, shape, name) for k in range(n_states)} if o["h0"] else {}
+    logp_shape = (o["T"], o["B"], o["V"]) if o["every_step"] else (o["B"], o["V"])
+    g_logp = _normal(rng, logp_shape, name)
+    g_state = tuple(_normal(rng, shape, name) for _ in range(n_states))
+    rng_state = model.rng_state()
+
+    def pack(states):
+        return None if not states else states[0] if n_states == 1 else tuple(states)
+
+    def forward():
+        model.set_rng_state(rng_state)                      # the same dropout masks every time
+        logp, state = model(cs, pack(tuple(state0.values())))
+        states = state if n_states > 1 else (state,)
+        return float((logp * g_logp).sum()) + sum(float((a * g).sum()) for a, g in zip(states, g_state))
+
+    model.zero_grad()
+    forward()
+    d_state0 = model.backward(g_logp, pack(g_state))
+    d_states = d_state0 if n_states > 1 else (d_state0,)
+    grads = dict(model.grads, **{k: d for k, d in zip(state0, d_states)})
+    return forward, grads, dict(model.params, **state0)
+
+
 def _loss_problem(case: Case, seed: int, name: str):
     o = case.options
     rng = numpy.random.default_rng(seed + 1)
@@ -277,7 +321,8 @@ def _loss_problem(case: Case, seed: int, name: str):
 
 # Each model's problem: how it is built, fed and differentiated (models by their names in minirnn.models.MODELS).
 PROBLEMS = {**{name: _sequence_problem for name in LAYERS}, **{name: _step_problem for name in CELLS},
-            "charloop": _charloop_problem, "charrnn": _charrnn_problem, **{name: _loss_problem for name in LOSSES}}
+            "charloop": _charloop_problem, "charloopconcat": _charloop_problem, "charrnn": _charrnn_problem,
+            "charseq": _charseq_problem, **{name: _loss_problem for name in LOSSES}}
 MODELS = tuple(PROBLEMS)
 
 

@@ -9,7 +9,6 @@ Their reference implementations, written plainly, are in minirnn/reference/ (seq
 from __future__ import annotations
 
 import math
-import threading
 import warnings
 from typing import Any, NamedTuple
 
@@ -19,6 +18,7 @@ from ..core import backend, validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
 from ..core.param_names import DIRECTION_SUFFIXES, layer_param_names, layer_param_shapes
+from ..core.workspace import Workspaces
 from ..gates import GRU_GATE_MATH, LSTM_GATE_MATH, RNN_GATE_MATH
 from .unroll import layer_backward, layer_forward
 
@@ -85,7 +85,7 @@ class Recurrent(Module):
             warnings.warn(f"dropout acts between stacked layers (after all but the last), so dropout={dropout} "
                           f"expects num_layers greater than 1, but got num_layers={num_layers}: it does nothing",
                           UserWarning, stacklevel=3)
-        self._workspaces: dict[int, dict] = {}   # thread -> buffers reused by its forwards (see _workspace)
+        self._workspaces = Workspaces()   # buffers reused by the forwards (see _workspace)
         self.directions = DIRECTION_SUFFIXES if self.bidirectional else DIRECTION_SUFFIXES[:1]
         bound = 1.0 / math.sqrt(self.hidden_size)
         sizes = (gate_math.n_gates, self.input_size, self.hidden_size, self.num_layers)
@@ -97,21 +97,9 @@ class Recurrent(Module):
                 self.leave_out_param(name, "bias=False")
 
     def _workspace(self, layer: int, direction: int) -> dict:
-        """The buffers of one layer and direction, reused from one forward to the next.
-
-        Each thread has its own, so that two threads running this model never write
-        into one array; the buffers of threads that have ended are dropped when a new
-        thread comes. A forward under no_grad() gets buffers of its own, so that
-        evaluating between a training forward and its backward cannot overwrite what
-        that backward reads.
-        """
-        thread = threading.current_thread().ident
-        if thread not in self._workspaces:
-            alive = {t.ident for t in threading.enumerate()}
-            for ended in [ident for ident in list(self._workspaces) if ident not in alive]:
-                self._workspaces.pop(ended, None)
-        by_layer = self._workspaces.setdefault(thread, {})
-        return by_layer.setdefault((layer, direction, is_grad_enabled()), {})
+        """The buffers of one layer and direction, reused from one forward to the next
+        (per thread and grad mode: see minirnn/core/workspace.py)."""
+        return self._workspaces.get((layer, direction))
 
     def release_buffers(self) -> None:
         """Free the work arrays kept between calls; the next forward makes them again."""

@@ -1,20 +1,24 @@
 """Complete models built from the layers, and the table of every model minirnn builds by name.
 
 MODELS names each model a caller can build: the sequence layer and the one-step cell of each cell
-kind (minirnn.cell_kinds), the article's CharLoopModel and the CharRNN language model. A new model
-joins it with one line. :func:`build_model` builds one from its constructor's arguments; every part
-of minirnn that builds a model by name (training, checkpoints, explain, gradient flow, the benchmark,
-the gradient check) calls it.
+kind (minirnn.cell_kinds), the article's CharLoopModel, the course notebook's CharLoopConcatModel and
+CharSeqRNN, and the CharRNN language model. A new model joins it with one line. :func:`build_model`
+builds one from its constructor's arguments; every part of minirnn that builds a model by name
+(training, checkpoints, explain, gradient flow, the benchmark, the gradient check) calls it.
 """
 from ..cell_kinds import CELLS, LAYERS
 from ..core import validate
 from .charloop import CharLoopModel
+from .charloopconcat import CharLoopConcatModel
 from .charrnn import CharRNN
+from .charseq import CharSeqRNN
 
 MODELS = {
     **LAYERS,                      # "rnn", "lstm", "gru": minirnn.RNN, LSTM, GRU
     **CELLS,                       # "rnncell", "lstmcell", "grucell": one time step of each
     "charloop": CharLoopModel,     # the article's character model
+    "charloopconcat": CharLoopConcatModel,   # the course's loop with the state concatenated to the input
+    "charseq": CharSeqRNN,         # the course's embedding -> RNN or LSTM -> l_out, stateful
     "charrnn": CharRNN,            # embedding -> RNN, LSTM or GRU -> linear head at every step
 }
 
@@ -27,4 +31,4 @@ def build_model(name: str, **config):
     return MODELS[validate.choice("model", name, tuple(MODELS))](**config)
 
 
-__all__ = ["CharLoopModel", "CharRNN", "MODELS", "build_model"]
+__all__ = ["CharLoopModel", "CharLoopConcatModel", "CharSeqRNN", "CharRNN", "MODELS", "build_model"]

@@ -4,13 +4,16 @@ from __future__ import annotations
 from ..core import backend
 
 
-def embedding_forward(ids, weight):
+def embedding_forward(ids, weight, out=None):
     """out[...] = weight[ids[...]].
 
-    ids: int array of any shape, weight: (vocab, dim). Returns out (*ids.shape, dim)
-    and the cache for :func:`embedding_backward`.
+    ids: int array of any shape, weight: (vocab, dim); out: an array of the output's shape and
+    weight's dtype to write into (a buffer kept between calls), or None for a new one.
+    Returns out (*ids.shape, dim) and the cache for :func:`embedding_backward`.
     """
-    return weight[ids], (ids, weight.shape)
+    if out is None:
+        return weight[ids], (ids, weight.shape)
+    return backend.array_module(weight).take(weight, ids, axis=0, out=out), (ids, weight.shape)
 
 
 def embedding_backward(d_out, cache):

@@ -18,8 +18,10 @@ and grads the same keys. sequence.py runs a pair over a whole sequence, with sta
 both directions, on the fast model's own state_dict. The reference implementations trust their
 inputs: the fast path checks them.
 """
-from .charloop import charloop_backward, charloop_forward
+from .charloop import char3_forward, charloop_backward, charloop_forward
+from .charloopconcat import charloopconcat_backward, charloopconcat_forward
 from .charrnn import charrnn_backward, charrnn_forward
+from .charseq import charseq_backward, charseq_forward
 from .gru import gru_backward, gru_forward, gru_step_backward, gru_step_forward
 from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .rnn import (
@@ -35,5 +37,6 @@ __all__ = [
     "rnn_tanh_step_forward", "rnn_tanh_step_backward", "rnn_relu_step_forward", "rnn_relu_step_backward",
     "lstm_step_forward", "lstm_step_backward", "gru_step_forward", "gru_step_backward",
     "rnn_forward", "rnn_backward", "lstm_forward", "lstm_backward", "gru_forward", "gru_backward",
-    "charloop_forward", "charloop_backward", "charrnn_forward", "charrnn_backward",
+    "charloop_forward", "charloop_backward", "char3_forward", "charloopconcat_forward", "charloopconcat_backward",
+    "charrnn_forward", "charrnn_backward", "charseq_forward", "charseq_backward",
 ]

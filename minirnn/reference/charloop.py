@@ -1,13 +1,13 @@
-"""The reference implementation of the article's CharLoopModel, written as the article writes it.
+"""The reference implementation of the article's CharLoopModel, as the article writes it, and Char3Model.
 
 For each character c of a window, from h = 0:
 
     inp = relu(l_in(e[c]))
     h = tanh(l_hidden(h + inp))
 
-then log p = log_softmax(l_out(h)) for the character that comes next. The fast path is
-minirnn.models.CharLoopModel, which computes l_hidden(h + inp) as inp W^T + b + h W^T so that
-the input half of every step is one matmul before the loop.
+then log p = log_softmax(l_out(h)) for the next character; the course's Char3Model is the same loop
+written out for three characters (:func:`char3_forward`). The fast path, minirnn.models.CharLoopModel,
+computes inp once per character of the vocabulary and one product per step.
 """
 from __future__ import annotations
 
@@ -76,3 +76,21 @@ def charloop_backward(d_logp, cache, state_dict):
         grads["l_in.bias"] += d_pre.sum(axis=0)
         np.add.at(grads["e.weight"], cs[t], d_pre @ W_in)   # each row e[c_t] picked gets its gradient back
     return grads, dhs
+
+
+def char3_forward(c1, c2, c3, state_dict):
+    """The course's Char3Model: the loop of :func:`charloop_forward` written out for three characters.
+
+    c1, c2, c3: (B,) the ids of each window's first, second and third character; state_dict:
+    CharLoopModel's. Returns log p (B, V) of the fourth character.
+    """
+    e = state_dict["e.weight"]
+    l_in, l_hidden, l_out = linear(state_dict, "l_in"), linear(state_dict, "l_hidden"), linear(state_dict, "l_out")
+    in1 = relu(l_in(e[c1]))                              # each character through the same input layer
+    in2 = relu(l_in(e[c2]))
+    in3 = relu(l_in(e[c3]))
+    h = np.zeros_like(in1)                               # h_0 = 0
+    h = tanh(l_hidden(h + in1))                          # h_1: the first character
+    h = tanh(l_hidden(h + in2))                          # h_2: the second, added to what h_1 holds
+    h = tanh(l_hidden(h + in3))                          # h_3: the third
+    return log_softmax(l_out(h))                         # log p of the fourth character

@@ -14,7 +14,7 @@ import pytest
 
 from minirnn import checkpoint, optim
 from minirnn.checkpoint import CheckpointError
-from minirnn.models import CharLoopModel, CharRNN
+from minirnn.models import CharLoopConcatModel, CharLoopModel, CharRNN, CharSeqRNN
 
 VOCAB = {"chars": "\n abcdefghi"}            # 11 characters, the models' vocab_size below
 
@@ -73,15 +73,39 @@ def test_round_trip_keeps_model_optimizer_meta_and_arrays(saved):
     assert loaded.arrays["state0"].tolist() == [0, 1, 2, 3, 4, 5]
 
 
-def test_round_trip_of_charloop_model(tmp_path):
-    model = CharLoopModel(7, n_fac=3, n_hidden=5, seed=2)
-    checkpoint.save(tmp_path / "loop.npz", model)
-    rebuilt = checkpoint.load(tmp_path / "loop.npz").build_model()
+@pytest.mark.parametrize("model", [
+    CharLoopModel(7, n_fac=3, n_hidden=5, seed=2), CharLoopConcatModel(7, n_fac=3, n_hidden=5, seed=2),
+    CharSeqRNN(7, 3, 5, every_step=False, identity_init=True, seed=2),
+    CharSeqRNN(7, 3, 5, cell="lstm", num_layers=2, dropout=0.25, dtype="float64", seed=2),
+], ids=lambda model: type(model).__name__)
+def test_round_trip_of_the_course_models(tmp_path, model):
+    optimizer = optim.Adam(model, lr=0.01, weight_decay=1e-5)
+    optimizer.step()
+    checkpoint.save(tmp_path / "model.npz", model, optimizer)
+    loaded = checkpoint.load(tmp_path / "model.npz")
+    rebuilt = loaded.build_model()
+    assert type(rebuilt) is type(model) and rebuilt.config() == model.config()
     assert all((rebuilt.params[k] == v).all() for k, v in model.params.items())
+    assert loaded.optimizer["hyper"]["weight_decay"] == 1e-5
+
+
+@pytest.mark.parametrize("config, reason", [
+    (dict(every_step=1), "every_step must be True or False, got 1"),
+    (dict(identity_init=True, cell="lstm"), "identity_init sets weight_hh to the identity, which is square for "
+                                            "cell='rnn' only, got cell='lstm'"),
+    (dict(num_layers=0), "num_layers must be a positive integer, got 0"),
+])
+def test_a_char_seq_rnn_config_out_of_range_is_refused(tmp_path, config, reason):
+    path = tmp_path / "seq.npz"
+    checkpoint.save(path, CharSeqRNN(7, 3, 5, seed=2))
+    rewrite(path, metadata=lambda document: document["model"]["config"].update(config))
+    refused(path, reason)
 
 
 @pytest.mark.parametrize("model", [CharRNN(5, emb=3, hidden=4, layers=3, cell="lstm"), CharRNN(5, 2, 3, cell="rnn"),
-                                   CharRNN(9, 4, 2, layers=2, cell="gru"), CharLoopModel(6, 3, 4)])
+                                   CharRNN(9, 4, 2, layers=2, cell="gru"), CharLoopModel(6, 3, 4),
+                                   CharLoopConcatModel(6, 3, 4), CharSeqRNN(6, 3, 4, "lstm", num_layers=3),
+                                   CharSeqRNN(6, 3, 4, "gru", every_step=False)])
 def test_parameter_shapes_from_the_config_are_the_models(model):
     shapes = checkpoint.parameter_shapes(type(model).__name__, model.config())
     assert shapes == {name: value.shape for name, value in model.params.items()}

@@ -49,6 +49,15 @@ def test_embedding_backward_sums_repeated_ids(seed, vocab, dim, lead):
     assert report.passed
 
 
+def test_embedding_forward_into_a_buffer_is_the_lookup():
+    rng = np.random.default_rng(3)
+    weight, ids = rng.standard_normal((7, 4)), rng.integers(0, 7, (3, 5))
+    out = np.full((3, 5, 4), np.nan)
+    got, _ = embedding_forward(ids, weight, out=out)
+    assert got is out
+    np.testing.assert_array_equal(out, weight[ids])
+
+
 @pytest.mark.parametrize("forward, backward", [(relu_forward, relu_backward),
                                                (log_softmax_forward, log_softmax_backward)])
 @given(seed=st.integers(0, 999), shape=shapes)

@@ -1,6 +1,7 @@
 """minirnn.optim: every optimizer's steps against the same steps computed by hand, clipping, schedules."""
 import json
 import math
+import re
 
 import numpy
 import pytest
@@ -177,6 +178,45 @@ def test_step_decay_multiplies_by_gamma_every_step_size():
 def test_schedules_refuse_arguments_out_of_range_by_name(schedule, args, message):
     with pytest.raises(ValueError, match=message):
         schedule(*args)
+
+
+@pytest.mark.parametrize("cycle_steps, cycle_mult, eta_min", [(7, 2, 0.0), (5, 3, 0.0), (4, 1, 0.0), (6, 2, 1e-3)])
+def test_cosine_warm_restarts_equals_torch_at_every_step(cycle_steps, cycle_mult, eta_min):
+    """Over several cycles, each step's factor times the base rate is the rate torch's scheduler sets."""
+    torch = pytest.importorskip("torch")
+    base_lr = 1e-2
+    weight = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+    torch_optimizer = torch.optim.SGD([weight], lr=base_lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(torch_optimizer, T_0=cycle_steps,
+                                                                     T_mult=cycle_mult, eta_min=eta_min)
+    steps = sum(cycle_steps * cycle_mult ** k for k in range(4)) + 3    # four cycles and into the fifth
+    for step in range(1, steps + 1):
+        factor = optim.cosine_warm_restarts(step, cycle_steps, cycle_mult, min_factor=eta_min / base_lr)
+        assert base_lr * factor == pytest.approx(torch_optimizer.param_groups[0]["lr"], rel=1e-14, abs=1e-18), step
+        torch_optimizer.step()
+        scheduler.step()
+
+
+def test_cosine_warm_restarts_restarts_after_each_cycle_twice_as_long():
+    """Cycles of 4, 8, 16 steps: the factor is 1 at each cycle's first step, and falls within a cycle."""
+    factors = [optim.cosine_warm_restarts(step, 4, 2) for step in range(1, 4 + 8 + 16 + 2)]
+    assert [step for step, factor in enumerate(factors, 1) if factor == 1] == [1, 5, 13, 29]
+    for start, length in ((0, 4), (4, 8), (12, 16)):
+        cycle = factors[start:start + length]
+        assert all(a > b for a, b in zip(cycle, cycle[1:]))
+        assert cycle[length // 2] == pytest.approx(0.5)              # half way through the cosine
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(step=0, cycle_steps=4), "step must be a positive integer, got 0"),
+    (dict(step=1, cycle_steps=0), "cycle_steps must be a positive integer, got 0"),
+    (dict(step=1, cycle_steps=4, cycle_mult=1.5), "cycle_mult must be a positive integer, got 1.5"),
+    (dict(step=1, cycle_steps=4, min_factor=-0.1), "min_factor must be a finite number >= 0, got -0.1"),
+    (dict(step=1, cycle_steps=4, min_factor=1.5), "min_factor must be a number in [0, 1], got 1.5"),
+])
+def test_cosine_warm_restarts_refuses_bad_arguments_by_name(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        optim.cosine_warm_restarts(**kwargs)
 
 
 def test_bad_hyperparameters_name_the_argument():

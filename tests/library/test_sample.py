@@ -8,7 +8,7 @@ import pytest
 
 import minirnn
 from minirnn.data import Vocab
-from minirnn.models import CharLoopModel, CharRNN
+from minirnn.models import CharLoopConcatModel, CharLoopModel, CharRNN, CharSeqRNN
 from minirnn.sample import DEFAULT_TEMPERATURE, generate, next_char_distribution, sample
 from minirnn.tools.cli import build_parser
 
@@ -79,3 +79,27 @@ def test_between_characters_the_model_keeps_its_mode_and_gradients_stay_on():
 def test_arguments_are_checked_before_the_first_character():
     with pytest.raises(ValueError, match="top_k must be a positive integer, got 0"):
         generate(CharRNN(3, 2, 2), Vocab("abc"), "a", 5, top_k=0)       # no next() needed
+
+
+def greedy_by_hand(model, ids, length, window):
+    """The most likely next character, again and again: the whole text so far through a model that hands its
+    state on (its last step's prediction), else the last ``window`` characters."""
+    ids = list(ids)
+    with model.evaluating(), minirnn.no_grad():
+        for _ in range(length):
+            reads_all = isinstance(model, CharSeqRNN) and model.every_step
+            out = model(np.array(ids if reads_all else ids[-window:])[:, None])
+            logp = out[0] if isinstance(out, tuple) else out
+            ids.append(int(np.argmax(logp[-1, 0] if reads_all else logp[0])))
+    return ids
+
+
+@pytest.mark.parametrize("make", [
+    lambda: CharLoopConcatModel(5, n_fac=3, n_hidden=6, seed=1),
+    lambda: CharSeqRNN(5, 3, 6, "lstm", num_layers=2, dropout=0.25, seed=1),
+    lambda: CharSeqRNN(5, 3, 6, every_step=False, seed=1),
+], ids=["concat", "every step, state carried", "last step, windows"])
+def test_the_course_models_sample_their_greedy_text(make):
+    model, vocab = make(), Vocab("abcde")
+    expected = greedy_by_hand(model, vocab.encode("abca"), 12, window=3)
+    assert sample(model, vocab, "abca", 12, temperature=0, window=3) == vocab.decode(expected)

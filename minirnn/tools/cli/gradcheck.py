@@ -34,8 +34,8 @@ from minirnn.gradcheck.isolated import DEFAULT_TIME_LIMIT
 # minutes to hours, and a far larger --cases is a typo that would fill the memory before printing a row.
 MAX_CASES = 10_000
 # Cases per model in the default run: enough to cover every option, under two minutes on 2 cores.
-DEFAULT_CASES = {"rnn": 40, "lstm": 30, "gru": 30, "rnncell": 6, "lstmcell": 6, "grucell": 6,
-                 "charloop": 8, "charrnn": 9, "nll_loss": 4, "cross_entropy": 4}
+DEFAULT_CASES = {"rnn": 40, "lstm": 30, "gru": 30, "rnncell": 6, "lstmcell": 6, "grucell": 6, "charloop": 8,
+                 "charloopconcat": 6, "charrnn": 9, "charseq": 12, "nll_loss": 4, "cross_entropy": 4}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     cases = [case for model in args.model or MODELS
              for case in draw_cases(model, args.cases or DEFAULT_CASES[model], seed=args.seed)]
     width = max(len("options"), *(len(case.label()) for case in cases))   # the table aligns, whatever the options
-    header = (f"{'model':<13} {'options':<{width}} {'tensors':>7} {'entries':>7} {'kinks':>5} "
+    model_width = max(len("model"), *(len(case.model) for case in cases))
+    header = (f"{'model':<{model_width}} {'options':<{width}} {'tensors':>7} {'entries':>7} {'kinks':>5} "
               f"{'max abs':>9} {'max rel':>9} {'of tol.':>8}  {'result':<7} worst tensor")
     print(header)
     print("-" * len(header))
@@ -92,15 +93,15 @@ def run(args: argparse.Namespace) -> int:
         used = max(r.tolerance_used for r in reports)
         worst_used = max(worst_used, used)
         verdict = "ok" if result.passed else "ZERO" if result.vacuous else "FAIL"
-        print(f"{case.model:<13} {case.label():<{width}} {len(reports):>7} {sum(r.checked for r in reports):>7} "
-              f"{sum(r.kinks for r in reports):>5} {worst.max_abs_error:>9.2e} "
+        print(f"{case.model:<{model_width}} {case.label():<{width}} {len(reports):>7} "
+              f"{sum(r.checked for r in reports):>7} {sum(r.kinks for r in reports):>5} {worst.max_abs_error:>9.2e} "
               f"{max(r.max_rel_error for r in reports):>9.2e} {used:>8.1%}  {verdict:<7} {worst.name}")
         for seed in result.vacuous_seeds:
-            print(f"{'':<14}seed {seed}: every gradient exactly 0 (a dead unit), which proves nothing; "
-                  f"replaced by the next draw{'' if result.vacuous else f', seed {result.seed}'}")
+            print(f"{'':<{model_width + 1}}seed {seed}: every gradient exactly 0 (a dead unit), which proves "
+                  f"nothing; replaced by the next draw{'' if result.vacuous else f', seed {result.seed}'}")
         if args.verbose or not result.passed:
             for report in reports:
-                print(f"{'':<14}{report}")
+                print(f"{'':<{model_width + 1}}{report}")
         sys.stdout.flush()                 # each row as it comes, also into a pipe or a file
     print(f"\n{len(cases) - failures} passed, {failures} failed"
           + (f" ({vacuous} all-zero draw{'s' if vacuous > 1 else ''} replaced)" if vacuous else "")

@@ -62,12 +62,14 @@ def test_an_array_from_the_other_backend_is_refused():
         minirnn.RNN(2, 3)(cupy.zeros((1, 1, 2), cupy.float32))
 
 
-def test_scatter_add_sums_the_rows_of_repeated_indices():
+@pytest.mark.parametrize("n_ids, width", [(6, 3), (6, 2048)], ids=["short runs", "long runs"])
+def test_scatter_add_sums_the_rows_of_repeated_indices(n_ids, width):
+    """Both ways of summing each index's run of rows: together (reduceat) and one run at a time."""
     rng = np.random.default_rng(0)
     for n_rows in (0, 1, 40):
-        indices = rng.integers(0, 6, n_rows)
-        values = rng.standard_normal((n_rows, 3))
-        target = rng.standard_normal((6, 3))
+        indices = rng.integers(0, n_ids, n_rows)
+        values = rng.standard_normal((n_rows, width))
+        target = rng.standard_normal((n_ids, width))
         want = target.copy()
         for index, row in zip(indices, values):   # the definition, one row at a time
             want[index] += row

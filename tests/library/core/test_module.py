@@ -8,7 +8,7 @@ import pytest
 
 import minirnn
 from minirnn.core.module import Module, ParamShape, shapes_only
-from minirnn.models import MODELS, CharLoopModel, CharRNN, build_model
+from minirnn.models import MODELS, CharLoopConcatModel, CharLoopModel, CharRNN, CharSeqRNN, build_model
 
 
 def assert_same_params(model, state):
@@ -116,6 +116,12 @@ READERS = {
                  lambda out: (np.arange(out.size).reshape(out.shape) % 3.0,)),
     "charrnn": (lambda: CharRNN(6, 2, 3, dtype="float64", seed=0), lambda rng: rng.integers(0, 6, (4, 2)),
                 lambda out: (np.ones_like(out[0]),)),
+    "charloopconcat": (lambda: CharLoopConcatModel(6, 4, 8, dtype="float64", seed=0),
+                       lambda rng: rng.integers(0, 6, (4, 2)),
+                       lambda out: (np.arange(out.size).reshape(out.shape) % 3.0,)),
+    "charseq": (lambda: CharSeqRNN(6, 2, 3, "lstm", every_step=False, dtype="float64", seed=0),
+                lambda rng: rng.integers(0, 6, (4, 2)),
+                lambda out: (np.arange(out[0].size).reshape(out[0].shape) % 3.0,)),
 }
 
 
@@ -155,7 +161,9 @@ def test_evaluating_restores_the_mode_when_the_block_raises():
 @pytest.mark.parametrize("name", MODELS)
 def test_a_model_built_for_its_shapes_alone_has_a_real_ones_names_shapes_and_dtypes(name):
     sizes = {"charloop": dict(vocab_size=5, n_fac=3, n_hidden=4), "charrnn": dict(vocab_size=5, emb=3, hidden=4,
-                                                                                  layers=2)}
+                                                                                  layers=2),
+             "charloopconcat": dict(vocab_size=5, n_fac=3, n_hidden=4),
+             "charseq": dict(vocab_size=5, n_fac=3, n_hidden=4, num_layers=2, identity_init=True)}
     config = dict(sizes.get(name, dict(input_size=3, hidden_size=4)), dtype="float64")
     with shapes_only():
         shapes = build_model(name, **config)

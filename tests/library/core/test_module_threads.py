@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 
 import minirnn
-from minirnn.models import CharLoopModel, CharRNN
+from minirnn.models import CharLoopConcatModel, CharLoopModel, CharRNN, CharSeqRNN
 
 
 def batch_of(model, steps: int, rng):
     """An input of ``steps`` steps (a batch of 2) for ``model``: its own layout, its own dtype."""
-    if isinstance(model, (CharRNN, CharLoopModel)):
+    if isinstance(model, (CharRNN, CharLoopModel, CharLoopConcatModel, CharSeqRNN)):
         return rng.integers(0, 5, (steps, 2))
     if isinstance(model, minirnn.Embedding):
         return rng.integers(0, 5, (steps, 2))
@@ -50,6 +50,8 @@ MODELS = {
     "Embedding": lambda: minirnn.Embedding(5, 4, dtype="float64", seed=0),
     "CharRNN": lambda: CharRNN(5, emb=3, hidden=4, cell="lstm", dtype="float64", seed=0),
     "CharLoopModel": lambda: CharLoopModel(5, 3, 4, dtype="float64", seed=0),
+    "CharLoopConcatModel": lambda: CharLoopConcatModel(5, 3, 4, dtype="float64", seed=0),
+    "CharSeqRNN": lambda: CharSeqRNN(5, 3, 4, "lstm", num_layers=2, every_step=False, dtype="float64", seed=0),
 }
 
 

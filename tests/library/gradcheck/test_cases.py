@@ -38,11 +38,35 @@ def test_sequence_model_gradients_match_finite_differences(model, data):
     assert_all_pass(check_case(Case(model, options), seed=data.draw(st.integers(0, 2**16)), max_entries=150))
 
 
-@pytest.mark.parametrize("model", [*CELLS, "charloop", "charrnn", "nll_loss", "cross_entropy"])
+@pytest.mark.parametrize("model", [*CELLS, "charloop", "charloopconcat", "charrnn", "charseq", "nll_loss",
+                                   "cross_entropy"])
 @pytest.mark.parametrize("seed", range(4))
 def test_step_cell_model_and_loss_gradients_match_finite_differences(model, seed):
     for case in draw_cases(model, 3, seed=seed):
         assert_all_pass(check_case(case, seed=seed))
+
+
+@pytest.mark.parametrize("model", ["charloop", "charloopconcat"])
+@given(shape=st.tuples(st.integers(1, 8), st.integers(1, 5), st.integers(2, 9), st.integers(1, 6),
+                       st.integers(1, 7)), seed=st.integers(0, 2**16))
+def test_loop_model_gradients_match_finite_differences(model, shape, seed):
+    options = dict(zip(("T", "B", "V", "n_fac", "n_hidden"), shape))
+    assert_all_pass(check_case(Case(model, options), seed=seed, max_entries=150))
+
+
+@st.composite
+def char_seq_options(draw):
+    cell, layers = draw(st.sampled_from(tuple(LAYERS))), draw(st.integers(1, 3))
+    return dict(T=draw(st.integers(1, 8)), B=draw(st.integers(1, 4)), V=draw(st.integers(2, 9)),
+                n_fac=draw(st.integers(1, 6)), n_hidden=draw(st.integers(1, 6)), cell=cell, layers=layers,
+                dropout=draw(st.sampled_from([0.0, 0.25])) if layers > 1 else 0.0, every_step=draw(st.booleans()),
+                identity_init=cell == "rnn" and draw(st.booleans()), h0=draw(st.booleans()))
+
+
+@given(data=st.data())
+def test_char_seq_rnn_gradients_match_finite_differences(data):
+    options = data.draw(char_seq_options())
+    assert_all_pass(check_case(Case("charseq", options), seed=data.draw(st.integers(0, 2**16)), max_entries=150))
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)

@@ -1,5 +1,6 @@
-"""CharLoopModel (minirnn/models/charloop.py) against the article's model written in torch, in
-float64: outputs, gradients and state dicts (skipped without torch).
+"""CharLoopModel (minirnn/models/charloop.py) against the article's model written in torch, and against
+the course notebook's Char3Model (the same loop written out for three characters), in float64: outputs,
+gradients and state dicts (skipped without torch).
 """
 import numpy as np
 
@@ -56,3 +57,42 @@ def test_char_loop_state_dict_loads_into_the_article_model(torch):
     theirs.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
     cs = np.random.default_rng(5).integers(0, 6, (4, 2))
     close(ours(cs), theirs(*[torch.tensor(c) for c in cs]))
+
+
+def notebook_char3(torch, vocab_size, n_fac, n_hidden):
+    """The course notebook's Char3Model, the same loop written out for three characters (current API)."""
+    nn, fn = torch.nn, torch.nn.functional
+
+    class Char3Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.e = nn.Embedding(vocab_size, n_fac)
+            self.l_in = nn.Linear(n_fac, n_hidden)
+            self.l_hidden = nn.Linear(n_hidden, n_hidden)
+            self.l_out = nn.Linear(n_hidden, vocab_size)
+
+        def forward(self, c1, c2, c3):
+            in1 = fn.relu(self.l_in(self.e(c1)))
+            in2 = fn.relu(self.l_in(self.e(c2)))
+            in3 = fn.relu(self.l_in(self.e(c3)))
+            h = torch.zeros(in1.size())
+            h = torch.tanh(self.l_hidden(h + in1))
+            h = torch.tanh(self.l_hidden(h + in2))
+            h = torch.tanh(self.l_hidden(h + in3))
+            return fn.log_softmax(self.l_out(h), dim=-1)
+
+    return Char3Model()
+
+
+def test_char_loop_model_on_three_characters_matches_the_notebook_char3_model(torch):
+    ours, theirs = CharLoopModel(9, 4, 5, dtype="float64", seed=0), notebook_char3(torch, 9, 4, 5)
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in ours.state_dict().items()})
+    rng = np.random.default_rng(0)
+    cs, target = rng.integers(0, 9, (3, 6)), rng.integers(0, 9, 6)
+    loss, d_logp = minirnn.nll_loss(ours(cs), target)
+    ours.backward(d_logp)
+    loss_t = torch.nn.functional.nll_loss(theirs(*(torch.tensor(c) for c in cs)), torch.tensor(target))
+    loss_t.backward()
+    assert abs(loss - loss_t.item()) <= TOL
+    for name, param in theirs.named_parameters():
+        close(ours.grads[name], param.grad)

@@ -6,7 +6,8 @@ from minirnn import checkpoint
 from minirnn.models import MODELS, build_model
 
 # The smallest arguments of each model's constructor.
-SIZES = {"charloop": dict(vocab_size=5, n_fac=3, n_hidden=4), "charrnn": dict(vocab_size=5, emb=3, hidden=4)}
+SIZES = {"charloop": dict(vocab_size=5, n_fac=3, n_hidden=4), "charloopconcat": dict(vocab_size=5, n_fac=3, n_hidden=4),
+         "charseq": dict(vocab_size=5, n_fac=3, n_hidden=4), "charrnn": dict(vocab_size=5, emb=3, hidden=4)}
 
 
 def sizes(name):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from minirnn import reference
 from minirnn.cell_kinds import CELL_KINDS, LAYERS, kind_of
 from minirnn.core import backend
-from minirnn.models import CharLoopModel, CharRNN
+from minirnn.models import CharLoopConcatModel, CharLoopModel, CharRNN, CharSeqRNN
 
 TOLERANCE = 1e-12
 
@@ -166,6 +166,67 @@ def test_char_loop_model_matches_its_reference(shape, seed):
     reference_logp, cache = reference.charloop_forward(cs, model.state_dict())
     grads, _ = reference.charloop_backward(d_logp, cache, model.state_dict())
     assert_close(logp, reference_logp, "log p")
+    assert sorted(grads) == sorted(model.grads)
+    for key, grad in grads.items():
+        assert_close(model.grads[key], grad, f"d {key}")
+
+
+@settings(max_examples=10)
+@given(shape=st.tuples(st.integers(1, 4), st.integers(1, 9), st.integers(1, 5), st.integers(1, 6)),
+       seed=st.integers(0, 2 ** 16))
+def test_char_loop_model_on_three_characters_is_the_course_char3_model(shape, seed):
+    B, V, F, H = shape
+    model = CharLoopModel(V, F, H, dtype="float64", seed=seed)
+    c1, c2, c3 = numpy.random.default_rng(seed).integers(0, V, (3, B))
+    assert_close(model(numpy.stack([c1, c2, c3])), reference.char3_forward(c1, c2, c3, model.state_dict()), "log p")
+
+
+@settings(max_examples=15)
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 9), st.integers(1, 5),
+                       st.integers(1, 6)), reuse=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_char_loop_concat_model_matches_its_reference(shape, reuse, seed):
+    T, B, V, F, H = shape
+    model = CharLoopConcatModel(V, F, H, dtype="float64", seed=seed)
+    rng = numpy.random.default_rng(seed)
+    if reuse:    # a first forward and backward of another batch leaves its values in the reused buffers
+        model(rng.integers(0, V, (T, B)))
+        model.backward(rng.standard_normal((B, V)))
+        model.zero_grad()
+    cs, d_logp = rng.integers(0, V, (T, B)), rng.standard_normal((B, V))
+    logp = model(cs)
+    model.backward(d_logp)
+    ref_logp, cache = reference.charloopconcat_forward(cs, model.state_dict())
+    grads, _ = reference.charloopconcat_backward(d_logp, cache, model.state_dict())
+    assert_close(logp, ref_logp, "log p")
+    assert sorted(grads) == sorted(model.grads)
+    for key, grad in grads.items():
+        assert_close(model.grads[key], grad, f"d {key}")
+
+
+@settings(max_examples=20)
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 4), st.integers(1, 9), st.integers(1, 4),
+                       st.integers(1, 5)), cell=st.sampled_from(tuple(LAYERS)), layers=st.integers(1, 2),
+       every_step=st.booleans(), given_state=st.booleans(), seed=st.integers(0, 2 ** 16))
+def test_char_seq_rnn_matches_its_reference(shape, cell, layers, every_step, given_state, seed):
+    T, B, V, F, H = shape
+    model = CharSeqRNN(V, F, H, cell, layers, every_step=every_step, dtype="float64", seed=seed)
+    step_forward, step_backward = kind_of(model.rnn).reference_step
+    n_states = len(model.rnn.gate_math.state_names)
+    rng = numpy.random.default_rng(seed)
+    cs = rng.integers(0, V, (T, B))
+    no_state = (None,) * n_states
+    state0 = tuple(rng.standard_normal((layers, B, H)) for _ in range(n_states)) if given_state else no_state
+    d_final = tuple(rng.standard_normal((layers, B, H)) for _ in range(n_states)) if given_state else no_state
+    d_logp = rng.standard_normal((T, B, V) if every_step else (B, V))
+    unpack = (lambda s: s) if n_states == 2 else (lambda s: s[0])
+    logp, final = model(cs, unpack(state0) if given_state else None)
+    d_state0 = model.backward(d_logp, unpack(d_final) if given_state else None)
+    ref_logp, ref_final, cache = reference.charseq_forward(cs, model.state_dict(), step_forward, state0, every_step)
+    grads, ref_d_state0 = reference.charseq_backward(d_logp, cache, model.state_dict(), step_backward, d_final,
+                                                     every_step)
+    assert_close(logp, ref_logp, "log p")
+    for got, want in zip(as_tuple(final) + as_tuple(d_state0), ref_final + ref_d_state0):
+        assert_close(got, want, "state")
     assert sorted(grads) == sorted(model.grads)
     for key, grad in grads.items():
         assert_close(model.grads[key], grad, f"d {key}")

@@ -145,3 +145,60 @@ def test_d_states_holds_the_gradient_of_every_state(name):
         want = (tail_d_states[0][0] + dh_above, *tail_d_states[0][1:])
         for got, expected in zip(d_states[t], want):
             numpy.testing.assert_allclose(got, expected, rtol=0, atol=1e-13)
+
+
+def loop_model_state_dict(rng, V, F, H, l_in_inputs):
+    """Random e, l_in (H, l_in_inputs), l_hidden and l_out weights under the course notebook's names."""
+    state_dict = {"e.weight": rng.standard_normal((V, F))}
+    for name, (fan_out, fan_in) in {"l_in": (H, l_in_inputs), "l_hidden": (H, H), "l_out": (V, H)}.items():
+        state_dict[f"{name}.weight"] = rng.uniform(-0.7, 0.7, (fan_out, fan_in))
+        state_dict[f"{name}.bias"] = rng.uniform(-0.5, 0.5, fan_out)
+    return state_dict
+
+
+def test_char3_written_out_is_the_loop_over_three_characters():
+    rng = numpy.random.default_rng(5)
+    state_dict = loop_model_state_dict(rng, 7, 3, 4, 3)
+    c1, c2, c3 = rng.integers(0, 7, (3, 5))
+    numpy.testing.assert_array_equal(reference.char3_forward(c1, c2, c3, state_dict),
+                                     reference.charloop_forward(numpy.stack([c1, c2, c3]), state_dict)[0])
+
+
+def test_char_loop_concat_reference_passes_the_gradient_check():
+    rng = numpy.random.default_rng(6)
+    V, F, H, T, B = 7, 3, 4, 4, 3
+    state_dict = loop_model_state_dict(rng, V, F, H, H + F)
+    cs = rng.integers(0, V, (T, B))
+    g_logp = rng.standard_normal((B, V))
+
+    def loss():
+        return float((reference.charloopconcat_forward(cs, state_dict)[0] * g_logp).sum())
+
+    grads, _ = reference.charloopconcat_backward(g_logp, reference.charloopconcat_forward(cs, state_dict)[1],
+                                                 state_dict)
+    assert_all_pass(check_gradients(loss, grads, state_dict))
+
+
+@pytest.mark.parametrize("every_step", [True, False])
+@pytest.mark.parametrize("cell", LAYERS)
+def test_char_seq_reference_passes_the_gradient_check(cell, every_step):
+    kind = default_kind(cell)
+    (step_forward, step_backward), G, n_states = kind.reference_step, kind.n_gates, len(kind.state_names)
+    rng = numpy.random.default_rng(7)
+    V, F, H, L, T, B = 6, 3, 2, 2, 3, 2
+    state_dict = {"e.weight": rng.standard_normal((V, F)), **stack_params(rng, G, F, H, L, prefix="rnn."),
+                  "l_out.weight": rng.uniform(-0.7, 0.7, (V, H)), "l_out.bias": rng.uniform(-0.5, 0.5, V)}
+    cs = rng.integers(0, V, (T, B))
+    state0 = tuple(rng.standard_normal((L, B, H)) for _ in range(n_states))
+    g_logp = rng.standard_normal((T, B, V) if every_step else (B, V))
+    g_final = tuple(rng.standard_normal((L, B, H)) for _ in range(n_states))
+
+    def loss():
+        logp, final, _ = reference.charseq_forward(cs, state_dict, step_forward, state0, every_step)
+        return float((logp * g_logp).sum()) + sum(float((f * g).sum()) for f, g in zip(final, g_final))
+
+    cache = reference.charseq_forward(cs, state_dict, step_forward, state0, every_step)[2]
+    grads, d_state0 = reference.charseq_backward(g_logp, cache, state_dict, step_backward, g_final, every_step)
+    tensors = {**state_dict, **{f"state0[{i}]": s for i, s in enumerate(state0)}}
+    analytic = {**grads, **{f"state0[{i}]": d for i, d in enumerate(d_state0)}}
+    assert_all_pass(check_gradients(loss, analytic, tensors))
