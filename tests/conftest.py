@@ -41,3 +41,13 @@ def torch():
     torch.set_default_dtype(torch.float64)
     yield torch
     torch.set_default_dtype(torch.float32)
+
+
+@pytest.fixture(scope="session")
+def nietzsche():
+    """The course's corpus from the data directory ($MINIRNN_DATA), or a skip: tests never download it."""
+    from minirnn.data import load_corpus
+    try:
+        return load_corpus("nietzsche", download=False)
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
