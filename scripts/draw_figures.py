@@ -6,7 +6,9 @@
 writes, under --out: charloop/ (the article's model at its sizes, n_fac 42 and
 256 hidden units, over a window of 8 characters: cell, unrolled, bptt), lstm/
 (cell) and gru/ (cell), each as .svg and .png. A second run replaces the files
-the first one wrote (and no others).
+the first one wrote (and no others). The README and docs/walkthrough.md give the
+same commands, and tests/tools/test_figures.py holds the committed figures equal
+to what these draw.
 """
 import argparse
 import sys
@@ -19,7 +21,7 @@ from minirnn.tools.cli import main  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 # (folder, the arguments of minirnn draw)
 FIGURES = [
-    ("charloop", ["charloop", "--hidden-size", "256", "--emb", "42", "--steps", "8"]),
+    ("charloop", ["charloop", "--hidden-size", "256", "--steps", "8"]),
     ("lstm", ["lstm", "--figure", "cell"]),
     ("gru", ["gru", "--figure", "cell"]),
 ]

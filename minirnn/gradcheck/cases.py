@@ -7,6 +7,12 @@ finite differences of one scalar loss. The loss weights every output and the
 final state by fixed random numbers, L = sum(G_out * output) + sum(G_h * h_n),
 so every entry of d_output and d_h_n is exercised.
 
+A case whose every gradient is exactly zero proves nothing: a ReLU RNN cell
+with one unit, fed a negative pre-activation, has a dead unit, and 0 equals 0
+whatever the backward computes. :func:`check_case` reports such a draw as
+vacuous and replaces it by a draw of the same options with other random weights
+and inputs; a case that stays vacuous does not pass.
+
 Truncated BPTT: with ``chunks`` > 1 the sequence is run chunk by chunk, each
 chunk's h_n handed to the next as h0 and each chunk's backward called on its
 own, so gradients accumulate across chunks and stop at chunk boundaries. The
@@ -254,7 +260,11 @@ def _loss_problem(case: Case, seed: int, name: str):
 
 
 def run_case(case: Case, seed: int = 0, backend_name: str = "numpy", max_entries: int = 400):
-    """Build the case's model in float64 on ``backend_name`` and check every gradient."""
+    """Build the case's model in float64 on ``backend_name`` and check every gradient.
+
+    seed: of the weights, the inputs and the entries checked. Returns one TensorReport
+    per tensor; :func:`check_case` also refuses a draw whose gradients are all zero.
+    """
     if case.model in SEQUENCE_MODELS:
         problem = _sequence_problem
     elif case.model in STEP_MODELS:
@@ -267,3 +277,47 @@ def run_case(case: Case, seed: int = 0, backend_name: str = "numpy", max_entries
         problem = _loss_problem
     loss_fn, grads, tensors = problem(case, seed, backend_name)
     return check_gradients(loss_fn, grads, tensors, max_entries=max_entries, seed=seed)
+
+
+# A draw whose gradients are all zero is replaced by the draw of seed + k * REDRAW_STRIDE, k = 1, 2, ...
+REDRAWS = 8
+REDRAW_STRIDE = 1_000_003
+
+
+@dataclass
+class CaseResult:
+    """A case checked by :func:`check_case`.
+
+    seed: the seed of the draw whose reports these are; vacuous_seeds: the seeds of the
+    draws before it whose gradients were all exactly zero (each replaced by the next).
+    """
+    case: Case
+    seed: int
+    reports: list
+    vacuous_seeds: list
+
+    @property
+    def vacuous(self) -> bool:
+        """No entry compared had a nonzero gradient: the comparison proved nothing."""
+        return not any(report.live for report in self.reports)
+
+    @property
+    def passed(self) -> bool:
+        """Every tensor within its tolerance, and some gradient not zero."""
+        return not self.vacuous and all(report.passed for report in self.reports)
+
+
+def check_case(case: Case, seed: int = 0, backend_name: str = "numpy", max_entries: int = 400,
+               redraws: int = REDRAWS) -> CaseResult:
+    """:func:`run_case`, with a draw whose gradients are all exactly zero replaced by another.
+
+    Up to ``redraws`` further draws (seeds seed + k * REDRAW_STRIDE) are tried; the result
+    holds the first live one, or the last vacuous one, which does not pass.
+    """
+    vacuous_seeds = []
+    for k in range(redraws + 1):
+        draw_seed = seed + k * REDRAW_STRIDE
+        result = CaseResult(case, draw_seed, run_case(case, draw_seed, backend_name, max_entries), vacuous_seeds)
+        if not result.vacuous or k == redraws:
+            return result
+        vacuous_seeds.append(draw_seed)

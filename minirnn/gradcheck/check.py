@@ -44,15 +44,17 @@ class TensorReport:
     name: str
     checked: int            # entries compared (plus one random direction for large tensors)
     kinks: int              # entries skipped or redrawn because a step crossed a ReLU kink
+    live: int               # entries compared whose gradient is not exactly 0 (analytic or numerical)
     max_abs_error: float    # max |a - n|
     max_rel_error: float    # max |a - n| / max(|a| + |n|, tiny)
-    passed: bool            # every entry within atol + rtol |n|
+    tolerance_used: float   # max |a - n| / (atol + rtol |n|): the share of its tolerance the worst entry used
+    passed: bool            # every entry within atol + rtol |n| (tolerance_used <= 1)
     worst_index: tuple | None = None   # the entry where |a - n| is largest (None: the random direction)
 
     def __str__(self) -> str:
         verdict = "ok" if self.passed else "FAIL"
         return (f"{self.name:<24} {self.checked:>7} {self.kinks:>5} {self.max_abs_error:>10.2e} "
-                f"{self.max_rel_error:>10.2e}  {verdict}")
+                f"{self.max_rel_error:>10.2e} {self.tolerance_used:>9.1%}  {verdict}")
 
 
 def _entry_losses(loss_fn, array, index, eps) -> tuple[float, float]:
@@ -150,9 +152,10 @@ def check_gradients(loss_fn, grads: dict, tensors: dict, *, eps: float = EPS, at
         n = numpy.array([p[1] for p in pairs], dtype=numpy.float64)
         error = numpy.abs(a - n)
         reports.append(TensorReport(
-            name=name, checked=len(pairs), kinks=kinks,
+            name=name, checked=len(pairs), kinks=kinks, live=int(((a != 0) | (n != 0)).sum()),
             max_abs_error=float(error.max(initial=0.0)),
             max_rel_error=float((error / numpy.maximum(numpy.abs(a) + numpy.abs(n), TINY)).max(initial=0.0)),
+            tolerance_used=float((error / numpy.maximum(atol + rtol * numpy.abs(n), TINY)).max(initial=0.0)),
             passed=bool((error <= atol + rtol * numpy.abs(n)).all()),
             worst_index=pairs[int(error.argmax())][2] if pairs else None))
     return reports

@@ -1,5 +1,6 @@
 """Every backward proven by central finite differences in float64, over hypothesis-drawn shapes."""
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -8,14 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from minirnn.gates import RNN_TANH_CELL
-from minirnn.gradcheck import Case, check_gradients, draw_cases, run_case
+from minirnn.gradcheck import Case, check_case, check_gradients, draw_cases, run_case
 from minirnn.layers import RNN
 
 
-def assert_all_pass(reports):
-    failed = [str(r) for r in reports if not r.passed]
+def assert_all_pass(result):
+    failed = [str(r) for r in result.reports if not r.passed]
     assert not failed, "\n".join(failed)
-    assert all(r.checked > 0 or r.kinks > 0 for r in reports)
+    assert all(r.checked > 0 or r.kinks > 0 for r in result.reports)
+    assert not result.vacuous and result.passed
 
 
 @st.composite
@@ -37,7 +39,7 @@ def sequence_options(draw, model):
 @given(data=st.data())
 def test_sequence_model_gradients_match_finite_differences(model, data):
     options = data.draw(sequence_options(model))
-    assert_all_pass(run_case(Case(model, options), seed=data.draw(st.integers(0, 2**16)), max_entries=150))
+    assert_all_pass(check_case(Case(model, options), seed=data.draw(st.integers(0, 2**16)), max_entries=150))
 
 
 @pytest.mark.parametrize("model", ["rnncell", "lstmcell", "grucell", "charloop", "charrnn", "nll_loss",
@@ -45,14 +47,30 @@ def test_sequence_model_gradients_match_finite_differences(model, data):
 @pytest.mark.parametrize("seed", range(4))
 def test_step_cell_model_and_loss_gradients_match_finite_differences(model, seed):
     for case in draw_cases(model, 3, seed=seed):
-        assert_all_pass(run_case(case, seed=seed))
+        assert_all_pass(check_case(case, seed=seed))
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_every_default_case_passes_on_each_backend(backend_name):
     for model in ("rnn", "lstm", "gru"):
         for case in draw_cases(model, 4, seed=7):
-            assert_all_pass(run_case(case, seed=7, backend_name=backend_name))
+            assert_all_pass(check_case(case, seed=7, backend_name=backend_name))
+
+
+DEAD_UNIT = Case("rnncell", dict(B=1, I=2, H=1, h0=False, bias=True, nonlinearity="relu"))   # dead at seed 0
+
+
+def test_a_draw_whose_gradients_are_all_zero_proves_nothing_and_is_replaced():
+    reports = run_case(DEAD_UNIT, seed=0)
+    assert all(r.passed and r.live == 0 for r in reports)         # 0 == 0 everywhere: "passes", vacuously
+    result = check_case(DEAD_UNIT, seed=0)
+    assert result.vacuous_seeds == [0] and result.seed != 0
+    assert not result.vacuous and result.passed and sum(r.live for r in result.reports) > 0
+
+
+def test_a_case_that_stays_all_zero_never_counts_as_a_pass():
+    result = check_case(DEAD_UNIT, seed=0, redraws=0)
+    assert result.vacuous and not result.passed and all(r.passed for r in result.reports)
 
 
 def test_a_wrong_backward_is_reported_as_failing():
@@ -136,7 +154,29 @@ def test_the_command_prints_a_row_per_case_and_exits_zero(capsys):
     from minirnn.tools.cli import main
     assert main(["gradcheck", "--model", "lstm", "--model", "charloop", "--cases", "2"]) == 0
     out = capsys.readouterr().out
-    assert out.count(" ok\n") == 4 and "4 passed, 0 failed" in out
+    assert out.count("  ok  ") == 4 and "4 passed, 0 failed" in out
+
+
+def test_the_table_aligns_and_reports_a_replaced_all_zero_draw(capsys):
+    from minirnn.tools.cli import main
+    assert main(["gradcheck", "--model", "rnncell", "--model", "rnn", "--cases", "6"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    header = next(line for line in lines if line.startswith("model "))
+    rows = [line for line in lines if line.startswith(("rnncell ", "rnn "))]
+    assert len(rows) == 12 and len({len(row.split("  ok  ")[0]) for row in rows}) == 1   # the columns line up
+    assert len({row.index("  ok  ") for row in rows} | {header.index("  result")}) == 1
+    assert "seed 0: every gradient exactly 0 (a dead unit), which proves nothing; replaced" in out
+    assert "(1 all-zero draw replaced)" in out
+
+
+def test_the_summary_states_the_worst_error_as_a_share_of_its_tolerance(capsys):
+    from minirnn.tools.cli import main
+    assert main(["gradcheck", "--model", "grucell", "--cases", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "a pass is at most 100%" in out
+    used = float(re.search(r"the worst entry used ([\d.]+)% of its tolerance", out)[1])
+    assert 0 < used <= 100
 
 
 def test_the_script_exits_non_zero_when_a_gradient_is_wrong(tmp_path):

@@ -13,7 +13,8 @@ from minirnn import checkpoint
 from minirnn.models import CharRNN
 from minirnn.tools import cli
 from minirnn.tools.study import draw
-from minirnn.tools.study.diagram import charloop_recurrence, figures, probe_input, sub
+from minirnn import reference
+from minirnn.tools.study.diagram import figures, probe_input, sub
 from minirnn.tools.study.explain import MODELS, build_model
 from minirnn.tools.study.gradient_flow import last_step_gradient_norms
 
@@ -102,23 +103,42 @@ def test_the_lstm_and_gru_cells_are_drawn_with_their_gates(drawn):
     assert f"a_f {(B, 5)}" in lstm["cell"] and f"h_n {(B, 5)}" in gru["cell"]
 
 
+@pytest.mark.parametrize("name", ["rnn", "lstm", "gru"])
+def test_each_cell_has_one_previous_state_node_that_every_reader_reads(name):
+    cell = figures(build_model(name, **SMALL))["cell"]
+    assert [node.text for node in cell.nodes].count("hₜ₋₁") == 1
+    readers = {edge.end for edge in cell.edges if edge.start == "h_prev"}
+    assert readers == ({"W_hh", "mix"} if name == "gru" else {"W_hh"})       # the GRU keeps z of h_{t-1}
+
+
+def test_the_charrnns_input_character_is_not_called_c_which_is_the_lstms_cell_state(drawn):
+    _, texts = drawn("charrnn", SMALL, names=("cell", "unrolled"))         # SMALL's CharRNN is an LSTM
+    assert "idₜ" in texts["cell"] and f"idₜ {(B,)}" in texts["cell"] and "id₁" in texts["unrolled"]
+    assert not any(text.startswith("cₜ") for text in texts["cell"])
+    assert "hₜ₋₁, cₜ₋₁" in texts["cell"]
+
+
 # -- the unrolled graph -----------------------------------------------------------------------------------
 
 def test_the_unrolled_graph_shows_the_first_steps_then_the_last(drawn):
     model, texts = drawn("lstm", SMALL, names=("unrolled",))
     h_n, _ = model(probe_input(model)[0])[1]
     text = texts["unrolled"]
-    assert {"step 1", "step 2", "step 3", "…", "step 6"} <= set(text) and "step 4" not in text
-    for step in drawn_steps():                             # the state each drawn arrow carries
-        assert f"h{sub(step)}, c{sub(step)} {h_n.shape}" in text
+    assert {"step 1", "step 2", "…", "step 6"} <= set(text) and "step 3" not in text
+    for step in drawn_steps():                             # the state each drawn arrow carries, over its shape
+        assert text[text.index(f"h{sub(step)}, c{sub(step)}") + 1] == str(h_n.shape)
 
 
 # -- BPTT: the gradient norms -----------------------------------------------------------------------------
 
 def arrow_norms(texts) -> dict:
-    """{("h", t): value} from the BPTT figure's labels "‖∂L/∂hₜ‖ = value"."""
-    found = (re.fullmatch(r"‖∂L/∂([hc])([₀-₉]+)‖ = (\S+)", text) for text in texts)
-    return {(m[1], int(m[2].translate(DIGITS))): float(m[3]) for m in found if m}
+    """{("h", t): value} from the BPTT figure's labels "‖∂L/∂hₜ‖" over "= value" (two lines, two texts)."""
+    found = {}
+    for text, below in zip(texts, texts[1:]):
+        symbol, value = re.fullmatch(r"‖∂L/∂(\w+?)([₀-₉]+)‖", text), re.fullmatch(r"= (\S+)", below)
+        if symbol and value:
+            found[symbol[1], int(symbol[2].translate(DIGITS))] = float(value[1])
+    return found
 
 
 def assert_labels_equal(labels: dict, reference: dict) -> None:
@@ -129,8 +149,8 @@ def assert_labels_equal(labels: dict, reference: dict) -> None:
 
 
 def drawn_steps() -> list:
-    """The states whose arrows draw's defaults show (6 steps, 4 drawn): into steps 1-3, the "…" and step 6."""
-    return [0, 1, 2, 3, 5]
+    """The states whose arrows draw's defaults show (6 steps, 3 drawn): into steps 1-2, the "…" and step 6."""
+    return [0, 1, 2, 5]
 
 
 def mean_row_norm(array) -> float:
@@ -146,7 +166,8 @@ def test_the_bptt_arrows_of_the_rnn_carry_its_backwards_norms(drawn):
     for t in range(len(x), 0, -1):                         # dL/dh_{t-1} = (dL/dh_t * (1 - h_t^2)) W_hh
         d_h = (d_h * (1 - output[t - 1] ** 2)) @ W_hh
         norms[t - 1] = mean_row_norm(d_h)
-    assert_labels_equal(arrow_norms(texts["bptt"]), {("h", t): norms[t] for t in drawn_steps()})
+    into_last = {("y", len(x)): mean_row_norm(numpy.ones((B, 5)))}   # the arrow from y_T carries dL/dy_T
+    assert_labels_equal(arrow_norms(texts["bptt"]), {("h", t): norms[t] for t in drawn_steps()} | into_last)
 
 
 def test_the_bptt_arrows_of_the_articles_model_carry_its_backwards_norms(drawn):
@@ -161,11 +182,11 @@ def test_the_bptt_arrows_of_the_articles_model_carry_its_backwards_norms(drawn):
     softmax = numpy.exp(logits - logits.max(axis=1, keepdims=True))
     softmax /= softmax.sum(axis=1, keepdims=True)
     d_h = (softmax - numpy.eye(model.vocab_size)[target]) @ p["l_out.weight"]  # L = sum_b -log p_b[target_b]
-    norms = {}
+    norms = {len(ids): mean_row_norm(d_h)}                 # the head's arrow into the last step carries dL/dh_T
     for t in range(len(ids), 0, -1):
         d_h = (d_h * (1 - hs[t] ** 2)) @ p["l_hidden.weight"]
         norms[t - 1] = mean_row_norm(d_h)
-    assert_labels_equal(arrow_norms(texts["bptt"]), {("h", t): norms[t] for t in drawn_steps()})
+    assert_labels_equal(arrow_norms(texts["bptt"]), {("h", t): norms[t] for t in drawn_steps() + [len(ids)]})
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru", "charrnn"])
@@ -189,20 +210,22 @@ def test_the_bptt_arrows_carry_torchs_norms(drawn, torch, name):
     h_last = states[-1][0]
     if name == "charrnn":
         logits = h_last @ p["head.weight"].T + p["head.bias"]
+        logits.retain_grad()
         torch.nn.functional.cross_entropy(logits, torch.tensor(target), reduction="sum").backward()
+        expected = {("logits", len(x)): logits.grad.norm(dim=1).mean().item()}   # the arrow from logits_T
     else:
         h_last.sum().backward()
-    reference = {}
+        expected = {("y", len(x)): h_last.grad.norm(dim=1).mean().item()}        # the arrow from y_T = h_T
     for t in drawn_steps():
         for symbol, part in zip("hc", states[t]):
-            reference[symbol, t] = part.grad.norm(dim=1).mean().item()
-    assert_labels_equal(arrow_norms(texts["bptt"]), reference)
+            expected[symbol, t] = part.grad.norm(dim=1).mean().item()
+    assert_labels_equal(arrow_norms(texts["bptt"]), expected)
 
 
 def test_wider_and_darker_arrows_for_larger_norms():
     model = build_model("rnn", **SMALL)
     backward = [edge for edge in figures(model)["bptt"].edges if edge.kind == "backward"]
-    norms = [float(edge.label.split(" = ")[1]) for edge in backward]
+    norms = [float(edge.label.split("= ")[1]) for edge in backward]
     assert max(edge.strength for edge in backward) == 1.0
     for edge, norm in zip(backward, norms):
         assert edge.strength == pytest.approx(norm / max(norms), rel=1e-3)
@@ -214,21 +237,22 @@ def test_the_layers_state_gradients_are_its_bptt_exactly():
     output, _ = model(x)
     norms, c_norms = last_step_gradient_norms(model, x, numpy.ones_like)
     d_h = numpy.ones((B, 5))
+    assert norms[len(x)] == pytest.approx(mean_row_norm(d_h), rel=1e-12)
     for t in range(len(x), 0, -1):
         d_h = (d_h * (1 - output[t - 1] ** 2)) @ model.params["weight_hh_l0"]
         assert norms[t - 1] == pytest.approx(mean_row_norm(d_h), rel=1e-12)
     assert c_norms is None
 
 
-def test_the_articles_loop_is_the_elman_rnn_the_figures_read():
-    model = build_model("charloop", **SMALL).astype("float64")
-    ids, _ = probe_input(model)
-    p = model.params
-    inp = numpy.maximum(p["e.weight"][ids] @ p["l_in.weight"].T + p["l_in.bias"], 0)
-    h, _ = charloop_recurrence(model)(inp)
-    logits = h[-1] @ p["l_out.weight"].T + p["l_out.bias"]
-    logp = logits - numpy.log(numpy.exp(logits).sum(axis=1, keepdims=True))
-    numpy.testing.assert_allclose(logp, model(ids), rtol=1e-12, atol=1e-12)
+def test_the_articles_model_is_read_by_its_reference_backward_not_rebuilt(monkeypatch):
+    model = build_model("charloop", **SMALL)
+    calls = []
+    monkeypatch.setattr(reference, "charloop_backward",
+                        lambda *args: calls.append(1) or reference.charloop.charloop_backward(*args))
+    bptt = figures(model)["bptt"]
+    assert calls == [1]                                    # one backward pass gives every arrow its norm
+    last = next(edge for edge in bptt.edges if edge.start == "head" and edge.end == "step6")
+    assert last.kind == "backward" and last.label.startswith("‖∂L/∂h₆‖\n= ")
 
 
 # -- the command ------------------------------------------------------------------------------------------

@@ -200,8 +200,23 @@ def test_an_unknown_model_names_the_choices():
 def test_command_line_prints_the_brief_form(capsys):
     assert cli.main(["explain", "gru", "--steps", "2", "--brief", "--hidden-size", "4", "--input-size", "3"]) == 0
     out = capsys.readouterr().out
-    assert "step t=1" in out and "=> dL/dh_1" in out
-    assert out.count("n = np.tanh(ax_n + r * ah_n)") == 1          # in ONE STEP only, not in every step
+    assert "step t=1" in out and "=> dL/dh_1" in out and "gru.py:" in out    # the loop around the cell
+    assert "n = np.tanh(ax_n + r * ah_n)" not in out and "ONE STEP" not in out   # none of its gate math
+
+
+@pytest.mark.parametrize("name", explain.MODELS)
+def test_brief_prints_no_line_of_the_cell_and_every_step_state_and_gradient(name):
+    model = build_model(name, hidden_size=4, emb=3, vocab_size=5, input_size=2)
+    full, brief = (explain.explain(model, steps=2, batch=2, cells=cells) for cells in (True, False))
+    cell_lines = {"charloop": ["h = tanh(l_hidden(h + inp))", "d_hidden = dhs[t + 1] * (1 - hs[t + 1] ** 2)"],
+                  "rnn": ["h = np.tanh(a)"], "lstm": ["c = f * c_prev + i * g", "dc_prev = dc * f"],
+                  "gru": ["n = np.tanh(ax_n + r * ah_n)"], "charrnn": ["c = f * c_prev + i * g"]}[name]
+    for line in cell_lines:
+        assert line in full and line not in brief, line
+    def carried(text):                      # what each step hands on or sends back
+        return [line.strip() for line in text.splitlines() if line.strip().startswith("=>")]
+    assert carried(brief) == carried(full)[1:]                          # all but the one-step section's
+    assert full.split("PARAMETERS")[1] == brief.split("PARAMETERS")[1]   # the same lines read each parameter
 
 
 def test_each_layer_and_direction_is_walked_in_its_own_order():

@@ -3,6 +3,7 @@
 The kernel comparison runs here on the CuPy stand-in with the cells' NumPy lines in the
 kernels' place, to show it finds a wrong kernel; with a GPU it holds the real kernels.
 """
+import functools
 import subprocess
 import sys
 import time
@@ -14,6 +15,7 @@ from strict_backend import plugged_in
 
 import minirnn
 from minirnn.gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from minirnn.gradcheck import Case, check_case
 from minirnn.tools.gpucheck import fused
 from minirnn.tools.gpucheck import stages as steps
 
@@ -69,6 +71,14 @@ def test_gradient_check_step_that_runs_out_of_time_fails_and_says_what_was_left(
     result = steps.gradcheck("numpy", deadline=time.perf_counter())
     assert result["passed"] is False
     assert result["detail"].startswith("0 corner cases") and "31 not reached before the deadline" in result["detail"]
+
+
+def test_gradient_check_step_counts_a_case_whose_gradients_stay_zero_as_failed(monkeypatch):
+    dead = Case("rnncell", dict(B=1, I=2, H=1, h0=False, bias=True, nonlinearity="relu"))   # a dead unit at seed 0
+    monkeypatch.setattr(steps, "draw_cases", lambda model, count, seed: [dead] if model == "rnncell" else [])
+    monkeypatch.setattr(steps, "check_case", functools.partial(check_case, redraws=0))
+    result = steps.gradcheck("numpy", deadline=time.perf_counter() + 60)
+    assert result["passed"] is False and "FAIL rnncell B=1 I=2 H=1 nonlinearity=relu" in result["detail"]
 
 
 def test_benchmark_rows_carry_the_targets_that_apply_to_them():

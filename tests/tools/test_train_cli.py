@@ -429,3 +429,22 @@ def test_adamw_takes_a_weight_decay_of_zero():
     model = CharRNN(5, 2, 3, seed=0)
     assert build_optimizer(TrainConfig(optimizer="adamw", weight_decay=0.0), model).weight_decay == 0.0
     assert build_optimizer(TrainConfig(optimizer="adamw"), model).weight_decay == AdamW(model).weight_decay
+
+
+def test_train_loss_is_the_running_mean_since_the_previous_scheduled_evaluation(corpus, tmp_path):
+    result = train(small(corpus, tmp_path / "run", eval_every=4), log=quiet)
+    records, previous = metrics(tmp_path / "run"), 0
+    assert len(records) >= 3
+    for record in records:                     # every 4 steps, then one at the end, since the last of those
+        assert record["train_loss"] == pytest.approx(numpy.mean(result.losses[previous:record["step"]]), rel=1e-12)
+        previous = record["step"] - record["step"] % 4 if record["step"] % 4 else record["step"]
+
+
+def test_train_loss_is_defined_in_the_help_and_the_readme(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    definition = "train_loss, the running mean of the training loss"
+    assert definition in " ".join(capsys.readouterr().out.split())
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert "`train_loss` is the running mean of the training loss (nats per character) over the training steps " \
+           "since the previous `--eval-every` evaluation" in readme

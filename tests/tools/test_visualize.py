@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import html.parser
+import re
 import sys
+from pathlib import Path
 
 import numpy
 import pytest
@@ -176,3 +178,39 @@ def test_an_asked_for_heatmap_without_matplotlib_is_refused_before_any_work(tiny
     assert visualize_cli(path, tmp_path / "units.html", "--heatmap", str(tmp_path / "h.png")) == 2
     assert "plotting needs matplotlib" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.npz"]
+
+
+def test_the_heatmaps_rows_are_sorted_the_units_that_vary_most_and_most_slowly_first(tiny):
+    pytest.importorskip("matplotlib")
+    model, vocab, _ = tiny
+    reading = visualize.read(model, vocab, TEXT * 3)
+    figure, description = visualize.heatmap_figure(reading, max_chars=50)
+    scores = visualize.unit_scores(reading.activations[:50])
+    order = [int(pair.split(" ")[0]) for pair in description.splitlines()[1].split(": ")[1].split(", ")]
+    assert sorted(order) == list(range(5)) and list(scores[order]) == sorted(scores, reverse=True)
+    shown = figure.axes[0].images[0].get_array()
+    numpy.testing.assert_array_equal(shown, reading.activations[:50, order].T)   # row k is unit order[k]
+    assert [label.get_text() for label in figure.axes[0].get_yticklabels()] == [str(unit) for unit in order]
+
+
+def test_the_walkthroughs_units_do_what_it_says():
+    """Section 8: in the docs model reading stack_example.py, unit 79 is positive inside the docstring, the
+    comment and the error message's string and negative along each def line; unit 13 is positive on the
+    indentation at the start of each line and negative in the code after it."""
+    root = Path(__file__).resolve().parents[2]
+    saved = checkpoint.load(root / "docs" / "models" / "lstm128.npz")
+    text = (root / "docs" / "stack_example.py").read_text(encoding="utf-8")
+    activations = visualize.read(saved.build_model(), saved.vocab(), text).activations
+    walkthrough = " ".join((root / "docs" / "walkthrough.md").read_text(encoding="utf-8").split())
+    assert ("unit 79 is positive inside the docstring, the comment and the error message's string, and negative "
+            "along each `def` line; unit 13 is positive on the indentation at the start of each line and negative "
+            "in the code after it") in walkthrough
+
+    def mean(unit, start, end):
+        return activations[start:end, unit].mean()
+    prose = [re.search(pattern, text).span(1) for pattern in (r'"""(.*?)"""', r"# (.*)\n", r'"(pop from .*?)"')]
+    assert all(mean(79, *span) > 0.3 for span in prose)
+    defs = [m.span(1) for m in re.finditer(r"    (def .*)\n", text)]
+    assert len(defs) == 3 and all(mean(79, *span) < -0.3 for span in defs)
+    lines = [m for m in re.finditer(r"^( +)(\S.*)$", text, re.M)]
+    assert all(mean(13, *m.span(1)) > 0.3 and mean(13, *m.span(2)) < 0 for m in lines)

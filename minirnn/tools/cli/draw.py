@@ -6,7 +6,7 @@ of a forward's arrays, and ||dL/dh_t|| from a backward over a random input of
 --steps x --batch, for a loss at the last step. Files in --out that minirnn draw
 did not write are never replaced, unless --force. Needs matplotlib.
 
-    minirnn draw charloop --hidden-size 256 --out figures/charloop
+    minirnn draw charloop --hidden-size 256 --steps 8 --out figures/charloop
     minirnn draw lstm --steps 8 --out figures/lstm
     minirnn draw runs/stdlib/best.npz --out figures/trained
 """
@@ -24,7 +24,7 @@ from .explain import add_model_arguments, model_from
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_model_arguments(parser, steps=6)
-    parser.add_argument("--show-steps", type=int, default=4, metavar="K",
+    parser.add_argument("--show-steps", type=int, default=3, metavar="K",
                         help="steps drawn when there are more: the first K-1, then '…' and the last "
                              "(default %(default)s)")
     parser.add_argument("--out", required=True, metavar="DIR", help="the directory to write the figures into")

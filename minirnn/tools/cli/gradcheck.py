@@ -3,8 +3,11 @@
 Each row is one model with one set of options: the tensors and entries compared,
 the entries skipped where a step of +-eps crossed a ReLU kink, the worst absolute
 error |a - n| and relative error |a - n| / (|a| + |n|) between the analytic
-gradient a and the numerical one n, and the tensor where the worst one is. The
-tolerance is printed above the table. Exits with 1 if any tensor fails.
+gradient a and the numerical one n, how much of its tolerance the worst entry used
+(an entry passes when |a - n| <= 1e-7 + 1e-6 |n|, so at most 100%), and the tensor
+where the worst error is. A draw whose gradients are all exactly zero (a dead ReLU
+unit) proves nothing: it is reported and replaced by another draw of the same
+options. Exits with 1 if any tensor fails or a case stays all zero.
 
     minirnn gradcheck                       # every model, every option, about 15 seconds
     minirnn gradcheck --model lstm --cases 100 --verbose
@@ -20,7 +23,7 @@ import sys
 import time
 
 from minirnn.core import backend, validate
-from minirnn.gradcheck import ATOL, EPS, KINDS, MODELS, RTOL, check_cell, draw_cases, run_case
+from minirnn.gradcheck import ATOL, EPS, KINDS, MODELS, RTOL, check_case, check_cell, draw_cases
 
 # The cases are drawn before the first row: at 10-100 ms a case, this many per model already take
 # minutes to hours, and a far larger --cases is a typo that would fill the memory before printing a row.
@@ -58,30 +61,41 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--cases must be an integer in [1, {MAX_CASES:,}], got {args.cases}")
     print(f"Gradient check: central differences in float64, eps={EPS:g}; an entry passes when "
           f"|a - n| <= {ATOL:g} + {RTOL:g} |n|.")
-    print("Columns: tensors and entries compared, entries skipped at a ReLU kink, the worst absolute "
-          "and relative error |a - n| / (|a| + |n|), and the tensor where the worst one is.\n")
-    header = f"{'model':<13} {'options':<70} {'tensors':>7} {'entries':>7} {'kinks':>5} " \
-             f"{'max abs':>9} {'max rel':>9}  {'worst tensor':<20} result"
+    print("Columns: tensors and entries compared, entries skipped at a ReLU kink, the worst absolute error\n"
+          "|a - n| and relative error |a - n| / (|a| + |n|), the share of its tolerance the worst entry used\n"
+          "(a pass is at most 100%), and the tensor where the worst error is. The relative error can exceed\n"
+          f"{RTOL:g} where |n| is tiny, since the tolerance's {ATOL:g} counts there.\n")
+    cases = [case for model in args.model or MODELS
+             for case in draw_cases(model, args.cases or DEFAULT_CASES[model], seed=args.seed)]
+    width = max(len("options"), *(len(case.label()) for case in cases))   # the table aligns, whatever the options
+    header = (f"{'model':<13} {'options':<{width}} {'tensors':>7} {'entries':>7} {'kinks':>5} "
+              f"{'max abs':>9} {'max rel':>9} {'of tol.':>8}  {'result':<7} worst tensor")
     print(header)
     print("-" * len(header))
-    failures, worst_rel, total, start = 0, 0.0, 0, time.perf_counter()
-    for model in args.model or MODELS:
-        for case in draw_cases(model, args.cases or DEFAULT_CASES[model], seed=args.seed):
-            reports = run_case(case, seed=args.seed, backend_name=args.backend)
-            worst = max(reports, key=lambda r: r.max_abs_error)
-            passed = all(r.passed for r in reports)
-            failures += not passed
-            worst_rel = max(worst_rel, max(r.max_rel_error for r in reports))
-            total += 1
-            print(f"{model:<13} {case.label():<70} {len(reports):>7} {sum(r.checked for r in reports):>7} "
-                  f"{sum(r.kinks for r in reports):>5} {worst.max_abs_error:>9.2e} "
-                  f"{max(r.max_rel_error for r in reports):>9.2e}  {worst.name:<20} "
-                  f"{'ok' if passed else 'FAIL'}")
-            if args.verbose or not passed:
-                for report in reports:
-                    print(f"{'':<14}{report}")
-            sys.stdout.flush()                 # each row as it comes, also into a pipe or a file
-    print(f"\n{total - failures} passed, {failures} failed; worst relative error {worst_rel:.2e}; "
+    failures, vacuous, worst_rel, worst_used, start = 0, 0, 0.0, 0.0, time.perf_counter()
+    for case in cases:
+        result = check_case(case, seed=args.seed, backend_name=args.backend)
+        reports = result.reports
+        worst = max(reports, key=lambda r: r.max_abs_error)
+        failures += not result.passed
+        vacuous += len(result.vacuous_seeds)
+        worst_rel = max(worst_rel, max(r.max_rel_error for r in reports))
+        used = max(r.tolerance_used for r in reports)
+        worst_used = max(worst_used, used)
+        verdict = "ok" if result.passed else "ZERO" if result.vacuous else "FAIL"
+        print(f"{case.model:<13} {case.label():<{width}} {len(reports):>7} {sum(r.checked for r in reports):>7} "
+              f"{sum(r.kinks for r in reports):>5} {worst.max_abs_error:>9.2e} "
+              f"{max(r.max_rel_error for r in reports):>9.2e} {used:>8.1%}  {verdict:<7} {worst.name}")
+        for seed in result.vacuous_seeds:
+            print(f"{'':<14}seed {seed}: every gradient exactly 0 (a dead unit), which proves nothing; "
+                  f"replaced by the next draw{'' if result.vacuous else f', seed {result.seed}'}")
+        if args.verbose or not result.passed:
+            for report in reports:
+                print(f"{'':<14}{report}")
+        sys.stdout.flush()                 # each row as it comes, also into a pipe or a file
+    print(f"\n{len(cases) - failures} passed, {failures} failed"
+          + (f" ({vacuous} all-zero draw{'s' if vacuous > 1 else ''} replaced)" if vacuous else "")
+          + f"; the worst entry used {worst_used:.1%} of its tolerance (worst relative error {worst_rel:.2e}); "
           f"{time.perf_counter() - start:.1f} s")
     return 1 if failures else 0
 

@@ -5,9 +5,11 @@
         (the standard library's sources) for a few seconds each and draws each
         one's curve at initialisation (dashed) and after training (solid);
     minirnn gradient-flow --checkpoint runs/minirnn/best.npz --out flow.png
-        draws the curve of a trained CharRNN checkpoint.
+        draws the curve of a trained CharRNN checkpoint, over windows of the
+        validation part of the text its run trained on (or of --text).
 
-The gradients come from minirnn's own backward (see minirnn.tools.study.gradient_flow).
+The gradients come from one backward pass of the reference implementation, on the
+model's own weights (see minirnn.tools.study.gradient_flow).
 """
 from __future__ import annotations
 
@@ -23,15 +25,20 @@ from minirnn.data import Vocab, default_corpus, read_text
 from minirnn.models import CharRNN
 
 from ..study import gradient_flow, plotting
+from ..study.run_text import run_text
+from ..train.trainer import text_digest
 from . import output
+
+DEFAULT_CORPUS_BYTES = 300_000
+PROBE_CHARS = 20_000          # the probe windows are drawn from the last this many characters of the text
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="FILE.png", help="where to write the plot")
     parser.add_argument("--force", action="store_true", help="replace --out if it exists")
     parser.add_argument("--checkpoint", metavar="FILE.npz", help="a CharRNN checkpoint written by minirnn train")
-    parser.add_argument("--text", metavar="FILE", help="UTF-8 text to train on and probe with "
-                        "(default: 300 kB of the standard library's sources)")
+    parser.add_argument("--text", metavar="FILE", help="UTF-8 text to train on and probe with (default: 300 kB of "
+                        "the standard library's sources; with --checkpoint, the text its run trained on)")
     parser.add_argument("--steps", type=int, default=50, metavar="T",
                         help="steps before the loss (default %(default)s)")
     parser.add_argument("--batch", type=int, default=16, metavar="B", help="probe windows (default %(default)s)")
@@ -52,22 +59,30 @@ def run(args: argparse.Namespace) -> int:
     output.check_outputs({"--out": out}, args.force, inputs={"--checkpoint": args.checkpoint, "--text": args.text})
     plotting.pyplot()
     started = time.perf_counter()
-    text = read_text(args.text) if args.text else default_corpus(300_000)
     if args.checkpoint:
         saved = checkpoint.load(args.checkpoint)
         model = saved.build_model()
         if "vocab" not in saved.meta or not isinstance(model, CharRNN):
             raise ValueError(f"--checkpoint {args.checkpoint} must hold a CharRNN and its vocabulary (written by "
                              f"minirnn train --model charrnn), got a {saved.model_class}")
+        if args.text:
+            text, source = read_text(args.text), f"--text {args.text}"
+        else:                                   # the run's own text, the part it held out from training
+            trained_on = run_text(saved)
+            text, source = trained_on.validation, f"the validation part of {trained_on.source}"
         vocab = Vocab.from_json(saved.meta["vocab"])
-        ids = vocab.encode(text[-20_000:], name="--text" if args.text else "the built-in corpus")
+        ids = vocab.encode(text[-PROBE_CHARS:], name="--text" if args.text else source)
         windows, targets = gradient_flow.probe_batch(ids, args.steps, args.batch, args.seed)
         label = f"{type(model.rnn).__name__}, {model.hidden} units ({Path(args.checkpoint).name})"
         flows = [gradient_flow.Flow(label, *gradient_flow.state_gradient_norms(model, windows, targets))]
     else:
+        text = read_text(args.text) if args.text else default_corpus(DEFAULT_CORPUS_BYTES)
+        source = (f"--text {args.text}" if args.text else f"the built-in corpus ({DEFAULT_CORPUS_BYTES} bytes of "
+                  f"Python {sys.version_info.major}.{sys.version_info.minor}'s standard library)")
         flows = gradient_flow.gradient_flow(text, steps=args.steps, batch=args.batch, train_steps=args.train_steps,
                                             hidden=args.hidden, seed=args.seed,
                                             log=lambda line: print(line, file=sys.stderr, flush=True))
-    atomic_write(out, lambda file: gradient_flow.plot_flows(flows, file))
+    source += f"; the text read has SHA-256 {text_digest(text)}"
+    atomic_write(out, lambda file: gradient_flow.plot_flows(flows, file, source=source))
     print(f"wrote {out} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

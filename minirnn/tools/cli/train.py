@@ -4,6 +4,11 @@ Writes last.npz, best.npz, metrics.jsonl and loss.png into --out; evaluates on t
 last --val-fraction of the text every --eval-every steps and at the end. Ctrl-C
 stops after the step under way, evaluated and saved (exit status 130).
 
+Each evaluation reports train_loss, the running mean of the training loss (the
+cross-entropy in nats per character of each training step's batch) over the training
+steps since the previous --eval-every evaluation; val_loss, the loss over the whole
+validation text; and val_bpc, val_loss in bits per character.
+
 With --resume, continues the run in --out with its saved settings, the same losses
 as if it had never stopped. --epochs and --minutes (either replaces the saved
 stopping rule, counting the whole run) and --eval-every may change; --text may

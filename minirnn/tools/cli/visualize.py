@@ -2,8 +2,11 @@
 
     minirnn visualize runs/minirnn/best.npz --string 'def f(x):\n    return "x"' --out units.html
     minirnn visualize best.npz --text some.py --unit 7 --unit 42 --out units.html --heatmap all.png
+    minirnn visualize best.npz --out units.html
 
-The page has one span per character, coloured by a hidden unit's value after
+Without --text or --string, the model reads the text its run held out from
+training (the validation part of its own training text, which the checkpoint
+records). The page has one span per character, coloured by a hidden unit's value after
 reading it (given with --unit, or the --units most interesting ones: those that
 vary most, and most slowly), with the model's likeliest next characters on
 hover; the heatmap shows every unit. The checkpoint must hold a CharRNN.
@@ -20,13 +23,15 @@ from minirnn.data import Vocab, read_text
 from minirnn.models import CharRNN
 
 from ..study import plotting, visualize
+from ..study.run_text import run_text
 from . import output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a CharRNN .npz written by minirnn train")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", metavar="FILE", help="a UTF-8 file to read")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--text", metavar="FILE", help="a UTF-8 file to read (default: the validation part of the "
+                        "text the checkpoint's run trained on)")
     source.add_argument("--string", metavar="TEXT", help="the text itself")
     parser.add_argument("--out", required=True, metavar="FILE.html", help="the page to write")
     parser.add_argument("--heatmap", metavar="FILE.png",
@@ -65,11 +70,17 @@ def run(args: argparse.Namespace) -> int:
     if not isinstance(model, CharRNN):
         raise ValueError(f"CHECKPOINT {args.checkpoint} must hold a CharRNN (the model that carries its state "
                          f"from character to character), got a {saved.model_class}")
-    text = read_text(args.text) if args.text is not None else args.string
+    if args.text is not None:
+        text, name = read_text(args.text), "--text"
+    elif args.string is not None:
+        text, name = args.string, "--string"
+    else:
+        trained_on = run_text(saved, flag="--text or --string")
+        text, name = trained_on.validation, f"the validation part of {trained_on.source}"
     if not text:
-        raise ValueError("--string must not be empty" if args.text is None else f"--text {args.text} is empty")
+        raise ValueError("--string must not be empty" if name == "--string" else f"--text {args.text} is empty")
     text, vocab = text[:args.max_chars], Vocab.from_json(saved.meta["vocab"])
-    vocab.encode(text, name="--text" if args.text is not None else "--string")   # refused by the flag's name
+    vocab.encode(text, name=name)                                   # refused by the flag's name
     reading = visualize.read(model, vocab, text, args.top)
     units = args.unit if args.unit else visualize.interesting_units(reading.activations, args.units)
     html = visualize.render_html(reading, units, f"minirnn: {Path(args.checkpoint).name} reading "

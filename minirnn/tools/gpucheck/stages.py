@@ -30,7 +30,7 @@ from pathlib import Path
 
 from minirnn.core import backend
 from minirnn.gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL, kernels
-from minirnn.gradcheck import MODELS, draw_cases, run_case
+from minirnn.gradcheck import MODELS, check_case, draw_cases
 
 from ..bench import bench, worker
 from . import fused, nvrtc
@@ -102,10 +102,10 @@ def gradcheck(backend_name: str, deadline: float) -> Result:
             if not cases or time.perf_counter() >= deadline:
                 continue
             case = cases.pop(0)
-            reports = run_case(case, seed=0, backend_name=backend_name, max_entries=GRADCHECK_ENTRIES)
+            result = check_case(case, seed=0, backend_name=backend_name, max_entries=GRADCHECK_ENTRIES)
             checked += 1
-            worst = max(worst, max(r.max_rel_error for r in reports))
-            if not all(r.passed for r in reports):
+            worst = max(worst, max(r.max_rel_error for r in result.reports))
+            if not result.passed:                  # a wrong gradient, or none that is not zero
                 failed.append(f"{model} {case.label()}")
     left = sum(len(cases) for cases in queues.values())
     detail = (f"{checked} corner cases of {len(MODELS)} models, float64 on {backend_name}: "

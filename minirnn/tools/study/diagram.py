@@ -3,9 +3,10 @@
 Only the layout of each kind of model is written here. Every label comes from
 the model itself: a box names the parameters of its layer with their shapes
 (the model's state_dict), an arrow the shape of the array that a forward over a
-random input computed, and a backward arrow of the BPTT figure ||dL/dh_t||, from a
-real backward of that forward (minirnn.tools.study.gradient_flow.last_step_gradient_norms),
-for a loss at the last step. A bigger hidden size therefore gives other labels,
+random input computed, and a backward arrow of the BPTT figure ||dL/dh_t||, from one
+backward pass of the model's reference implementation (minirnn.reference) on the
+model's own weights, for a loss at the last step: the reference's BPTT keeps the
+gradient of every state as it goes. A bigger hidden size therefore gives other labels,
 with no change here. minirnn.tools.study.draw turns a Diagram into SVG and PNG.
 
 Layout units: x grows to the right (time, in the unrolled figures), y upwards
@@ -17,20 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy
 
-from minirnn.core import validate
+from minirnn import reference
+from minirnn.core import backend, validate
 from minirnn.core.grad_mode import no_grad
-from minirnn.layers import RNN, Recurrent
+from minirnn.layers import Recurrent
 from minirnn.models import CharLoopModel, CharRNN
-from minirnn.ops import (
-    cross_entropy,
-    embedding_forward,
-    linear_backward,
-    linear_forward,
-    log_softmax_backward,
-    log_softmax_forward,
-    nll_loss,
-    relu_forward,
-)
+from minirnn.ops import cross_entropy, embedding_forward, linear_forward, nll_loss
 
 from .gradient_flow import last_step_gradient_norms, state_gradient_norms
 
@@ -114,17 +107,20 @@ class Reading:
     """What a forward and a backward of a model over one input showed, for the unrolled figures.
 
     steps: T; state: the states at a step as the model carries them (one array,
-    or h and c); norms, c_norms: ||dL/dh_t|| (and ||dL/dc_t||) for t = 0 .. T-1;
-    loss: the loss's value and what it is, for the BPTT figure.
+    or h and c); norms, c_norms: ||dL/dh_t|| (and ||dL/dc_t||) for t = 0 .. T;
+    loss: the loss's value and what it is, for the BPTT figure; into_last: the
+    gradient that reaches the last step from above, as (symbol, norm): dL/dh_T
+    from the head, or dL/d(the last output).
     """
     steps: int
     state: tuple
     norms: numpy.ndarray
     c_norms: numpy.ndarray | None
     loss: str
+    into_last: tuple
 
 
-def figures(model, steps: int = 6, batch: int = 4, seed: int = 0, show_steps: int = 4, title: str = "") -> dict:
+def figures(model, steps: int = 6, batch: int = 4, seed: int = 0, show_steps: int = 3, title: str = "") -> dict:
     """The three diagrams of ``model``, from a forward and backward over :func:`probe_input`.
 
     model: CharLoopModel, CharRNN, or a one-direction RNN, LSTM or GRU.
@@ -174,15 +170,16 @@ def describe(model) -> str:
 # -- CharLoopModel: the article's own figure --------------------------------------------------------------
 
 def _charloop(model: CharLoopModel, ids, target, show_steps: int, title: str) -> dict:
-    p, T = model.params, len(ids)
-    emb, _ = embedding_forward(ids, p["e.weight"])                              # e[c_t]    (T, B, F)
-    inp, _ = relu_forward(linear_forward(emb, p["l_in.weight"], p["l_in.bias"])[0])   # inp_t (T, B, H)
-    recurrence = charloop_recurrence(model)
-    with no_grad():
-        h, _ = recurrence(inp)                                                  # h_1 .. h_T (T, B, H)
-        logp = model(ids)                                                       # the model's own forward
-    norms, _ = last_step_gradient_norms(recurrence, inp, lambda h_T: _charloop_head_grad(model, h_T, target))
-    loss, _ = nll_loss(logp, target)
+    T, B = ids.shape
+    emb, _ = embedding_forward(ids, model.params["e.weight"])                   # e[c_t]      (T, B, F)
+    # The reference forward and backward, in float64 on the model's weights: dhs[t] = dL/dh_t, t = 0 .. T.
+    state64 = {name: value.astype(numpy.float64) for name, value in model.state_dict().items()}
+    ids, target = backend.to_host(ids), backend.to_host(target)
+    logp, cache = reference.charloop_forward(ids, state64)
+    loss, d_logp = nll_loss(logp, target)
+    _, dhs = reference.charloop_backward(d_logp * B, cache, state64)   # L summed over the batch: row b is b's own
+    norms = numpy.array([_mean_row_norm(d_h) for d_h in dhs])
+    inp, h = cache.inps[0], cache.hs[1]
 
     cell = Diagram(f"The cell of {title}",
                    "one step t: the article's inp = relu(l_in(e[c])); h = tanh(l_hidden(h + inp)); "
@@ -199,45 +196,20 @@ def _charloop(model: CharLoopModel, ids, target, show_steps: int, title: str) ->
     cell.node("out", 0, 7, "log p", "value")
     cell.edge("c", "e", f"cₜ {shape(ids[0])}")
     cell.edge("e", "l_in", f"e[cₜ] {shape(emb[0])}")
-    cell.edge("l_in", "plus", f"inpₜ {shape(inp[0])}")
-    cell.edge("h_prev", "plus", f"hₜ₋₁ {shape(h[0])}", "state", side="above")
-    cell.edge("plus", "l_hidden", f"hₜ₋₁ + inpₜ {shape(h[0])}")
-    cell.edge("l_hidden", "h", f"hₜ {shape(h[0])}")
+    cell.edge("l_in", "plus", f"inpₜ {shape(inp)}")
+    cell.edge("h_prev", "plus", f"hₜ₋₁ {shape(h)}", "state", side="above")
+    cell.edge("plus", "l_hidden", f"hₜ₋₁ + inpₜ {shape(h)}")
+    cell.edge("l_hidden", "h", f"hₜ {shape(h)}")
     cell.edge("h", "h_prev", "the next step's hₜ₋₁", "loop", bend=0.45, side="left")
-    cell.edge("h", "l_out", f"h{sub(T)} {shape(h[-1])}")
+    cell.edge("h", "l_out", f"h{sub(T)} {shape(cache.hs[T])}")
     cell.edge("l_out", "out", f"log p {shape(logp)}")
 
-    reading = Reading(T, (h[-1],), norms, None, f"L = {loss:.4g}: the mean negative log-likelihood of "
-                                                 "the character after the window")
+    reading = Reading(T, (cache.hs[T],), norms, None, f"L = {loss:.4g}: the mean negative log-likelihood of "
+                      "the character after the window", (f"h{sub(T)}", norms[T]))
     step_text = "e, l_in, ReLU,\n+, l_hidden, tanh"
     head = ("\n".join(["l_out, log-softmax"] + weights(model, "l_out.weight")), "log p", shape(logp))
     return {"cell": cell, **_unrolled_pair(title, reading, show_steps, step_text, ("c", shape(ids[0])), None,
                                            head)}
-
-
-def charloop_recurrence(model: CharLoopModel) -> RNN:
-    """The recurrence of the article's loop as the Elman RNN it is (see minirnn.models.charloop).
-
-    l_hidden(h_{t-1} + inp_t) = inp_t W^T + b + h_{t-1} W^T, so an RNN whose input
-    and hidden weights are both W = l_hidden.weight, with b_ih = l_hidden.bias and
-    b_hh = 0, run over inp_t = relu(l_in(e[c_t])), computes the model's h_1 .. h_T;
-    its backward gives the model's dL/dh_t, which CharLoopModel keeps inside.
-    """
-    p, H = model.params, model.n_hidden
-    recurrence = RNN(H, H, dtype=model.dtype.name).to(model.backend)
-    W, b = p["l_hidden.weight"], p["l_hidden.bias"]
-    recurrence.load_state_dict({"weight_ih_l0": W, "weight_hh_l0": W, "bias_ih_l0": b, "bias_hh_l0": 0 * b})
-    return recurrence
-
-
-def _charloop_head_grad(model: CharLoopModel, h_last, target):
-    """dL/dh_T for L = sum_b -log p_b[target_b], p = softmax(l_out(h_T)): the model's head, backwards."""
-    p = model.params
-    logits, linear_cache = linear_forward(h_last, p["l_out.weight"], p["l_out.bias"])
-    logp, logp_cache = log_softmax_forward(logits)
-    _, d_logp = nll_loss(logp, target)
-    d_h_last, _, _ = linear_backward(log_softmax_backward(d_logp * len(target), logp_cache), linear_cache)
-    return d_h_last
 
 
 # -- CharRNN: embedding, recurrent layer, head -------------------------------------------------------------
@@ -249,14 +221,15 @@ def _charrnn(model: CharRNN, ids, target, show_steps: int, title: str) -> dict:
         h, _ = model.rnn(x)                                                       # h_1 .. h_T   (T, B, H)
         logits, state = model(ids)
     norms, c_norms = state_gradient_norms(model, ids, target)
-    loss, _ = cross_entropy(logits[-1], target)
+    loss, d_last = cross_entropy(logits[-1], target)
+    d_last = backend.to_host(d_last).astype(numpy.float64) * len(target)   # of L summed over the batch
     states = state if isinstance(state, tuple) else (state,)
     layer = model.rnn
     kind = f"{type(layer).__name__}, {_layers(layer.num_layers)}"
 
     cell = Diagram(f"The cell of {title}", "one step t: embedding, recurrent layer, linear head; "
                    "the state goes on to the next step")
-    cell.node("c", 0, 0, "cₜ", "value")
+    cell.node("id", 0, 0, "idₜ", "value")            # the character's id (cₜ is the LSTM's cell state)
     cell.node("embedding", 0, 1, "\n".join(["embedding"] + weights(model, "embedding.")))
     cell.node("rnn", 0, 2.35, "\n".join([f"rnn: {kind}"] + [line for layer in range(model.layers)
                                                               for line in _layer_weights(model, layer, "rnn.")]))
@@ -264,7 +237,7 @@ def _charrnn(model: CharRNN, ids, target, show_steps: int, title: str) -> dict:
     cell.node("state", 2.4, 2.35, _state_symbol(states, "t") + "\nto step t + 1", "value")
     cell.node("head", 0, 3.7, "\n".join(["head: linear"] + weights(model, "head.")))
     cell.node("out", 0, 4.6, "logitsₜ", "value")
-    cell.edge("c", "embedding", f"cₜ {shape(ids[0])}")
+    cell.edge("id", "embedding", f"idₜ {shape(ids[0])}")
     cell.edge("embedding", "rnn", f"xₜ {shape(x[0])}")
     cell.edge("state_prev", "rnn", shape(states[0]), "state")
     cell.edge("rnn", "state", shape(states[0]), "state")
@@ -272,10 +245,16 @@ def _charrnn(model: CharRNN, ids, target, show_steps: int, title: str) -> dict:
     cell.edge("head", "out", f"logitsₜ {shape(logits[0])}")
 
     reading = Reading(T, states, norms, c_norms,
-                      f"L = {loss:.4g}: the cross-entropy of the character after the last step")
+                      f"L = {loss:.4g}: the cross-entropy of the character after the last step",
+                      (f"logits{sub(T)}", _mean_row_norm(d_last)))
     step_text = f"embedding,\nrnn ({type(layer).__name__}), head"
-    return {"cell": cell, **_unrolled_pair(title, reading, show_steps, step_text, ("c", shape(ids[0])),
+    return {"cell": cell, **_unrolled_pair(title, reading, show_steps, step_text, ("id", shape(ids[0])),
                                            ("logits", shape(logits[0])), None)}
+
+
+def _mean_row_norm(gradient) -> float:
+    """gradient (B, H): the mean over the batch of each sequence's gradient norm, as every arrow reports it."""
+    return float(numpy.linalg.norm(gradient, axis=-1).mean())
 
 
 def _layers(count: int) -> str:
@@ -300,7 +279,7 @@ def _layer(model: Recurrent, x, show_steps: int, title: str) -> dict:
     xp, p, T = model.xp, model.params, len(x)
     with model.evaluating(), no_grad():
         output, state = model(x)                                         # (T, B, H), h_n (L, B, H) [, c_n]
-    norms, c_norms = last_step_gradient_norms(model, x, xp.ones_like)    # L = sum of the last step's outputs
+    norms, c_norms = last_step_gradient_norms(model, x, numpy.ones_like)   # L = sum of the last step's outputs
     states = state if isinstance(state, tuple) else (state,)
     # The projections of one step, x_1 W_ih^T + b_ih and h_0 W_hh^T + b_hh, split into the cell's gate blocks.
     x_proj, _ = linear_forward(x[0], p["weight_ih_l0"], p.get("bias_ih_l0"))
@@ -318,7 +297,8 @@ def _layer(model: Recurrent, x, show_steps: int, title: str) -> dict:
             + [line for layer in range(1, model.num_layers) for line in _layer_weights(model, layer)]))
         cell.edge("h", "upper", f"hₜ {arrays['h']}")
     reading = Reading(T, states, norms, c_norms,
-                      f"L = {float(output[-1].sum()):.4g}: the sum of the last step's outputs")
+                      f"L = {float(output[-1].sum()):.4g}: the sum of the last step's outputs",
+                      (f"y{sub(T)}", _mean_row_norm(numpy.ones(output[-1].shape))))
     step_text = f"{name} cell\n({_layers(model.num_layers)})"
     return {"cell": cell, **_unrolled_pair(title, reading, show_steps, step_text, ("x", shape(x[0])),
                                            ("y", shape(output[0])), None)}
@@ -328,14 +308,18 @@ def _upper_layers(count: int) -> str:
     return "layer 1" if count == 2 else f"layers 1 to {count - 1}"
 
 
-def _projections(cell: Diagram, model, arrays: dict, x_at: float, hh_at: float) -> None:
-    """x_t below the box of W_ih, h_{t-1} to the right of the box of W_hh (each with its bias)."""
+def _projections(cell: Diagram, model, arrays: dict, x_at: float, hh_at: float, h_prev_at=None) -> None:
+    """x_t below the box of W_ih, h_{t-1} to the right of the box of W_hh (each with its bias).
+
+    h_prev_at: where h_{t-1} goes, (x, y), when not beside W_hh.
+    """
     cell.node("x", x_at, 0, "xₜ", "value")
-    cell.node("h_prev", hh_at + 1.25, 1, "hₜ₋₁", "value")
+    cell.node("h_prev", *(h_prev_at or (hh_at + 1.25, 1)), "hₜ₋₁", "value")
     cell.node("W_ih", x_at, 1, "\n".join(weights(model, names={"weight_ih_l0", "bias_ih_l0"})))
     cell.node("W_hh", hh_at, 1, "\n".join(weights(model, names={"weight_hh_l0", "bias_hh_l0"})))
     cell.edge("x", "W_ih", f"xₜ {arrays['x']}")
-    cell.edge("h_prev", "W_hh", f"hₜ₋₁ {arrays['h']}", "state")
+    side = "auto" if h_prev_at is None else "below right"    # from above: the label goes below the arrow
+    cell.edge("h_prev", "W_hh", f"hₜ₋₁ {arrays['h']}", "state", side=side)
 
 
 def _rnn_cell(model, arrays: dict) -> Diagram:
@@ -355,7 +339,7 @@ def _rnn_cell(model, arrays: dict) -> Diagram:
 
 def _lstm_cell(model, arrays: dict) -> Diagram:
     cell = Diagram("", "a = W_ih xₜ + b_ih + W_hh hₜ₋₁ + b_hh in four blocks; i, f, o = σ(a_i, a_f, a_o), "
-                   "g = tanh(a_g); cₜ = f ⊙ cₜ₋₁ + i ⊙ g; hₜ = o ⊙ tanh(cₜ)")
+                   "g = tanh(a_g); cₜ = f ⊙ cₜ₋₁ + i ⊙ g; hₜ = o ⊙ tanh(cₜ)", scale=(1.85, 1.05))
     _projections(cell, model, arrays, 0.6, 3.0)
     cell.node("plus", 1.8, 1.9, "+", "op")
     for gate, x, act in (("f", 0.0, "σ"), ("i", 1.2, "σ"), ("g", 2.4, "tanh"), ("o", 3.6, "σ")):
@@ -371,7 +355,7 @@ def _lstm_cell(model, arrays: dict) -> Diagram:
     cell.node("h", 5.7, 3.8, "hₜ", "value")
     cell.edge("W_ih", "plus", f"W_ih xₜ + b_ih {arrays['proj']}")
     cell.edge("W_hh", "plus", f"W_hh hₜ₋₁ + b_hh {arrays['h_proj']}")
-    cell.edge("c_prev", "forget", f"cₜ₋₁ {arrays['h']}", "state")
+    cell.edge("c_prev", "forget", f"cₜ₋₁ {arrays['h']}", "state", side="below")
     block = arrays["block"]
     cell.edge("f", "forget", f"f {block}")
     cell.edge("i", "input", f"i {block}")
@@ -391,7 +375,8 @@ def _lstm_cell(model, arrays: dict) -> Diagram:
 def _gru_cell(model, arrays: dict) -> Diagram:
     cell = Diagram("", "r, z = σ(W_i[r,z] xₜ + b + W_h[r,z] hₜ₋₁ + b); n = tanh(W_in xₜ + b_in + "
                    "r ⊙ (W_hn hₜ₋₁ + b_hn)); hₜ = (1 − z) ⊙ n + z ⊙ hₜ₋₁")
-    _projections(cell, model, arrays, 0.0, 3.6)
+    # One h_{t-1}, read twice: by W_hh and by the mix that keeps z of it.
+    _projections(cell, model, arrays, 0.0, 3.6, h_prev_at=(4.9, 3.7))
     block = arrays["block"]
     cell.node("z_plus", 1.2, 2.0, "+", "op")
     cell.node("r_plus", 2.4, 2.0, "+", "op")
@@ -401,7 +386,6 @@ def _gru_cell(model, arrays: dict) -> Diagram:
     cell.node("n_plus", 0.0, 4.5, "+", "op")
     cell.node("n", 0.0, 5.4, "n = tanh", "op")
     cell.node("mix", 1.8, 5.4, "(1 − z) ⊙ n\n+ z ⊙ hₜ₋₁", "op")
-    cell.node("h_again", 3.2, 5.4, "hₜ₋₁", "value")
     cell.node("h", 1.8, 6.5, "hₜ", "value")
     cell.edge("W_ih", "z_plus", f"x_z {block}", side="left")
     cell.edge("W_ih", "r_plus", f"x_r {block}", at=0.85)
@@ -416,13 +400,18 @@ def _gru_cell(model, arrays: dict) -> Diagram:
     cell.edge("n_plus", "n", f"a_n {block}")
     cell.edge("n", "mix", f"n {block}", side="above")
     cell.edge("z", "mix", f"z {block}", side="left")
-    cell.edge("h_again", "mix", f"hₜ₋₁ {arrays['h']}", "state", side="above")
+    cell.edge("h_prev", "mix", f"hₜ₋₁ {arrays['h']}", "state", side="above right")
     cell.edge("mix", "h", f"hₜ {arrays['h']}")
     cell.edge("h", "h_prev", "the next step's hₜ₋₁", "loop", bend=-0.45)
     return cell
 
 
 # -- the unrolled loop and BPTT, for every model ----------------------------------------------------------
+
+def norm_label(symbol: str, step, norm: float) -> str:
+    """An arrow's gradient norm on two lines, no wider than a step's box: "‖∂L/∂h₃‖", then "= 0.02458"."""
+    return f"‖∂L/∂{symbol}{sub(step)}‖\n= {norm:.4g}"
+
 
 def shown_steps(T: int, show_steps: int) -> list:
     """The steps drawn: 1 .. T when T <= K, else 1 .. K-1, None (the "…"), T."""
@@ -455,10 +444,11 @@ def _unrolled(reading: Reading, show_steps: int, step_text: str, inputs: tuple, 
     backward arrow labelled with the gradient norm of the state it carried.
     """
     T = reading.steps
-    diagram = Diagram("", "", scale=(2.6, 1.0))
+    diagram = Diagram("", "", scale=(2.45, 1.0))
     forward = "faded" if backward else "data"
     state_shape = shape(reading.state[0])
-    peak = float(numpy.max(reading.norms)) or 1.0
+    # The widest arrow: the largest ||dL/dh_t|| drawn, t < T, and dL/dh_T when an arrow from the head carries it.
+    peak = float(numpy.max(reading.norms if head is not None else reading.norms[:T])) or 1.0
     diagram.node("step0", -1.1, 1, _state_symbol(reading.state, 0) + " = 0", "value")
     previous = 0                                   # the step before this column (None: the "…")
     for column, t in enumerate(shown_steps(T, show_steps)):
@@ -474,13 +464,13 @@ def _unrolled(reading: Reading, show_steps: int, step_text: str, inputs: tuple, 
                 diagram.edge(name, f"out{t}", outputs[1], forward, shift=-LANE if backward else 0)
         source = "gap" if previous is None else f"step{previous}"
         carried = T - 1 if previous is None else previous       # the arrow carries the state after that step
-        diagram.edge(source, name, f"{_state_symbol(reading.state, carried)} {state_shape}",
+        diagram.edge(source, name, f"{_state_symbol(reading.state, carried)}\n{state_shape}",
                      "faded" if backward else "state", shift=LANE if backward else 0)
         if backward:
             norm = float(reading.norms[carried])
-            label = f"‖∂L/∂h{sub(carried)}‖ = {norm:.4g}"
+            label = norm_label("h", carried, norm)
             if reading.c_norms is not None:
-                label += f"\n‖∂L/∂c{sub(carried)}‖ = {float(reading.c_norms[carried]):.4g}"
+                label += "\n" + norm_label("c", carried, float(reading.c_norms[carried]))
             diagram.edge(name, source, label, "backward", strength=norm / peak, shift=-LANE)
         previous = t
     if head is None:
@@ -490,13 +480,17 @@ def _unrolled(reading: Reading, show_steps: int, step_text: str, inputs: tuple, 
         x = max(node.x for node in diagram.nodes) + 1.15
         diagram.node("head", x, 1, head[0])
         diagram.node(end, x, 2.1, end_symbol, "value")
-        diagram.edge(f"step{T}", "head", f"h{sub(T)} {state_shape}", forward, shift=LANE if backward else 0)
+        diagram.edge(f"step{T}", "head", f"h{sub(T)}\n{state_shape}", forward, shift=LANE if backward else 0)
         diagram.edge("head", end, head[2], forward, shift=-LANE if backward else 0)
-        if backward:
-            diagram.edge("head", f"step{T}", f"∂L/∂h{sub(T)}", "gradient", shift=-LANE)
     if backward:
         diagram.node("loss", next(node.x for node in diagram.nodes if node.name == end), 3.1, "L", "loss")
         diagram.edge(end, "loss", "", "faded", shift=-LANE)
         diagram.edge("loss", end, f"∂L/∂{end_symbol}", "gradient", shift=LANE)
-        diagram.edge(end, "head" if head is not None else f"step{T}", "", "gradient", shift=LANE)
+        symbol, norm = reading.into_last
+        label = norm_label(symbol, "", norm)
+        if head is None:                           # the last output's gradient, straight into the last step
+            diagram.edge(end, f"step{T}", label, "gradient", shift=LANE)
+        else:                                      # through the head: dL/dh_T, the first arrow of BPTT
+            diagram.edge(end, "head", "", "gradient", shift=LANE)
+            diagram.edge("head", f"step{T}", label, "backward", strength=min(norm / peak, 1.0), shift=-LANE)
     return diagram

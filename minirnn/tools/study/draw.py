@@ -24,6 +24,9 @@ MARK = "minirnn draw"
 FORMATS = ("svg", "png")
 INSTALL = "drawing needs matplotlib: pip install 'minirnn[plot]'"
 
+# Font sizes in points. A figure's width in inches is what its boxes need, so these set how large the text
+# is against the figure: a page that shows the figure at its own width shows 10 points as 10 points.
+FONTS = dict(node=11, label=10, gap=22, title=14, caption=10)
 BLUE, RED, DARK_RED, GREY, INK = "#1f5fa8", "#b2182b", "#8c0a17", "#c4c4c4", "#333333"
 NODE_STYLES = {
     "layer": dict(boxstyle="round,pad=0.5", facecolor="#fdf3d0", edgecolor="#8a6d1d"),
@@ -94,7 +97,7 @@ def written_by_draw(path) -> bool:
         return MARK.encode() in file.read(4096)
 
 
-def draw(model, out_dir, steps: int = 6, batch: int = 4, seed: int = 0, show_steps: int = 4,
+def draw(model, out_dir, steps: int = 6, batch: int = 4, seed: int = 0, show_steps: int = 3,
          formats=FORMATS, force: bool = False, title: str = "", names=FIGURES) -> list:
     """Write the cell, unrolled and BPTT figures of ``model`` into ``out_dir``; returns the paths written.
 
@@ -127,10 +130,11 @@ def render(diagram: Diagram):
     axes = figure.add_axes((0, 0, 1, 1))
     axes.axis("off")
     texts = {node.name: axes.text(node.x, node.y, node.text, ha="center", va="center", zorder=3,
-                                  fontsize=20 if node.kind == "gap" else 9, bbox=NODE_STYLES[node.kind],
+                                  fontsize=FONTS["gap" if node.kind == "gap" else "node"], bbox=NODE_STYLES[node.kind],
                                   linespacing=1.4)
              for node in diagram.nodes}
-    heading = figure.text(0.5, 1, diagram.title, ha="center", va="top", fontsize=12, fontweight="bold")
+    heading = figure.text(0.5, 1, diagram.title, ha="center", va="top", fontsize=FONTS["title"],
+                          fontweight="bold")
 
     # The layout's extent in units: each box reaches half its size either side of its centre.
     (x_inch, y_inch), dpi = diagram.scale, figure.dpi
@@ -142,24 +146,45 @@ def render(diagram: Diagram):
     right = max(x + half_width for x, _, half_width, _ in reach) + 0.45
     bottom = min(y - half_height for _, y, _, half_height in reach) - 0.35
     top = max(y + half_height for _, y, _, half_height in reach) + 0.35
-    spare = (right - left) * x_inch - heading.get_window_extent(figure.canvas.get_renderer()).width / dpi - 0.3
-    if spare < 0:                           # a title wider than the boxes: widen the figure to fit it
+    renderer = figure.canvas.get_renderer()
+    spare = (right - left) * x_inch - heading.get_window_extent(renderer).width / dpi - 0.3
+    if spare < 0:                           # a title wider than the boxes: on two lines, if that is enough
+        heading.set_text(_two_lines(diagram.title))
+        spare = (right - left) * x_inch - heading.get_window_extent(renderer).width / dpi - 0.3
+    if spare < 0:                           # else widen the figure to fit it
         left, right = left + spare / x_inch / 2, right - spare / x_inch / 2
 
-    width, height, title_band, caption_band = (right - left) * x_inch, (top - bottom) * y_inch, 0.45, 0.5
+    width, height = (right - left) * x_inch, (top - bottom) * y_inch
+    per_line = int(width * 72 / (0.55 * FONTS["caption"]))   # characters of about 0.55 em fit in the width
+    caption = textwrap.fill(diagram.caption, per_line)
+    title_band = 0.2 + (heading.get_text().count("\n") + 1) * 1.3 * FONTS["title"] / 72
+    caption_band = 0.15 + (caption.count("\n") + 1) * 1.3 * FONTS["caption"] / 72
     total = title_band + height + caption_band
     figure.set_size_inches(width, total)
     axes.set_position((0, caption_band / total, 1, height / total))
     axes.set_xlim(left, right)
     axes.set_ylim(bottom, top)
     heading.set_y(1 - 0.12 / total)
-    figure.text(0.5, 0.08 / total, textwrap.fill(diagram.caption, int(width * 12)), ha="center", va="bottom",
-                fontsize=8.5, color="#444444")
+    figure.text(0.5, 0.08 / total, caption, ha="center", va="bottom", fontsize=FONTS["caption"], color="#444444",
+                linespacing=1.3)
     boxes = {name: _outline(text, figure) for name, text in texts.items()}
     middle = axes.transData.transform(((left + right) / 2, 0))[0]
     for edge in diagram.edges:
         _arrow(axes, edge, boxes, middle)
     return figure
+
+
+def _two_lines(text: str) -> str:
+    """``text`` broken at the space that best balances two lines, outside parentheses ("a b(c, d)" keeps b(c, d))."""
+    depth, spaces = 0, []
+    for i, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if char == " " and depth == 0:
+            spaces.append(i)
+    if not spaces:
+        return text
+    best = min(spaces, key=lambda i: max(i, len(text) - i - 1))
+    return text[:best] + "\n" + text[best + 1:]
 
 
 def _bulges(diagram: Diagram) -> list:
@@ -211,7 +236,7 @@ def _arrow(axes, edge, boxes: dict, middle: float) -> None:
     point = a + edge.at * d + 2 * edge.at * (1 - edge.at) * edge.bend * numpy.array([d[1], -d[0]])
     offset, ha, va = LABEL_PLACES[_label_side(edge, d, vertical, "left" if point[0] < middle else "right")]
     axes.annotate(edge.label, xy=to_data.transform(point), xycoords="data", xytext=offset,
-                  textcoords="offset points", ha=ha, va=va, fontsize=8, zorder=5, linespacing=1.3,
+                  textcoords="offset points", ha=ha, va=va, fontsize=FONTS["label"], zorder=5, linespacing=1.3,
                   color=DARK_RED if edge.kind in ("backward", "gradient") else INK,
                   bbox=dict(boxstyle="round,pad=0.15", facecolor="white", edgecolor="none", alpha=0.85))
 

@@ -437,9 +437,9 @@ class _Printer:
                         (self.runs_backward if backward else self.runs_forward)()
                 continue
             t = T - 1 - passes if backward else passes
-            if self.shown(passes, t, 1):
+            if self.shown(passes, t, 1):             # a twin's own loop over time: its body is the cell
                 self.step(t, 1, list(group), _carry_back(rec.d_states[t], t) if backward else
-                          _carry_on(rec.states[t + 1], t, T), cell=False)
+                          _carry_on(rec.states[t + 1], t, T), cell=True)
 
     def runs_forward(self) -> None:
         for run in self.rec.runs:
@@ -527,15 +527,16 @@ def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_s
     """The printout: one step, the forward, the backward in reverse, and the parameter table.
 
     steps, batch: T and B of the random input. A loop of more than ``show_steps`` steps shows its
-    first show_steps - 1 and its last. cells=False leaves out the lines of the step functions (the
-    cell's math) in the forward and backward, keeping each step's state and gradient.
+    first show_steps - 1 and its last. cells=False (``--brief``) leaves out every line inside the cell
+    (its gate math): the one-step section, and the lines of each step in the forward and backward,
+    keeping each step's state and gradient and every line outside the loop.
     """
     show_steps = validate.positive_int("show_steps", show_steps)
     rec = record(model, steps, batch, seed)
     read_by_forward: dict[str, list] = {}
     one_step, forward = (_Printer(rec, show_steps, cells, read_by_forward) for _ in range(2))
     backward = _Printer(rec, show_steps, cells, {})
-    one_step.one_step()
+    one_step.one_step()                          # run in brief too: it records which lines read each parameter
     forward.function(rec.forward, backward=False)
     backward.function(rec.backward, backward=True)
     twin = rec.forward[0].location.split(":")[0]
@@ -547,8 +548,10 @@ def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_s
         "equal to the fast path to 1e-12. Every line below ran just now: under each, the arrays it read ->",
         "the arrays it wrote, with their shapes and the parameters by their state_dict names, and the",
         "equation in the line's own comment.",
-        rule, "ONE STEP: step t=0 as the article draws the cell (nested calls innermost first)", *one_step.out,
-        rule, "FORWARD", *forward.out,
+        *([rule, "ONE STEP: step t=0 as the article draws the cell (nested calls innermost first)", *one_step.out]
+          if cells else []),
+        rule, "FORWARD" + ("" if cells else " (brief: the lines inside the cell, its gate math, left out)"),
+        *forward.out,
         rule, f"BACKWARD (BPTT), {rec.loss}", *backward.out,
         rule, "PARAMETERS", parameter_table(model, read_by_forward),
     ])

@@ -6,14 +6,14 @@ step T therefore reaches step t through T - t such factors: if they shrink
 the gradient it vanishes geometrically, if they grow it, it explodes. The
 LSTM's cell state and the GRU's update gate give the gradient a path with an
 elementwise factor (f_t, or z_t) instead of a matrix, which is why they keep it
-alive over more steps. :func:`state_gradient_norms` measures this directly with
-minirnn's own backward, and :func:`plot_flows` draws the curves.
+alive over more steps. :func:`state_gradient_norms` measures this directly and
+:func:`plot_flows` draws the curves.
 
-How dL/dh_t is read without any hook in the sequence layer: a run that starts
-at step t from the state h_t computes the same h_{t+1}, ..., h_T as the full run,
-and its backward returns dL/d(initial state), which is then dL/dh_t. So for
-each t the model is run over ids[t:] from h_t, and ``backward`` is called with
-the gradient of the loss at the last step only.
+Where dL/dh_t comes from: one backward pass of the recurrent layer's reference
+implementation (minirnn.reference.sequence), run in float64 on the model's own
+weights. Its BPTT keeps the gradient of every state as it goes back, in
+``d_states``, the way min-char-rnn's loop passes ``dhnext`` from step to step;
+the tests hold the reference equal to the fast path to 1e-12.
 """
 from __future__ import annotations
 
@@ -22,23 +22,25 @@ from dataclasses import dataclass
 
 import numpy
 
+from minirnn import reference
 from minirnn.core import backend, validate
-from minirnn.core.grad_mode import no_grad
 from minirnn.data import StreamBatcher, Vocab
 from minirnn.layers import RNN, Recurrent
 from minirnn.models import CharRNN
-from minirnn.ops import cross_entropy
+from minirnn.ops import cross_entropy, linear_backward, linear_forward
 from minirnn.optim import Adam, clip_grad_norm
+from minirnn.reference.sequence import sequence_backward, sequence_forward
 
 from . import plotting
 
 KINDS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+MARK = "minirnn gradient-flow"
 LABELS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (relu)", "lstm": "LSTM", "gru": "GRU"}
 
 
 @dataclass
 class Flow:
-    """One curve: norms[t] = mean over the batch of ||dL_b/dh_t||, t = 0 .. T-1, for a loss at step T.
+    """One curve: norms[t] = mean over the batch of ||dL_b/dh_t||, t = 0 .. T, for a loss at step T.
 
     cell_norms: the same for the LSTM's cell state c_t (None for the other cells).
     """
@@ -62,64 +64,83 @@ def make_model(kind: str, vocab_size: int, emb: int = 16, hidden: int = 64, seed
 
 
 def state_gradient_norms(model: CharRNN, ids, target) -> tuple[numpy.ndarray, numpy.ndarray | None]:
-    """||dL_b/dh_t|| for t = 0 .. T-1, averaged over the batch, for L = sum_b CE(logits_T[b], target[b]).
+    """||dL_b/dh_t|| for t = 0 .. T, averaged over the batch, for L = sum_b CE(logits_T[b], target[b]).
 
     ids: (T, B) character ids; target: (B,) the character after each window.
     h_0 is zeros and h_t the state after reading ids[t-1]. The loss sums over
     the batch (not the mean) so that row b of dL/dh_t is sequence b's own
-    gradient. Returns (h_norms (T,), c_norms (T,) for the LSTM, else None).
+    gradient. Returns (h_norms (T+1,), c_norms (T+1,) for the LSTM, else None).
     """
     if not isinstance(model, CharRNN):
         raise TypeError(f"model must be a CharRNN, got {type(model).__name__}")
     xp = model.xp
     ids = validate.id_array("ids", xp.asarray(ids), ("T", "B"), model.vocab_size, xp)
     target = validate.id_array("target", xp.asarray(target), (ids.shape[1],), model.vocab_size, xp)
-    return last_step_gradient_norms(model, ids, lambda logits: cross_entropy(logits, target)[1] * len(target))
+    ids, target = backend.to_host(ids), backend.to_host(target)
+    weights = _float64(model.state_dict())
+    W_head, b_head = weights["head.weight"], weights["head.bias"]
+
+    def d_last(h_last):                     # dL/dh_T, back through the head: logits_T = W_head h_T + b_head
+        logits, head_cache = linear_forward(h_last, W_head, b_head)
+        _, d_logits = cross_entropy(logits, target)
+        return linear_backward(d_logits * len(target), head_cache)[0]
+
+    return last_step_gradient_norms(model.rnn, weights["embedding.weight"][ids], d_last)   # x_t = E[c_t]
 
 
-def last_step_gradient_norms(model, inputs, loss_grad) -> tuple[numpy.ndarray, numpy.ndarray | None]:
-    """||dL_b/dh_t|| for t = 0 .. T-1, averaged over the batch, for a loss L at the last step.
+def last_step_gradient_norms(layer: Recurrent, x, loss_grad) -> tuple[numpy.ndarray, numpy.ndarray | None]:
+    """||dL_b/dh_t|| for t = 0 .. T, averaged over the batch, for a loss L at the last step.
 
-    model: a CharRNN (inputs: (T, B) ids) or a one-direction RNN, LSTM or GRU
-    (inputs: (T, B, I)). loss_grad: a function of the model's output at the
-    last step, (B, ...), that returns dL/d(that output), where L = sum_b L_b.
-    h_0 is zeros and h_t the state after reading inputs[t-1].
-    Returns (h_norms (T,), c_norms (T,) for the LSTM, else None).
+    layer: a one-direction RNN, LSTM or GRU; x: (T, B, I) its input. loss_grad:
+    a function of the layer's output at the last step, (B, H) float64, that
+    returns dL/d(that output), where L = sum_b L_b. h_0 is zeros and h_t the
+    state after reading x[t-1]; with several layers, h_t is every layer's.
+    Returns (h_norms (T+1,), c_norms (T+1,) for the LSTM, else None).
     """
-    is_layer = isinstance(model, Recurrent)
-    if not is_layer and not isinstance(model, CharRNN):
-        raise TypeError(f"model must be a CharRNN, RNN, LSTM or GRU, got {type(model).__name__}")
-    if is_layer and (model.bidirectional or model.batch_first):
+    h_grads, *c_grads = state_gradients(layer, x, loss_grad)
+    return _mean_row_norms(h_grads), (_mean_row_norms(c_grads[0]) if c_grads else None)
+
+
+def state_gradients(layer: Recurrent, x, loss_grad) -> tuple:
+    """dL/d(state t), t = 0 .. T, from one backward pass of the layer's reference implementation.
+
+    Arguments as :func:`last_step_gradient_norms`'. Returns one (T+1, L, B, H)
+    float64 array per state (h, or h and c for the LSTM): entry t holds every
+    layer's gradient of the state that step t+1 reads (h_t, c_t), as a function
+    of which the rest of the run computes L. The reference runs in float64 on
+    the host, on the layer's own weights, without dropout (as in eval mode).
+    """
+    if not isinstance(layer, Recurrent):
+        raise TypeError(f"layer must be an RNN, LSTM or GRU, got {type(layer).__name__}")
+    if layer.bidirectional or layer.batch_first:
         raise ValueError("the state at step t is one direction's: the layer must not be bidirectional or batch_first")
-    xp = model.xp
-    T = inputs.shape[0]
-    with model.evaluating():                       # no dropout: the same function at every start
-        states = [None]                            # states[t] = h_t (None: zeros, as the model starts)
-        with no_grad():
-            for t in range(T - 1):
-                states.append(model(inputs[t:t + 1], states[t])[1])
-        h_norms, c_norms, d_last = [], [], None
-        for t in range(T):
-            output, _ = model(inputs[t:], states[t])
-            if d_last is None:                     # every run ends in the same output, so the same gradient
-                d_last = loss_grad(output[-1])
-            d_output = xp.zeros_like(output)
-            d_output[-1] = d_last
-            d_state0 = model.backward(d_output)    # = dL/dh_t, since this run started from h_t
-            if is_layer:                           # a layer returns (dx, dh0)
-                d_state0 = d_state0[1]
-            model.zero_grad()
-            if isinstance(d_state0, tuple):        # the LSTM: (dL/dh_t, dL/dc_t)
-                d_state0, d_c = d_state0
-                c_norms.append(_mean_row_norm(d_c))
-            h_norms.append(_mean_row_norm(d_state0))
-    return numpy.array(h_norms), (numpy.array(c_norms) if c_norms else None)
+    step_forward, step_backward = reference_steps(layer)
+    no_state = (None,) * len(layer.cell.state_names)          # zeros, as the model starts
+    output, _, runs = sequence_forward(step_forward, backend.to_host(x).astype(numpy.float64),
+                                       _float64(layer.state_dict()), no_state)
+    d_output = numpy.zeros_like(output)
+    d_output[-1] = loss_grad(output[-1])                      # the loss reads the last step's output only
+    *_, d_states = sequence_backward(step_backward, d_output, runs, no_state)
+    # d_states[layer][t] is a tuple (dL/dh_t[, dL/dc_t]) of (B, H): stacked to (T+1, L, B, H) per state.
+    return tuple(numpy.stack([numpy.stack([run[t][k] for run in d_states]) for t in range(len(output) + 1)])
+                 for k in range(len(no_state)))
 
 
-def _mean_row_norm(d_state) -> float:
-    """d_state (layers, B, H): the mean over b of the norm of sequence b's gradient (all layers)."""
-    host = backend.to_host(d_state).astype(numpy.float64)
-    return float(numpy.linalg.norm(host.transpose(1, 0, 2).reshape(host.shape[1], -1), axis=1).mean())
+def reference_steps(layer: Recurrent) -> tuple:
+    """The reference (step forward, step backward) pair of the layer's cell (minirnn.reference)."""
+    if isinstance(layer, RNN):
+        return reference.rnn.STEPS[layer.nonlinearity]
+    return reference.charrnn.CELLS[type(layer).__name__.lower()]
+
+
+def _float64(state_dict: dict) -> dict:
+    return {name: value.astype(numpy.float64) for name, value in state_dict.items()}
+
+
+def _mean_row_norms(d_states) -> numpy.ndarray:
+    """d_states (T+1, L, B, H): for each t, the mean over b of the norm of sequence b's gradient (all layers)."""
+    by_sequence = d_states.transpose(0, 2, 1, 3).reshape(d_states.shape[0], d_states.shape[2], -1)
+    return numpy.linalg.norm(by_sequence, axis=2).mean(axis=1)
 
 
 def probe_batch(ids: numpy.ndarray, steps: int, batch: int, seed: int = 0) -> tuple[numpy.ndarray, numpy.ndarray]:
@@ -170,7 +191,7 @@ def gradient_flow(text: str, kinds=KINDS, steps: int = 50, batch: int = 16, trai
 
     text: the training text (the first 90%) and the probe text (windows of
     ``steps`` characters from the last 10%). log: a function taking one line of
-    progress, or None. Returns two Flows per kind, "... at init" then "... trained".
+    progress, or None. Returns two Flows per kind, "... at init" then "... after N training steps".
     """
     vocab = Vocab.from_text(text)
     ids = vocab.encode(text)
@@ -181,17 +202,20 @@ def gradient_flow(text: str, kinds=KINDS, steps: int = 50, batch: int = 16, trai
         model = make_model(kind, len(vocab), emb, hidden, seed)
         flows.append(Flow(f"{LABELS[kind]} at init", *state_gradient_norms(model, windows, targets)))
         losses = train_briefly(model, ids[:cut], train_steps)
-        flows.append(Flow(f"{LABELS[kind]} after {train_steps} steps",
+        flows.append(Flow(f"{LABELS[kind]} after {train_steps} training steps",
                           *state_gradient_norms(model, windows, targets)))
         if log is not None:
-            log(f"{LABELS[kind]}: loss {losses[0]:.2f} -> {numpy.mean(losses[-10:]):.2f} in {train_steps} steps")
+            log(f"{LABELS[kind]}: loss {losses[0]:.2f} -> {numpy.mean(losses[-10:]):.2f} in {train_steps} "
+                "training steps")
     return flows
 
 
-def plot_flows(flows: list, path, title: str = "") -> None:
+def plot_flows(flows: list, path, title: str = "", source: str = "") -> None:
     """Draw ||dL/dh_t|| against t on a log scale, one colour per cell, dashed at init, as a PNG.
 
-    path: a file name or a binary file. Needs matplotlib (pip install 'minirnn[plot]').
+    path: a file name or a binary file; source: the text the norms were measured on,
+    kept with the figure's numbers in the PNG's text (see :func:`figure_text`).
+    Needs matplotlib (pip install 'minirnn[plot]').
     """
     plt = plotting.pyplot()
     figure, axis = plt.subplots(figsize=(8, 4.8))
@@ -199,17 +223,35 @@ def plot_flows(flows: list, path, title: str = "") -> None:
     for flow in flows:
         name = flow.label.split(" at init")[0].split(" after ")[0]
         colour = colours.setdefault(name, f"C{len(colours)}")
-        T = len(flow.norms)
+        steps = numpy.arange(len(flow.norms))
         style = "--" if flow.label.endswith("at init") else "-"
-        axis.semilogy(numpy.arange(T), numpy.maximum(flow.norms, 1e-30), style, color=colour, label=flow.label)
+        axis.semilogy(steps, numpy.maximum(flow.norms, 1e-30), style, color=colour, label=flow.label)
         if flow.cell_norms is not None and not flow.label.endswith("at init"):
-            axis.semilogy(numpy.arange(T), numpy.maximum(flow.cell_norms, 1e-30), ":", color=colour,
+            # c_T reaches the loss only through h_T, inside step T: as the state step T+1 would read, its
+            # gradient is 0, which a log scale cannot show.
+            axis.semilogy(steps[:-1], numpy.maximum(flow.cell_norms[:-1], 1e-30), ":", color=colour,
                           label=flow.label.replace("LSTM", "LSTM cell state c_t"))
-    axis.set_xlabel(f"step t (the loss is at the last step, T = {T})")
+    axis.set_xlabel(f"step t (the loss is at the last step, T = {len(flows[-1].norms) - 1})")
     axis.set_ylabel("mean over the batch of ||dL/dh_t||")
     axis.set_title(title or "Gradient flowing back through time")
     axis.grid(True, which="major", alpha=0.3)
     axis.legend(fontsize=8, ncol=2)
     figure.tight_layout()
-    figure.savefig(path, dpi=110, format="png")
+    figure.savefig(path, dpi=110, format="png", metadata={"Software": MARK, "Source": source,
+                                                          "Description": figure_text(flows)})
     plt.close(figure)
+
+
+def figure_text(flows: list) -> str:
+    """What a gradient-flow figure shows, as text: per curve its label and its norms at t = 0 and t = T.
+
+    Kept in the PNG (its "Description"), so that a figure can be compared with what the code draws now.
+    """
+    lines = []
+    for flow in flows:
+        T = len(flow.norms) - 1
+        lines.append(f"{flow.label}: ||dL/dh_0|| = {flow.norms[0]:.4g}, ||dL/dh_{T}|| = {flow.norms[T]:.4g}")
+        if flow.cell_norms is not None:
+            lines.append(f"{flow.label}: ||dL/dc_0|| = {flow.cell_norms[0]:.4g}, "
+                         f"||dL/dc_{T - 1}|| = {flow.cell_norms[T - 1]:.4g}")
+    return "\n".join(lines)

@@ -77,20 +77,30 @@ def interesting_units(activations: numpy.ndarray, count: int = 3) -> list[int]:
     """The ``count`` units with the largest std(a) * max(autocorrelation at lag 1, 0) over the text.
 
     activations: (T, H). The standard deviation says how much a unit moves, the
-    lag-1 autocorrelation how slowly: their product ranks units that carry state.
+    lag-1 autocorrelation how slowly: their product (:func:`unit_scores`) ranks
+    units that carry state.
     """
+    count = validate.positive_int("count", count)
+    return ranked_units(activations)[:count]
+
+
+def ranked_units(activations: numpy.ndarray) -> list[int]:
+    """Every unit, the one with the highest :func:`unit_scores` first (ties in unit order)."""
+    return [int(u) for u in numpy.argsort(-unit_scores(activations), kind="stable")]
+
+
+def unit_scores(activations: numpy.ndarray) -> numpy.ndarray:
+    """(H,) std(a) * max(autocorrelation at lag 1, 0) of each unit over the text; activations (T, H), T >= 1."""
     activations = numpy.asarray(activations, dtype=numpy.float64)
     if activations.ndim != 2 or activations.shape[0] < 1:
         raise ValueError(f"activations must be (T, H) with T >= 1, got {activations.shape}")
-    count = min(validate.positive_int("count", count), activations.shape[1])
     centred = activations - activations.mean(axis=0)
     std = centred.std(axis=0)
     if activations.shape[0] > 2:
         lag1 = (centred[1:] * centred[:-1]).mean(axis=0) / numpy.maximum(std * std, 1e-12)
     else:
         lag1 = numpy.ones(activations.shape[1])
-    score = std * numpy.clip(lag1, 0.0, None)
-    return [int(u) for u in numpy.argsort(-score, kind="stable")[:count]]
+    return std * numpy.clip(lag1, 0.0, None)
 
 
 def _colour(value: float, scale: float) -> str:
@@ -141,24 +151,51 @@ def _show(char: str) -> str:
     return {"\n": "\\n", "\t": "\\t", " ": "' '"}.get(char, char)
 
 
-def plot_heatmap(reading: Reading, path, max_chars: int = 160) -> None:
-    """Every unit (rows) over the first ``max_chars`` characters (columns), as a PNG.
+MARK = "minirnn visualize"
 
-    path: a file name or a binary file. Needs matplotlib (pip install 'minirnn[plot]').
+
+def plot_heatmap(reading: Reading, path, max_chars: int = 120) -> None:
+    """Write :func:`heatmap_figure` as a PNG; path: a file name or a binary file.
+
+    The PNG's text (its "Description") gives the title and each row's unit and score, so that
+    the figure can be compared with what the code draws now.
+    """
+    plt = plotting.pyplot()
+    figure, description = heatmap_figure(reading, max_chars)
+    figure.savefig(path, dpi=110, format="png", metadata={"Software": MARK, "Description": description})
+    plt.close(figure)
+
+
+def heatmap_figure(reading: Reading, max_chars: int = 120) -> tuple:
+    """Every unit (rows) over the first ``max_chars`` characters (columns): (a matplotlib Figure, its text).
+
+    The rows are sorted by :func:`unit_scores` over those characters, the units that
+    vary most, and most slowly, at the top; each labelled row names its unit.
+    Needs matplotlib (pip install 'minirnn[plot]').
     """
     plt = plotting.pyplot()
     values = reading.activations[:validate.positive_int("max_chars", max_chars)]
     text = reading.text[:len(values)]
+    order = ranked_units(values)
+    rows = values[:, order].T                                  # (H, T), the highest score first
+    H = rows.shape[0]
     scale = float(numpy.abs(values).max()) or 1.0
-    width = min(max(6.0, 0.09 * len(text) + 1.5), 24.0)
-    figure, axis = plt.subplots(figsize=(width, max(2.5, 0.04 * values.shape[1] + 1.5)))
-    image = axis.imshow(values.T, aspect="auto", cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+    width = min(max(7.0, 0.12 * len(text) + 2.0), 24.0)        # a column per character, wide enough for it
+    figure, axis = plt.subplots(figsize=(width, max(3.0, 0.07 * H + 1.8)))
+    image = axis.imshow(rows, aspect="auto", cmap="RdBu_r", vmin=-scale, vmax=scale, interpolation="nearest")
+    marks = {" ": "\u2423", "\n": "\u21b5", "\t": "\u21e5"}   # space, newline and tab as one visible mark each
     axis.set_xticks(range(len(text)))
-    axis.set_xticklabels([_show(c) if c != " " else "\u2423" for c in text], fontsize=6, fontfamily="monospace")
-    axis.set_xlabel("character read (t)")
-    axis.set_ylabel("hidden unit")
-    axis.set_title(f"h_t of all {values.shape[1]} units over the first {len(text)} characters")
-    figure.colorbar(image, ax=axis, fraction=0.02, pad=0.01)
+    axis.set_xticklabels([marks.get(c, c) for c in text], fontsize=10, fontfamily="monospace")
+    every = max(1, -(-H // 32))                                # at most 32 labelled rows
+    axis.set_yticks(range(0, H, every))
+    axis.set_yticklabels([str(order[row]) for row in range(0, H, every)], fontsize=10)
+    axis.set_xlabel("character read (t)", fontsize=11)
+    axis.set_ylabel("hidden unit (those that vary most, and most slowly, at the top)", fontsize=11)
+    title = f"h_t of all {H} units over the first {len(text)} characters"
+    axis.set_title(title, fontsize=13)
+    colour_bar = figure.colorbar(image, ax=axis, fraction=0.02, pad=0.01)
+    colour_bar.ax.tick_params(labelsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=110, format="png")
-    plt.close(figure)
+    scores = unit_scores(values)
+    return figure, "\n".join([title, "units from the top, with their scores: "
+                               + ", ".join(f"{unit} {scores[unit]:.4g}" for unit in order)])
