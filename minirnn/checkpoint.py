@@ -120,6 +120,19 @@ class Checkpoint:
 
 
 # -- writing ----------------------------------------------------------------------------
+def _check_holds_model(optimizer, model) -> None:
+    """Refuse an optimizer that does not hold exactly ``model``'s parameters under its names: its
+    state would belong to another model, or be keyed by names this model does not have."""
+    held, params = dict(optimizer.named_parameters()), model.params
+    build = f"build it as {type(optimizer).__name__}(model)"
+    if list(held) != list(params):
+        names = list(held)[:3] + (["..."] if len(held) > 3 else [])
+        raise ValueError(f"the optimizer saved with a model must hold the model's parameters under its names "
+                         f"({build}), not {', '.join(names)}")
+    if any(held[name] is not params[name] for name in held):
+        raise ValueError(f"the optimizer saved with a model must hold that model's parameters, not another's ({build})")
+
+
 def save(path, model, optimizer=None, meta: dict | None = None, arrays: dict | None = None) -> None:
     """Write ``model`` (and ``optimizer``'s state, ``meta``, ``arrays``) to ``path`` atomically.
 
@@ -132,6 +145,7 @@ def save(path, model, optimizer=None, meta: dict | None = None, arrays: dict | N
                 "optimizer": None, "meta": meta or {}}
     contents = {f"param/{name}": value for name, value in model.state_dict().items()}
     if optimizer is not None:
+        _check_holds_model(optimizer, model)
         optimizer_arrays, metadata["optimizer"] = optimizer.state_dict()
         contents.update({f"optim/{key}": value for key, value in optimizer_arrays.items()})
     for name, value in (arrays or {}).items():

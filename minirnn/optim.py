@@ -1,13 +1,23 @@
-"""Optimizers, gradient clipping and learning-rate schedules.
+"""Optimizers, gradient clipping and learning-rate schedules: ``minirnn.optim``, as torch.optim.
 
-An optimizer holds a model, not a list of arrays: every ``step()`` reads
-``model.params`` and ``model.grads`` afresh (so a model moved with ``to()`` or
-``astype()`` keeps training) and updates the parameters in place. Per-parameter
-state (momentum, squared-gradient sums) is kept by parameter name, on the
-parameters' backend; the math takes its array module from the arrays, so the
-same lines run on NumPy and CuPy. The updates follow torch.optim's equations
-(Adagrad follows min-char-rnn's), written with in-place operations because
-they touch every parameter on every step.
+An optimizer takes what it updates as torch's does, and refuses anything else
+when it is built:
+
+    Adam(model)                       a Module: its parameters under its names
+    Adam([emb, lstm, head])           a list of Modules: the i-th one's under the prefix "i."
+                                      (emb's weight is "0.weight"), as torch's ModuleList names them
+    Adam(model.named_parameters())    named parameters, also a dict name -> array
+    Adam(model.parameters())          parameter arrays, named "0", "1", ... as torch numbers them
+
+Every array must be a Module's parameter: a NumPy array has no ``.grad``, and the
+gradient an optimizer reads is the one its module keeps beside it (``grads``).
+Every ``step()`` reads the arrays afresh from their modules (so a model moved with
+``to()`` or converted with ``astype()`` keeps training) and updates them in place.
+Per-parameter state (momentum, squared-gradient sums) is kept by parameter name,
+on the parameters' backend; the math takes its array module from the arrays, so
+the same lines run on NumPy and CuPy. The updates follow torch.optim's equations
+(Adagrad follows min-char-rnn's), written with in-place operations because they
+touch every parameter on every step.
 
 ``state_dict()`` returns ``(arrays, meta)``: host NumPy arrays keyed
 ``"<param>/<slot>"`` and a JSON-able dict of the hyperparameters and the step
@@ -21,16 +31,136 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy
 
 from .core import backend, validate
+from .core.module import Module, parameter_owner
 
 MAX_STEP_COUNT = 2**63 - 1      # an int64 counter: larger counts cannot come from training
+ACCEPTED = "a Module, a list of Modules, or named parameters (model.named_parameters(), or a dict name -> array)"
+
+
+# -- what an optimizer or clip_grad_norm is given ------------------------------------------------
+def _is_array(value) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype") or validate.is_torch_tensor(value)
+
+
+def _is_pair(item) -> bool:
+    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+
+
+def named_arrays(params, who: str, one_array: bool = False) -> list:
+    """``params`` as (name, array) pairs, in its order, or a TypeError naming what came.
+
+    A Module gives its named_parameters(); a list or tuple of Modules the i-th one's
+    under the prefix "i."; a mapping its items; an iterable of (name, array) pairs
+    those; an iterable of bare arrays the names "0", "1", ... With ``one_array``, a
+    single array is taken as a list of one (clip_grad_norm's gradients). The arrays
+    are not checked here, only the shape of what came.
+    """
+    if isinstance(params, Module):
+        return list(params.named_parameters())
+    if isinstance(params, Mapping):
+        return list(params.items())
+    if _is_array(params):
+        validate.refuse_torch(f"{who}'s params", params, "its {numpy}")
+        if one_array:
+            return [("0", params)]
+        raise TypeError(f"{who} takes {ACCEPTED}, got one array {validate.describe(params)}: pass the module "
+                        "that holds it")
+    if isinstance(params, (str, bytes)) or not hasattr(params, "__iter__"):
+        raise TypeError(f"{who} takes {ACCEPTED}, got {type(params).__name__}")
+    items = list(params)
+    kinds = {"Modules": lambda item: isinstance(item, Module), "(name, array) pairs": _is_pair, "arrays": _is_array}
+    for kind, is_kind in kinds.items():
+        if items and is_kind(items[0]):
+            odd = next((i for i, item in enumerate(items) if not is_kind(item)), None)
+            if odd is not None:
+                raise TypeError(f"{who} takes {ACCEPTED}, got a {type(params).__name__} of {kind} holding "
+                                f"{type(items[odd]).__name__} at [{odd}]")
+            if kind == "Modules":
+                return [(f"{i}.{name}", value) for i, module in enumerate(items)
+                        for name, value in module.named_parameters()]
+            return items if kind != "arrays" else [(str(i), value) for i, value in enumerate(items)]
+    if items:
+        raise TypeError(f"{who} takes {ACCEPTED}, got a {type(params).__name__} holding {type(items[0]).__name__}")
+    return []
+
+
+class Held(NamedTuple):
+    """One parameter an optimizer holds: its name there, and the module that keeps it (and its gradient) as ``key``."""
+    name: str
+    module: Module
+    key: str
+
+
+def held_parameters(params, who: str) -> list:
+    """One :class:`Held` per parameter of ``params`` (see :func:`named_arrays`), or an error naming the one refused.
+
+    Every array must be a Module's parameter, none may come twice (an optimizer would
+    update it twice), and the names must be unique (they key the optimizer's state).
+    """
+    pairs = named_arrays(params, who)
+    if not pairs:
+        raise ValueError(f"{who} got no parameters to optimize")
+    held, seen_names, seen_arrays = [], set(), {}
+    for name, value in pairs:
+        where = f"{who}'s params[{name!r}]"
+        validate.refuse_torch(where, value, "its {numpy}")
+        if not _is_array(value):
+            raise TypeError(f"{who} takes {ACCEPTED}, got a {type(params).__name__} holding "
+                            f"{type(value).__name__} at [{name!r}]")
+        owner = parameter_owner(value)
+        if owner is None:
+            raise TypeError(f"{where} is {validate.describe(value)}, not a minirnn Module's parameter, so nothing "
+                            "computes its gradient: register it with Module.add_param and pass the module")
+        if name in seen_names:
+            raise ValueError(f"{who} got two parameters named {name!r}: pass a list of modules, whose names are "
+                             "prefixed, or give each parameter a name of its own")
+        if id(value) in seen_arrays:
+            raise ValueError(f"{who} got one array twice, as {seen_arrays[id(value)]!r} and {name!r}: it would be "
+                             "updated twice per step")
+        seen_names.add(name)
+        seen_arrays[id(value)] = name
+        held.append(Held(name, *owner))
+    return held
+
+
+def gradients(params, who: str) -> list:
+    """(name, gradient) pairs for clip_grad_norm and grad_norm.
+
+    ``params``: anything an optimizer takes, whose gradients these are, or the gradients
+    themselves (``model.grads``, a dict or list of arrays that are no Module's parameters),
+    which must then be float arrays, since clipping scales them in place.
+    """
+    pairs = named_arrays(params, who, one_array=True)
+    for name, value in pairs:
+        validate.refuse_torch(f"{who}'s params[{name!r}]", value, "its {numpy}")
+        if not _is_array(value):
+            raise TypeError(f"{who} takes {ACCEPTED}, or gradients (a dict name -> array), got "
+                            f"{type(value).__name__} at params[{name!r}]")
+    owners = [parameter_owner(value) for _, value in pairs]
+    if all(owners):
+        return [(name, module._grads[key]) for (name, _), (module, key) in zip(pairs, owners)]
+    if any(owners):
+        raise TypeError(f"{who} got parameters and other arrays together: pass the parameters (or modules), "
+                        "whose gradients it clips, or the gradients alone")
+    for name, grad in pairs:
+        if grad.dtype.kind != "f":
+            raise TypeError(f"{who} scales gradients in place, so they must be float arrays; params[{name!r}] is "
+                            f"{validate.describe(grad)}")
+    return pairs
+
+
+# -- the optimizers ------------------------------------------------------------------------------------
+_SETTINGS_ONLY = object()     # checked_settings builds an optimizer over nothing, for its constructor's checks
 
 
 class Optimizer:
-    """Shared by every optimizer: the model, the learning rate, per-parameter state, state dicts.
+    """Shared by every optimizer: the parameters held, the learning rate, per-parameter state, state dicts.
 
     Subclasses implement ``_update(name, param, grad)`` (in place) and list their
     hyperparameters in ``_hyper`` (the constructor's keyword names).
@@ -40,21 +170,32 @@ class Optimizer:
     _slots: tuple = ()              # names of the per-parameter state arrays
     _nonnegative_slots: tuple = ()  # slots that hold sums of squares
 
-    def __init__(self, model, lr: float):
-        self.model = model
+    def __init__(self, params, lr: float):
+        self._held = [] if params is _SETTINGS_ONLY else held_parameters(params, type(self).__name__)
         self.lr = validate.finite_number("lr", lr, positive=True)
         self.step_count = 0
         self.state: dict[str, dict] = {}   # param name -> {slot: array}
 
+    def named_parameters(self):
+        """(name, live array) for every parameter held, under the names its state is kept by."""
+        for held in self._held:
+            yield held.name, held.module._params[held.key]
+
+    def _parameters_and_gradients(self):
+        """(name, parameter, gradient) for each parameter held, read afresh from its module."""
+        for held in self._held:
+            yield held.name, held.module._params[held.key], held.module._grads[held.key]
+
     def zero_grad(self) -> None:
-        self.model.zero_grad()
+        """Set the gradients of the parameters held to zero (backward adds into them)."""
+        for _, _, grad in self._parameters_and_gradients():
+            grad.fill(0)
 
     def step(self) -> None:
         """One update of every parameter from its current gradient."""
         self.step_count += 1
-        grads = self.model.grads
-        for name, param in self.model.params.items():
-            self._update(name, param, grads[name])
+        for name, param, grad in self._parameters_and_gradients():
+            self._update(name, param, grad)
 
     def _slot(self, name: str, slot: str, like):
         """The per-parameter state array ``slot`` of ``name``, created as zeros the first time.
@@ -90,7 +231,7 @@ class Optimizer:
         if not isinstance(settings, dict) or set(settings) != expected:
             got = sorted(settings) if isinstance(settings, dict) else type(settings).__name__
             raise ValueError(f"{cls.__name__}'s settings must be {sorted(expected)}, got {got}")
-        return cls(None, **settings).hyperparameters()     # the constructor's own checks; no model needed
+        return cls(_SETTINGS_ONLY, **settings).hyperparameters()     # the constructor's own checks
 
     @classmethod
     def state_shapes(cls, settings: dict, step_count: int, param_shapes: dict) -> dict:
@@ -107,14 +248,14 @@ class Optimizer:
         return cls._slots
 
     def load_state_dict(self, arrays: dict, meta: dict) -> None:
-        """Restore what :meth:`state_dict` returned, onto the model's backend and dtype.
+        """Restore what :meth:`state_dict` returned, onto the parameters' backend and dtype.
 
         All of it is checked first (:func:`check_state`); nothing changes unless all is sound.
         """
         if meta is None:
             raise ValueError(f"there is no optimizer state to restore into {type(self).__name__} "
                              "(the checkpoint was saved without one)")
-        params = self.model.params
+        params = dict(self.named_parameters())
         settings, step_count = check_state(meta, arrays, {name: p.shape for name, p in params.items()},
                                            expect_class=type(self).__name__)
         for key, value in settings.items():
@@ -123,8 +264,9 @@ class Optimizer:
         self.state = {}
         for key, value in arrays.items():
             name, _, slot = key.rpartition("/")
-            self.state.setdefault(name, {})[slot] = self.model.xp.asarray(
-                numpy.array(value, dtype=params[name].dtype))
+            like = params[name]
+            self.state.setdefault(name, {})[slot] = backend.array_module(like).asarray(
+                numpy.array(value, dtype=like.dtype))
 
 
 class SGD(Optimizer):
@@ -138,9 +280,9 @@ class SGD(Optimizer):
     _hyper = ("momentum", "nesterov", "weight_decay")
     _slots = ("momentum_buffer",)
 
-    def __init__(self, model, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
+    def __init__(self, params, lr: float = 0.1, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0):
-        super().__init__(model, lr)
+        super().__init__(params, lr)
         self.momentum = validate.probability("momentum", momentum)
         if not isinstance(nesterov, bool):
             raise ValueError(f"nesterov must be True or False, got {nesterov!r}")
@@ -179,8 +321,8 @@ class Adagrad(Optimizer):
     _slots = ("sum",)
     _nonnegative_slots = ("sum",)
 
-    def __init__(self, model, lr: float = 0.1, eps: float = 1e-8):
-        super().__init__(model, lr)
+    def __init__(self, params, lr: float = 0.1, eps: float = 1e-8):
+        super().__init__(params, lr)
         self.eps = _small_positive("eps", eps)
 
     def _update(self, name, param, grad):
@@ -202,8 +344,8 @@ class Adam(Optimizer):
     _slots = ("exp_avg", "exp_avg_sq")
     _nonnegative_slots = ("exp_avg_sq",)
 
-    def __init__(self, model, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
-        super().__init__(model, lr)
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, lr)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
         self.betas = [validate.probability("betas[0]", betas[0]), validate.probability("betas[1]", betas[1])]
@@ -234,8 +376,8 @@ class Adam(Optimizer):
 class AdamW(Adam):
     """AdamW (torch.optim.AdamW): Adam with decoupled weight decay, p -= lr wd p before the Adam step."""
 
-    def __init__(self, model, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
-        super().__init__(model, lr, betas, eps, weight_decay)
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
 
     def _decay(self, param, grad):
         if self.weight_decay:
@@ -284,6 +426,7 @@ def check_state(meta, arrays: dict, param_shapes: dict, expect_class: str | None
         raise ValueError(f"{cls.__name__} state after {step_count} steps must hold {len(expected)} arrays: "
                          f"missing {missing[:4]}, unexpected {unexpected[:4]}")
     for key, value in arrays.items():
+        validate.refuse_torch(f"optimizer state {key!r}", value)
         if tuple(value.shape) != expected[key]:
             raise ValueError(f"optimizer state {key!r} must have its parameter's shape {expected[key]}, "
                              f"got {validate.describe(value)}")
@@ -295,26 +438,37 @@ def check_state(meta, arrays: dict, param_shapes: dict, expect_class: str | None
     return settings, int(step_count)
 
 
-def clip_grad_norm(grads: dict, max_norm: float) -> float:
-    """Scale every gradient in place so that their global L2 norm is at most ``max_norm``.
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale the gradients in place so that their global L2 norm is at most ``max_norm`` (torch's clip_grad_norm_).
 
-    norm = sqrt(sum over arrays of sum(g^2)); when norm > max_norm, each g is
-    multiplied by max_norm / (norm + 1e-6), as torch does. Returns the norm
-    before clipping as a float: NaN or Inf when a gradient is (the grads are then
-    left as they are, for the caller to refuse).
+    params: what an optimizer takes (a Module, a list of Modules, named parameters,
+    parameter arrays), whose gradients are clipped; or the gradients themselves: a
+    mapping name -> array (``model.grads``), a list of arrays, or one array. norm =
+    sqrt(sum over arrays of sum(g^2)); when norm > max_norm, each g is multiplied by
+    max_norm / (norm + 1e-6), as torch does. Returns the norm before clipping as a
+    float: NaN or Inf when a gradient is (the gradients are then left as they are,
+    for the caller to refuse).
     """
     max_norm = validate.finite_number("max_norm", max_norm, positive=True)
-    norm = grad_norm(grads)
+    grads = gradients(params, "clip_grad_norm")
+    norm = _norm(grads)
     if norm > max_norm:
         scale = max_norm / (norm + 1e-6)
-        for grad in grads.values():
+        for _, grad in grads:
             grad *= scale
     return norm
 
 
-def grad_norm(grads: dict) -> float:
-    """The global L2 norm of a dict of gradients, summed in float64 (one host transfer on a GPU)."""
-    squares = [(grad.astype("float64") ** 2).sum() for grad in grads.values()]
+def grad_norm(params) -> float:
+    """The global L2 norm of the gradients, summed in float64 (one host transfer on a GPU).
+
+    params: as :func:`clip_grad_norm` takes it.
+    """
+    return _norm(gradients(params, "grad_norm"))
+
+
+def _norm(grads: list) -> float:
+    squares = [(grad.astype("float64") ** 2).sum() for _, grad in grads]
     return math.sqrt(float(sum(squares))) if squares else 0.0
 
 

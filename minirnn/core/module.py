@@ -1,13 +1,17 @@
 """What every minirnn model shares: parameters and gradients side by side, and moving them around.
 
-A model keeps ``params`` and ``grads``, two dicts with the same keys (torch's
+A model keeps ``params`` and ``grads``, two mappings with the same keys (torch's
 parameter names) holding the live arrays. An optimizer changes ``params`` in
 place; ``backward`` adds into ``grads``; ``zero_grad`` clears them. Models built
 from other models (children) show the children's arrays under a dotted prefix,
-``rnn.weight_ih_l0``, as torch's state_dict does.
+``rnn.weight_ih_l0``, as torch's state_dict does. As in torch, each parameter is
+also an attribute (``lstm.weight_ih_l0``, ``model.rnn.weight_hh_l0``), and
+``named_parameters()`` lists them in torch's order.
 """
 from __future__ import annotations
 
+import weakref
+from collections.abc import Mapping
 from contextlib import contextmanager
 
 import numpy
@@ -16,6 +20,51 @@ from . import backend, validate
 from .grad_mode import is_grad_enabled
 
 DTYPES = ("float32", "float64")
+
+# A NumPy array carries no gradient (torch's Parameter.grad does), so each module records here the
+# parameter arrays it holds: an optimizer given bare arrays (a dict, named_parameters()) finds each
+# one's module, and through it the gradient kept beside it. Keyed by id(array), which a later
+# array may reuse once this one is gone: an entry counts only while its module holds that array.
+_OWNERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()    # id(parameter) -> Module
+
+
+def parameter_owner(array) -> tuple | None:
+    """(module, name) for an array that a Module holds as its parameter ``name``; None for any other."""
+    module = _OWNERS.get(id(array))
+    if module is not None:
+        for name, value in module._params.items():
+            if value is array:
+                return module, name
+    return None
+
+
+class LiveArrays(Mapping):
+    """Name -> live array (``params``, ``grads``): read and write the arrays in place, but the
+    mapping itself refuses a new entry, which would change this copy of it and not the model."""
+
+    def __init__(self, arrays: dict, what: str, advice: str):
+        self._arrays, self._what, self._advice = arrays, what, advice
+
+    def __getitem__(self, name):
+        return self._arrays[name]
+
+    def __iter__(self):
+        return iter(self._arrays)
+
+    def __len__(self) -> int:
+        return len(self._arrays)
+
+    def __setitem__(self, name, value):
+        if name in self._arrays and value is self._arrays[name]:
+            return          # grads[name] += g: the array was changed in place, and Python stores it back
+        raise TypeError(f"{self._what}[{name!r}] = ... would change a copy of the mapping and not the model: "
+                        f"{self._advice.format(name=name)}")
+
+    def __delitem__(self, name):
+        raise TypeError(f"{self._what} cannot lose an entry: the model's parameters are fixed by its constructor")
+
+    def __repr__(self) -> str:
+        return repr(self._arrays)
 
 
 def float_dtype(value) -> numpy.dtype:
@@ -31,8 +80,10 @@ class Module:
     """Base class: parameter bookkeeping, state dicts, dtype and backend moves, train/eval.
 
     Subclasses register parameters with :meth:`add_param` (and children with
-    :meth:`add_child`), store their forward cache with :meth:`save_cache` and
-    fetch it once in backward with :meth:`take_cache`.
+    :meth:`add_child`, or by assigning a Module to an attribute), store their
+    forward cache with :meth:`save_cache` and fetch it once in backward with
+    :meth:`take_cache`. A model of several modules is one Module with them as
+    children; an optimizer also takes a list of modules (``Adam([emb, lstm, head])``).
     """
 
     def __init__(self, dtype="float32", seed: int | None = None):
@@ -45,6 +96,7 @@ class Module:
         self._params: dict = {}
         self._grads: dict = {}
         self._children: dict[str, Module] = {}
+        self._left_out: dict[str, str] = {}    # parameter name -> why this module has none (torch's None parameters)
         self._cache = None
 
     # -- parameters ---------------------------------------------------------------
@@ -52,26 +104,95 @@ class Module:
         """Register a parameter (already on this model's backend and dtype) and a zero gradient for it."""
         self._params[name] = value
         self._grads[name] = self.xp.zeros_like(value)
+        _OWNERS[id(value)] = self
+
+    def leave_out_param(self, name: str, because: str) -> None:
+        """Record a parameter this module was built without (``bias_ih_l0`` when ``because`` is
+        "bias=False"): reading it, or assigning it, which nothing would read, says so."""
+        self._left_out[name] = because
 
     def add_child(self, name: str, child: "Module") -> "Module":
+        """Register ``child`` under ``name`` (assigning a Module to an attribute does the same)."""
         self._children[name] = child
         return child
 
+    def _record_params(self) -> None:
+        """Record this module's parameter arrays as its own, after they were made anew (astype, to, a copy)."""
+        for value in self._params.values():
+            _OWNERS[id(value)] = self
+
     @property
-    def params(self) -> dict:
-        """Name -> live parameter array, the children's under 'child.' prefixes."""
+    def params(self) -> Mapping:
+        """Name -> live parameter array, the children's under 'child.' prefixes.
+
+        Change a parameter in place (``params[name][...] = value``, ``param -= lr * grad``), by
+        attribute (``lstm.weight_hh_l0 = value``) or with :meth:`load_state_dict`; the mapping
+        refuses ``params[name] = value``, which would not reach the model.
+        """
         merged = dict(self._params)
         for prefix, child in self._children.items():
             merged.update({f"{prefix}.{k}": v for k, v in child.params.items()})
-        return merged
+        return LiveArrays(merged, "params", "write into the array, params[{name!r}][...] = value, or assign the "
+                                            "parameter's attribute, or use load_state_dict")
 
     @property
-    def grads(self) -> dict:
-        """Name -> gradient array, with the same keys as :attr:`params`."""
+    def grads(self) -> Mapping:
+        """Name -> gradient array, with the same keys as :attr:`params` (read-only as a mapping, as params is)."""
         merged = dict(self._grads)
         for prefix, child in self._children.items():
             merged.update({f"{prefix}.{k}": v for k, v in child.grads.items()})
-        return merged
+        return LiveArrays(merged, "grads", "write into the array, grads[{name!r}][...] = value "
+                                           "(backward adds into it, zero_grad() clears it)")
+
+    def named_parameters(self):
+        """(name, live array) for every parameter, the children's under dotted prefixes, in torch's order:
+        the module's own in the order they were made (for RNN, LSTM and GRU: per layer, per direction,
+        weight_ih, weight_hh, bias_ih, bias_hh), then each child's in turn."""
+        yield from self.params.items()
+
+    def parameters(self):
+        """The live parameter arrays, in :meth:`named_parameters`'s order."""
+        for _, value in self.named_parameters():
+            yield value
+
+    # -- parameters and children as attributes, as in torch -----------------------------
+    def __getattr__(self, name: str):
+        """``lstm.weight_ih_l0``: the live parameter array; ``model.rnn``: the child (only called when
+        ordinary lookup finds nothing)."""
+        for store in (self.__dict__.get("_params", {}), self.__dict__.get("_children", {})):
+            if name in store:
+                return store[name]
+        left_out = self.__dict__.get("_left_out", {})
+        why = f": it was built with {left_out[name]}" if name in left_out else ""
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}{why}")
+
+    def __setattr__(self, name: str, value) -> None:
+        """``lstm.weight_hh_l0 = array`` copies the array into the live parameter, once its shape,
+        dtype and backend are the parameter's, so that an optimizer holding the parameter sees it;
+        a Module assigned to an attribute becomes a child, as in torch."""
+        if name in self.__dict__.get("_params", {}):
+            self._assign_param(name, value)
+            return
+        if name in self.__dict__.get("_left_out", {}):
+            raise AttributeError(f"{type(self).__name__} has no parameter {name!r} to assign: it was built with "
+                                 f"{self._left_out[name]}")
+        if isinstance(value, Module):
+            if "_children" not in self.__dict__:
+                raise AttributeError(f"cannot assign the module {name!r} before Module.__init__() has run: "
+                                     "call super().__init__() first")
+            self._children[name] = value
+        object.__setattr__(self, name, value)
+
+    def _assign_param(self, name: str, value) -> None:
+        live, what = self._params[name], f"{type(self).__name__}.{name}"
+        validate.refuse_torch(what, value)
+        validate.check_backend(what, value, self.backend)
+        if getattr(value, "shape", None) != live.shape or getattr(value, "dtype", None) != live.dtype:
+            wrong_type = getattr(value, "dtype", None) != live.dtype
+            raise (TypeError if wrong_type else ValueError)(
+                f"{what} must be a {tuple(live.shape)} {live.dtype} array (it is copied into the live "
+                f"parameter), got {validate.describe(value)}")
+        live[...] = value
 
     def zero_grad(self) -> None:
         """Set every gradient to zero (backward adds into them)."""
@@ -105,7 +226,8 @@ class Module:
         agree, values are finite real numbers, also after conversion to the
         model's dtype), and only then is any parameter written, so a refused state
         leaves the model as it was. The parameter arrays keep their identity, so an
-        optimizer holding them sees the new values.
+        optimizer holding them sees the new values. torch tensors are refused by
+        name: pass ``{name: value.numpy() for name, value in state.items()}``.
         """
         if not isinstance(state, dict):
             raise TypeError(f"state must be a dict of arrays, got {type(state).__name__}")
@@ -120,6 +242,7 @@ class Module:
 
     def _checked_value(self, name: str, value, shape) -> numpy.ndarray:
         """``state[name]`` as a host array of the model's dtype, or a ValueError saying what is wrong with it."""
+        validate.refuse_torch(f"state_dict[{name!r}]", value, "{{name: value{numpy} for name, value in state.items()}}")
         try:
             value = backend.host_array(value)
         except (TypeError, ValueError) as err:        # ragged nested lists and the like
@@ -169,6 +292,7 @@ class Module:
             for store in (module._params, module._grads):
                 for name in store:
                     store[name] = store[name].astype(dtype)
+            module._record_params()
             module._cache = None
         return self
 
@@ -180,6 +304,7 @@ class Module:
             for store in (module._params, module._grads):
                 for key in store:
                     store[key] = backend.to_backend(store[key], name)
+            module._record_params()
             module._cache = None
         return self
 
@@ -245,3 +370,4 @@ class Module:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.xp = backend.namespace(self.backend)
+        self._record_params()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 
+import numpy
+
 from . import backend
 
 
@@ -35,6 +37,24 @@ def _matches(actual, expected) -> bool:
         isinstance(e, str) or e == a for a, e in zip(actual, expected))
 
 
+def is_torch_tensor(value) -> bool:
+    """Whether ``value`` is a torch.Tensor (an nn.Parameter too), told from its class, without importing torch."""
+    return any(cls.__name__ == "Tensor" and cls.__module__.split(".")[0] == "torch" for cls in type(value).__mro__)
+
+
+def refuse_torch(name: str, value, fix: str | None = None) -> None:
+    """Refuse a torch tensor in one sentence that says how to pass it: ``name.numpy()``, with
+    ``.detach()`` when it requires grad and ``.cpu()`` when it is on a GPU. ``fix``: the
+    expression to suggest instead, with ``{numpy}`` where that chain goes."""
+    if not is_torch_tensor(value):
+        return
+    chain = (".detach()" if value.requires_grad else "") + (".cpu()" if value.device.type != "cpu" else "")
+    chain += ".numpy()"
+    what = "a torch tensor that requires grad" if value.requires_grad else "a torch tensor"
+    suggestion = fix.format(numpy=chain) if fix else name + chain
+    raise TypeError(f"{name} is {what}, and minirnn computes on NumPy arrays: pass {suggestion}")
+
+
 def check_backend(name: str, value, backend_name: str) -> None:
     """Refuse an array from the other backend with a message that says how to fix it."""
     got = backend.backend_name(value)
@@ -45,18 +65,24 @@ def check_backend(name: str, value, backend_name: str) -> None:
 
 
 def float_array(name: str, value, shape, xp, dtype):
-    """Check a float input of the given shape and return it as ``dtype`` on ``xp``.
+    """Check a float input of the given shape and ``dtype`` (the model's) on ``xp``; return it.
 
     shape: a tuple whose entries are ints (must match) or names such as 'T' (any
     size), optionally led by ``...`` (any number of leading sizes). Floats of
-    another precision are converted (a copy); integers, bools and non-arrays are
-    refused.
+    another precision are refused, as torch refuses them, rather than copied in
+    silence on every call; so are integers, bools, non-arrays and torch tensors.
     """
+    refuse_torch(name, value)
     check_backend(name, value, xp.__name__)
     if not hasattr(value, "dtype") or value.dtype.kind != "f" or not _matches(value.shape, shape):
         raise (ValueError if hasattr(value, "dtype") and value.dtype.kind == "f" else TypeError)(
             f"{name} must be {_pattern(shape)} float array, got {describe(value)}")
-    return value if value.dtype == dtype else value.astype(dtype)
+    if value.dtype != dtype:
+        dtype = numpy.dtype(dtype).name
+        other = f", or build the model with dtype='{value.dtype}'" if value.dtype.name in ("float32", "float64") else ""
+        raise TypeError(f"{name} must be {dtype} like the model, got {describe(value)}: convert it with "
+                        f".astype('{dtype}'){other}")
+    return value
 
 
 def id_array(name: str, value, shape, vocab_size: int | None, xp, ignore_index: int | None = None):
@@ -64,6 +90,7 @@ def id_array(name: str, value, shape, vocab_size: int | None, xp, ignore_index: 
 
     vocab_size None checks the shape and type only, for a caller whose embedding checks the range.
     """
+    refuse_torch(name, value)
     check_backend(name, value, xp.__name__)
     if not hasattr(value, "dtype") or value.dtype.kind not in "iu" or not _matches(value.shape, shape):
         raise (ValueError if hasattr(value, "dtype") and value.dtype.kind in "iu" else TypeError)(
@@ -130,6 +157,7 @@ def state_arrays(names: tuple, value, shape, xp, dtype) -> tuple:
     elif isinstance(value, (tuple, list)) and len(value) == len(names):
         values = tuple(value)
     else:
+        refuse_torch(f"({', '.join(names)})", value, "(" + ", ".join(n + "{numpy}" for n in names) + ")")
         raise TypeError(f"({', '.join(names)}) must be a pair of arrays (either may be None) or None, "
                         f"got {describe(value)}")
     return tuple(None if v is None else float_array(name, v, shape, xp, dtype) for name, v in zip(names, values))

@@ -33,9 +33,11 @@ class StepCell(Module):
         GH, H, bound = cell.n_gates * self.hidden_size, self.hidden_size, 1.0 / math.sqrt(self.hidden_size)
         self.add_param("weight_ih", self.init_uniform(bound, (GH, self.input_size)))
         self.add_param("weight_hh", self.init_uniform(bound, (GH, H)))
-        if self.bias:
-            self.add_param("bias_ih", self.init_uniform(bound, (GH,)))
-            self.add_param("bias_hh", self.init_uniform(bound, (GH,)))
+        for name in ("bias_ih", "bias_hh"):
+            if self.bias:
+                self.add_param(name, self.init_uniform(bound, (GH,)))
+            else:
+                self.leave_out_param(name, "bias=False")
 
     def config(self) -> dict:
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, bias=self.bias,
@@ -55,8 +57,8 @@ class StepCell(Module):
 
     def forward(self, x, hx=None):
         """x: (B, I), or (I,) unbatched; hx: (B, H) (unbatched (H,)) or None (LSTMCell: a pair
-        (h, c), either may be None). Returns the next state, h' (B, H) (unbatched (H,)), or
-        (h', c') for the LSTMCell."""
+        (h, c), either may be None); both of the model's dtype (another is refused). Returns the
+        next state, h' (B, H) (unbatched (H,)), or (h', c') for the LSTMCell."""
         unbatched = getattr(x, "ndim", None) == 1     # one input vector: a batch of one inside
         given = x
         x = validate.float_array("x", x, (self.input_size,) if unbatched else ("B", self.input_size), self.xp,

@@ -29,6 +29,8 @@ class Linear(Module):
         self.add_param("weight", self.init_uniform(bound, (self.out_features, self.in_features)))
         if bias:
             self.add_param("bias", self.init_uniform(bound, (self.out_features,)))
+        else:
+            self.leave_out_param("bias", "bias=False")
 
     @property
     def weight(self):
@@ -43,7 +45,7 @@ class Linear(Module):
                     dtype=self.dtype.name)
 
     def forward(self, x):
-        """x: (..., in_features) float, any number of leading axes (none for one vector).
+        """x: (..., in_features) of the model's dtype (another is refused), any number of leading axes.
 
         Returns y (..., out_features), with x's leading axes.
         """

@@ -30,6 +30,7 @@ def lengths_mask(lengths, T: int, B: int, xp):
     if B == 0:                                      # as torch, which cannot pack an empty batch
         raise ValueError("lengths needs a batch of at least one sequence, got x with B=0 "
                          "(an empty batch runs without lengths)")
+    validate.refuse_torch("lengths", lengths)
     host = backend.host_array(lengths)
     if host.shape != (B,) or host.dtype.kind not in "iu":
         raise ValueError(f"lengths must be B={B} integers in [1, T={T}], got {validate.describe(host)}")
@@ -93,9 +94,11 @@ class Recurrent(Module):
             for suffix in self.directions:
                 self.add_param(f"weight_ih_l{layer}{suffix}", self.init_uniform(bound, (G * H, layer_input)))
                 self.add_param(f"weight_hh_l{layer}{suffix}", self.init_uniform(bound, (G * H, H)))
-                if self.bias:
-                    self.add_param(f"bias_ih_l{layer}{suffix}", self.init_uniform(bound, (G * H,)))
-                    self.add_param(f"bias_hh_l{layer}{suffix}", self.init_uniform(bound, (G * H,)))
+                for name in (f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"):
+                    if self.bias:
+                        self.add_param(name, self.init_uniform(bound, (G * H,)))
+                    else:
+                        self.leave_out_param(name, "bias=False")
 
     def _workspace(self, layer: int, direction: int) -> dict:
         """The buffers of one layer and direction, reused from one forward to the next.
@@ -216,7 +219,8 @@ class Recurrent(Module):
     def forward(self, x, hx=None, lengths=None):
         """Run the stack over a batch of sequences.
 
-        x: (T, B, I), or (B, T, I) with batch_first; float (converted to the model's dtype).
+        x: (T, B, I), or (B, T, I) with batch_first; of the model's dtype (float32 by default):
+            another precision is refused, as torch refuses it, rather than copied on every call.
             Unbatched, one sequence is (T, I), with or without batch_first, as in torch.
         hx: initial state (L*D, B, H), L layers and D directions, or None for zeros;
             (L*D, H) for an unbatched x. For the LSTM, a pair (h0, c0) where either may be None.

@@ -20,6 +20,7 @@ def _counted(target, ignore_index, mask, xp):
 def _check(name, scores, target, ignore_index, mask):
     """Check (B, V) or (T, B, V) float scores, integer targets of their leading shape, an integer
     ignore_index or None, and a bool or number mask of the targets' shape or None."""
+    validate.refuse_torch(name, scores)
     if not hasattr(scores, "dtype") or scores.dtype.kind != "f" or scores.ndim not in (2, 3):
         error = ValueError if hasattr(scores, "dtype") and scores.dtype.kind == "f" else TypeError
         raise error(f"{name} must be (B, V) or (T, B, V) float array, got {validate.describe(scores)}")
@@ -29,6 +30,7 @@ def _check(name, scores, target, ignore_index, mask):
     xp = backend.array_module(scores)
     validate.id_array("target", target, scores.shape[:-1], scores.shape[-1], xp, ignore_index)
     if mask is not None:
+        validate.refuse_torch("mask", mask)
         validate.check_backend("mask", mask, xp.__name__)
         numeric = hasattr(mask, "dtype") and mask.dtype.kind in "biuf"
         if not numeric or tuple(mask.shape) != tuple(target.shape):

@@ -29,20 +29,20 @@ def test_unbatched_x_of_the_wrong_size(rnn):
 
 
 def test_unbatched_x_needs_an_unbatched_h0(rnn):
-    with pytest.raises(ValueError, match=r"h0 must be \(2, 4\) float array, got \(2, 1, 4\) float64"):
-        rnn(np.zeros((5, 10)), np.zeros((2, 1, 4)))
+    with pytest.raises(ValueError, match=r"h0 must be \(2, 4\) float array, got \(2, 1, 4\) float32"):
+        rnn(np.zeros((5, 10), np.float32), np.zeros((2, 1, 4), np.float32))
 
 
 def test_lengths_need_a_batch(rnn):
     with pytest.raises(ValueError, match=r"lengths is for a batch of sequences; an unbatched x \(T, I\)"):
-        rnn(np.zeros((5, 10)), lengths=np.array([3]))
+        rnn(np.zeros((5, 10), np.float32), lengths=np.array([3]))
 
 
 def test_a_step_refuses_a_sequence():
     with pytest.raises(ValueError, match=r"x must be \(B, 3\) float array, got \(5, 2, 3\) float64"):
         minirnn.GRUCell(3, 4)(np.zeros((5, 2, 3)))
-    with pytest.raises(ValueError, match=r"h_prev must be \(4,\) float array, got \(1, 4\) float64"):
-        minirnn.GRUCell(3, 4)(np.zeros(3), np.zeros((1, 4)))
+    with pytest.raises(ValueError, match=r"h_prev must be \(4,\) float array, got \(1, 4\) float32"):
+        minirnn.GRUCell(3, 4)(np.zeros(3, np.float32), np.zeros((1, 4), np.float32))
 
 
 def test_integer_x(rnn):
@@ -61,24 +61,24 @@ def test_batch_first_names_its_layout():
 
 
 def test_h0_of_the_wrong_shape(rnn):
-    with pytest.raises(ValueError, match=r"h0 must be \(2, 3, 4\) float array, got \(1, 3, 4\) float64"):
-        rnn(np.zeros((5, 3, 10)), np.zeros((1, 3, 4)))
+    with pytest.raises(ValueError, match=r"h0 must be \(2, 3, 4\) float array, got \(1, 3, 4\) float32"):
+        rnn(np.zeros((5, 3, 10), np.float32), np.zeros((1, 3, 4), np.float32))
 
 
 def test_lstm_state_must_be_a_pair():
     with pytest.raises(TypeError, match=r"\(h0, c0\) must be a pair"):
-        LSTM(2, 3)(np.zeros((1, 1, 2)), np.zeros((1, 1, 3)))
+        LSTM(2, 3)(np.zeros((1, 1, 2), np.float32), np.zeros((1, 1, 3), np.float32))
 
 
 def test_lstm_c0_of_the_wrong_shape():
     with pytest.raises(ValueError, match=r"c0 must be \(1, 1, 3\) float array"):
-        LSTM(2, 3)(np.zeros((1, 1, 2)), (None, np.zeros((1, 2, 3))))
+        LSTM(2, 3)(np.zeros((1, 1, 2), np.float32), (None, np.zeros((1, 2, 3), np.float32)))
 
 
 def test_d_output_of_the_wrong_shape(rnn):
-    rnn(np.zeros((5, 3, 10)))
+    rnn(np.zeros((5, 3, 10), np.float32))
     with pytest.raises(ValueError, match=r"d_output must be \(5, 3, 4\) float array, got \(5, 3, 5\)"):
-        rnn.backward(np.zeros((5, 3, 5)))
+        rnn.backward(np.zeros((5, 3, 5), np.float32))
 
 
 @pytest.mark.parametrize("lengths, message", [
@@ -89,17 +89,17 @@ def test_d_output_of_the_wrong_shape(rnn):
 ])
 def test_bad_lengths(lengths, message):
     with pytest.raises(ValueError, match=r"lengths must be B=3 integers in \[1, T=5\], " + message):
-        GRU(2, 3)(np.zeros((5, 3, 2)), lengths=np.array(lengths))
+        GRU(2, 3)(np.zeros((5, 3, 2), np.float32), lengths=np.array(lengths))
 
 
 @pytest.mark.parametrize("lengths", [[], np.array([], np.int64)], ids=["list", "array"])
 def test_lengths_of_an_empty_batch_are_refused_by_name(lengths):
     with pytest.raises(ValueError, match="lengths needs a batch of at least one sequence, got x with B=0"):
-        GRU(2, 3)(np.zeros((5, 0, 2)), lengths=lengths)
+        GRU(2, 3)(np.zeros((5, 0, 2), np.float32), lengths=lengths)
 
 
 def test_an_empty_batch_without_lengths_runs_as_in_torch():
-    output, h_n = GRU(2, 3)(np.zeros((5, 0, 2)))
+    output, h_n = GRU(2, 3)(np.zeros((5, 0, 2), np.float32))
     assert output.shape == (5, 0, 3) and h_n.shape == (1, 0, 3)
 
 

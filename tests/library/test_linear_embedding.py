@@ -129,7 +129,8 @@ def test_backward_adds_into_grads_until_zero_grad(rng):
         assert all(not g.any() for g in module.grads.values())
 
 
-@pytest.mark.parametrize("make, input_of", [(lambda: Linear(3, 2, seed=0), lambda rng: rng.standard_normal((4, 3))),
+@pytest.mark.parametrize("make, input_of", [(lambda: Linear(3, 2, seed=0),
+                                             lambda rng: rng.standard_normal((4, 3), dtype=np.float32)),
                                             (lambda: Embedding(4, 2, seed=0), lambda rng: rng.integers(0, 4, 4))])
 def test_a_backward_needs_its_own_forward(make, input_of, rng):
     module = make()
@@ -164,9 +165,10 @@ def test_changing_the_input_between_forward_and_backward_changes_no_gradient(rng
         np.testing.assert_array_equal(changed, kept)
 
 
-def test_float32_inputs_meet_float64_parameters_in_float64(rng):
-    layer = Linear(3, 2, dtype="float64", seed=0)
-    assert layer(rng.standard_normal((4, 3)).astype(np.float32)).dtype == np.float64
+def test_an_input_of_another_precision_is_refused_as_in_torch(rng):
+    with pytest.raises(TypeError, match=r"x must be float64 like the model, got \(4, 3\) float32: convert it with "
+                                        r"\.astype\('float64'\), or build the model with dtype='float32'"):
+        Linear(3, 2, dtype="float64", seed=0)(rng.standard_normal((4, 3)).astype(np.float32))
 
 
 @pytest.mark.parametrize("call, error, message", [

@@ -5,21 +5,16 @@ import math
 import numpy
 import pytest
 
-from minirnn import optim
+from minirnn import Module, optim
 
 
-class Weights:
-    """The least a model must offer an optimizer: live params and grads, and zero_grad."""
-
-    xp = numpy
+class Weights(Module):
+    """A user's module of bare float64 weights, whose gradients the tests write by hand."""
 
     def __init__(self, **params):
-        self.params = {name: numpy.array(value, dtype=numpy.float64) for name, value in params.items()}
-        self.grads = {name: numpy.zeros_like(value) for name, value in self.params.items()}
-
-    def zero_grad(self):
-        for grad in self.grads.values():
-            grad.fill(0)
+        super().__init__("float64")
+        for name, value in params.items():
+            self.add_param(name, numpy.array(value, dtype=numpy.float64))
 
 
 P0 = [1.0, -2.0, 0.5]
@@ -182,7 +177,7 @@ def test_optimizer_state_follows_a_model_converted_with_astype():
     x = numpy.random.default_rng(0).standard_normal((3, 1, 2))
     for _ in range(2):
         model.zero_grad()
-        out, _ = model(x)
+        out, _ = model(x.astype(model.dtype))
         model.backward(numpy.ones_like(out))
         optimizer.step()
         model.astype("float64")
@@ -225,7 +220,7 @@ def test_load_state_dict_refuses_an_incomplete_or_out_of_range_state_and_changes
     before = (target.eps, target.step_count, {k: v.copy() for k, v in target.state["w"].items()})
     with pytest.raises(ValueError, match=message):
         target.load_state_dict(arrays, meta)
-    assert (target.eps, target.step_count) == before[:2] and target.model is not None
+    assert (target.eps, target.step_count) == before[:2]
     assert all((target.state["w"][k] == v).all() for k, v in before[2].items())
 
 
@@ -233,3 +228,170 @@ def test_plain_sgd_keeps_no_state_and_momentum_sgd_a_buffer_per_parameter():
     assert optim.SGD.state_shapes({"momentum": 0.0}, 5, {"w": (3,)}) == {}
     assert optim.SGD.state_shapes({"momentum": 0.9}, 5, {"w": (3,)}) == {"w/momentum_buffer": (3,)}
     assert optim.Adam.state_shapes({}, 0, {"w": (3,)}) == {}
+
+
+# -- what an optimizer takes ------------------------------------------------------------------------------
+def three_modules():
+    import minirnn
+    return minirnn.Embedding(7, 3, seed=0), minirnn.LSTM(3, 5, seed=1), minirnn.Linear(5, 7, seed=2)
+
+
+def fill_gradients(*modules):
+    """Every gradient set to a distinct value, as a backward would leave them."""
+    rng = numpy.random.default_rng(0)
+    for module in modules:
+        for grad in module.grads.values():
+            grad[...] = rng.standard_normal(grad.shape)
+
+
+def test_a_list_of_modules_is_optimized_under_prefixed_names_as_each_module_alone():
+    emb, lstm, head = three_modules()
+    twins = three_modules()
+    together = optim.Adam([emb, lstm, head], lr=0.1)
+    alone = [optim.Adam(module, lr=0.1) for module in twins]
+    assert [name for name, _ in together.named_parameters()] == [
+        "0.weight", "1.weight_ih_l0", "1.weight_hh_l0", "1.bias_ih_l0", "1.bias_hh_l0", "2.weight", "2.bias"]
+    for _ in range(2):
+        fill_gradients(emb, lstm, head)
+        fill_gradients(*twins)
+        together.step()
+        for optimizer in alone:
+            optimizer.step()
+    for module, twin in zip((emb, lstm, head), twins):
+        for name, value in module.params.items():
+            numpy.testing.assert_array_equal(value, twin.params[name])
+
+
+@pytest.mark.parametrize("given", [lambda m: m, lambda m: m.named_parameters(), lambda m: dict(m.named_parameters()),
+                                   lambda m: m.params, lambda m: list(m.named_parameters())],
+                         ids=["module", "named_parameters", "dict", "params", "list-of-pairs"])
+def test_named_parameters_are_held_under_their_names(given):
+    from minirnn.models import CharRNN
+    model = CharRNN(7, emb=3, hidden=5, seed=0)
+    optimizer = optim.SGD(given(model), lr=0.1)
+    assert [name for name, _ in optimizer.named_parameters()] == list(model.params)
+    assert all(value is model.params[name] for name, value in optimizer.named_parameters())
+
+
+def test_bare_parameter_arrays_are_numbered_as_torch_numbers_them():
+    emb, lstm, head = three_modules()
+    optimizer = optim.SGD([*emb.parameters(), *lstm.parameters()], lr=0.1)
+    assert [name for name, _ in optimizer.named_parameters()] == ["0", "1", "2", "3", "4"]
+    fill_gradients(emb, lstm)
+    before = lstm.weight_hh_l0.copy()
+    optimizer.step()
+    numpy.testing.assert_allclose(lstm.weight_hh_l0, before - 0.1 * lstm.grads["weight_hh_l0"], rtol=0, atol=1e-7)
+
+
+def test_a_subset_of_parameters_is_all_that_steps_and_zero_grad_touch():
+    emb, lstm, head = three_modules()
+    optimizer = optim.SGD({"head.weight": head.weight}, lr=0.1)
+    fill_gradients(emb, lstm, head)
+    before = {name: value.copy() for name, value in [*lstm.params.items(), ("head.bias", head.bias)]}
+    optimizer.step()
+    assert all((value == before[name]).all() for name, value in [*lstm.params.items(), ("head.bias", head.bias)])
+    optimizer.zero_grad()
+    assert not head.grads["weight"].any() and head.grads["bias"].any() and lstm.grads["weight_hh_l0"].any()
+
+
+ACCEPTS = r"Adam takes a Module, a list of Modules, or named parameters \(model\.named_parameters\(\), or a dict " \
+          r"name -> array\), got "
+
+
+@pytest.mark.parametrize("given, error, message", [
+    (lambda e, l, h: 42, TypeError, ACCEPTS + "int$"),
+    (lambda e, l, h: "lstm", TypeError, ACCEPTS + "str$"),
+    (lambda e, l, h: [e, l, 3], TypeError, ACCEPTS + r"a list of Modules holding int at \[2\]$"),
+    (lambda e, l, h: [3, e], TypeError, ACCEPTS + "a list holding int$"),
+    (lambda e, l, h: l.weight_hh_l0, TypeError,
+     ACCEPTS + r"one array \(20, 5\) float32: pass the module that holds it"),
+    (lambda e, l, h: {"emb": e}, TypeError, ACCEPTS + r"a dict holding Embedding at \['emb'\]$"),
+    (lambda e, l, h: [numpy.zeros(3)], TypeError,
+     r"^Adam's params\['0'\] is \(3,\) float64, not a minirnn Module's parameter, so nothing computes its gradient: "
+     r"register it with Module\.add_param and pass the module$"),
+    (lambda e, l, h: [], ValueError, "^Adam got no parameters to optimize$"),
+    (lambda e, l, h: [l, l], ValueError, r"^Adam got one array twice, as '0\.weight_ih_l0' and '1\.weight_ih_l0'"),
+    (lambda e, l, h: [*e.named_parameters(), *h.named_parameters()], ValueError,
+     r"^Adam got two parameters named 'weight': pass a list of modules, whose names are prefixed"),
+], ids=["int", "str", "list-with-an-int", "int-first", "one-array", "dict-of-modules", "foreign-array", "empty",
+        "module-twice", "same-name-twice"])
+def test_anything_else_is_refused_when_the_optimizer_is_built_saying_what_it_takes(given, error, message):
+    modules = three_modules()
+    with pytest.raises(error, match=message):
+        optim.Adam(given(*modules))
+
+
+def test_an_optimizer_over_several_modules_saves_and_resumes_its_state():
+    modules, twins = three_modules(), three_modules()
+    optimizer = optim.Adam(list(modules), lr=0.1)
+    fill_gradients(*modules)
+    optimizer.step()
+    arrays, meta = optimizer.state_dict()
+    assert "1.weight_hh_l0/exp_avg" in arrays
+    for module, twin in zip(modules, twins):
+        twin.load_state_dict(module.state_dict())
+    restored = optim.Adam(list(twins), lr=0.5)
+    restored.load_state_dict(arrays, json.loads(json.dumps(meta)))
+    fill_gradients(*modules)
+    fill_gradients(*twins)
+    optimizer.step()
+    restored.step()
+    for module, twin in zip(modules, twins):
+        for name, value in module.params.items():
+            numpy.testing.assert_array_equal(value, twin.params[name])
+
+
+def test_a_checkpoint_refuses_an_optimizer_that_does_not_hold_its_model(tmp_path):
+    from minirnn import checkpoint
+    from minirnn.models import CharRNN
+    model, other = CharRNN(7, emb=3, hidden=5, seed=0), CharRNN(7, emb=3, hidden=5, seed=1)
+    with pytest.raises(ValueError, match=r"the optimizer saved with a model must hold the model's parameters under "
+                                         r"its names \(build it as Adam\(model\)\), not 0, 1, 2, \.\.\.$"):
+        checkpoint.save(tmp_path / "run.npz", model, optim.Adam(model.parameters()))
+    with pytest.raises(ValueError, match=r"must hold that model's parameters, not another's"):
+        checkpoint.save(tmp_path / "run.npz", model, optim.Adam(other))
+    assert not list(tmp_path.iterdir())
+    checkpoint.save(tmp_path / "run.npz", model, optim.Adam(model.named_parameters()))
+
+
+# -- clip_grad_norm: what it takes ----------------------------------------------------------------------
+def global_norm(modules):
+    return math.sqrt(sum(float((g.astype(numpy.float64) ** 2).sum()) for m in modules for g in m.grads.values()))
+
+
+@pytest.mark.parametrize("given, clipped", [
+    (lambda ms: list(ms), [0, 1, 2]),
+    (lambda ms: ms[1], [1]),
+    (lambda ms: ms[1].named_parameters(), [1]),
+    (lambda ms: [*ms[0].parameters(), *ms[2].parameters()], [0, 2]),
+    (lambda ms: ms[1].grads, [1]),
+    (lambda ms: list(ms[1].grads.values()), [1]),
+], ids=["list-of-modules", "module", "named_parameters", "parameters", "grads", "list-of-grads"])
+def test_clip_grad_norm_clips_the_gradients_of_what_an_optimizer_takes_or_the_gradients_given(given, clipped):
+    modules = three_modules()
+    fill_gradients(*modules)
+    targets, others = [modules[i] for i in clipped], [m for i, m in enumerate(modules) if i not in clipped]
+    before, untouched = global_norm(targets), [global_norm([m]) for m in others]
+    assert optim.clip_grad_norm(given(modules), 0.5) == pytest.approx(before, rel=1e-12)
+    assert global_norm(targets) == pytest.approx(0.5, rel=1e-5)
+    assert [global_norm([m]) for m in others] == untouched
+
+
+def test_clip_grad_norm_refuses_integer_gradients_in_one_sentence():
+    with pytest.raises(TypeError, match=r"^clip_grad_norm scales gradients in place, so they must be float arrays; "
+                                        r"params\['a'\] is \(2,\) int64$"):
+        optim.clip_grad_norm({"a": numpy.array([3, 4])}, 1.0)
+    with pytest.raises(TypeError, match=r"params\['1'\] is \(2,\) int64"):
+        optim.clip_grad_norm([numpy.array([3.0, 4.0]), numpy.array([3, 4])], 1.0)
+
+
+def test_clip_grad_norm_refuses_parameters_mixed_with_other_arrays():
+    emb, lstm, head = three_modules()
+    with pytest.raises(TypeError, match="clip_grad_norm got parameters and other arrays together"):
+        optim.clip_grad_norm([lstm.weight_hh_l0, numpy.zeros(3)], 1.0)
+
+
+def test_clip_grad_norm_refuses_what_is_neither_by_name():
+    with pytest.raises(TypeError, match=r"^clip_grad_norm takes a Module, a list of Modules, or named parameters .*"
+                                        r"got int$"):
+        optim.clip_grad_norm(3, 1.0)

@@ -224,7 +224,7 @@ def test_dropout_acts_in_training_only_and_is_seeded(rng):
 def test_astype_and_to_keep_the_function():
     model = make(RNN, dtype="float32")
     x = np.random.default_rng(0).standard_normal((3, 2, 3))
-    out32, _ = model(x)
+    out32, _ = model(x.astype(np.float32))
     model.astype("float64").to("numpy")
     assert all(p.dtype == np.float64 for p in model.params.values())
     out64, _ = model(x)

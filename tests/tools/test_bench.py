@@ -11,6 +11,7 @@ from minirnn.tools.bench import bench, worker
 def parse(*argv):
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
+    cli.add_threads_argument(parser)
     return parser.parse_args(list(argv))
 
 

@@ -66,8 +66,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds per row, a fresh process per library and round (default 3)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per process after one warm-up (default 3)")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="threads for torch and for NumPy's BLAS (default: all cores)")
     parser.add_argument("--no-train", action="store_true", help="time forward + backward only")
     parser.add_argument("--no-torch", action="store_true", help="do not run torch even when it is installed")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
@@ -78,21 +76,21 @@ def run(args: argparse.Namespace) -> int:
     unknown = sorted(set(cells) - set(CELLS))
     if unknown or not cells:
         raise ValueError(f"--cells must be a comma-separated subset of {','.join(CELLS)}, got {args.cells!r}")
-    if args.rounds < 1 or args.repeats < 1 or args.threads < 1:
-        raise ValueError(f"--rounds, --repeats and --threads must be at least 1, "
-                         f"got {args.rounds}, {args.repeats} and {args.threads}")
+    if args.rounds < 1 or args.repeats < 1:
+        raise ValueError(f"--rounds and --repeats must be at least 1, got {args.rounds} and {args.repeats}")
+    threads = args.threads or os.cpu_count()     # --threads, the minirnn command's for every subcommand
     backend.namespace(args.backend)              # a clear error now when the backend is missing
     torch_version = None if args.no_torch else _torch_version(args.backend)
-    env = worker_environment(args.threads)
+    env = worker_environment(threads)
     info = dict(date=datetime.datetime.now().isoformat(timespec="seconds"), machine=platform.machine(),
                 processor=_processor(), cores=os.cpu_count(), python=platform.python_version(),
-                numpy=numpy.__version__, backend=args.backend, torch=torch_version, threads=args.threads,
+                numpy=numpy.__version__, backend=args.backend, torch=torch_version, threads=threads,
                 unset=[f"{name}={os.environ[name]}" for name in BLAS_PINS if name in os.environ],
                 dtype="float32", rounds=args.rounds, repeats=args.repeats)
     info.update(run_worker(dict(task="info"), env))
     rate = run_worker(dict(task="matmul", backend=args.backend), env)["flops_per_s"]
     rows = []
-    for spec in row_specs(cells, args):
+    for spec in row_specs(cells, args, threads):
         print(f"timing {spec['cell']} {spec['mode']} T, B, I, H = {spec['T']}, {spec['B']}, {spec['I']}, {spec['H']}",
               file=sys.stderr, flush=True)
         rows.append(bench_row(spec, args.rounds, torch=torch_version is not None, run=lambda s: run_worker(s, env)))
@@ -110,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def row_specs(cells, args) -> list:
+def row_specs(cells, args, threads: int) -> list:
     """One spec per row: the grid's shapes for each cell and mode, then the LSTM's training run."""
-    base = dict(task="row", backend=args.backend, repeats=args.repeats, threads=args.threads, clip=0.0)
+    base = dict(task="row", backend=args.backend, repeats=args.repeats, threads=threads, clip=0.0)
     specs = []
     for cell in cells:
         for T, B, I, H in QUICK_GRID if args.quick else GRID:

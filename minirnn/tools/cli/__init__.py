@@ -6,7 +6,11 @@ Every subcommand module (train.py, sample.py, ...) exposes the same two function
     run(args: argparse.Namespace) -> int        # the exit status
 
 Each is imported by name when the parser is built; one that is not part of this
-installation is left out of the menu rather than breaking the others.
+installation is left out of the menu rather than breaking the others. Every
+subcommand computes, and gets ``--threads N`` here (:func:`add_threads_argument`):
+:func:`main` sets that many threads for the BLAS before the command runs, except
+for a module that sets ``THREADS_IN_WORKERS = True`` (bench), whose work runs in
+processes it starts and hands the count to itself.
 
 :func:`main` is the one place where errors become what the user sees, always one
 line on stderr and never a traceback:
@@ -33,7 +37,7 @@ import os
 import re
 import sys
 
-from minirnn import __version__
+from minirnn import __version__, set_num_threads
 from minirnn.core import backend
 
 # Subcommand name -> module; each module has add_arguments(parser) and run(args) -> int.
@@ -60,6 +64,25 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _thread_count(text: str) -> int:
+    """--threads' value: a whole number >= 1."""
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return count
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    """--threads N, the one definition every subcommand gets."""
+    parser.add_argument("--threads", type=_thread_count, metavar="N",
+                        help="threads for the BLAS behind NumPy's matmuls, and for torch in bench (default: the "
+                             "BLAS's own, about one per core); on a busy machine fewer can be several times "
+                             "faster. Needs threadpoolctl (pip install threadpoolctl), except in bench")
 
 
 def _import_subcommand(module_name: str):
@@ -94,11 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.add_parser(name, help=description.splitlines()[0] if description else None,
                                     description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(sub)
+        add_threads_argument(sub)
         # The flags that spell an argument of the library (--top-k for top_k), for its error messages
         # (argparse keeps a parser's options in _actions and offers no public way to list them).
         flag_names = {action.dest: flag for action in sub._actions for flag in action.option_strings
                       if flag == "--" + action.dest.replace("_", "-")}
-        sub.set_defaults(run=module.run, flag_names=flag_names)
+        sub.set_defaults(run=module.run, flag_names=flag_names,
+                         threads_in_workers=getattr(module, "THREADS_IN_WORKERS", False))
     return parser
 
 
@@ -143,6 +168,8 @@ def main(argv=None) -> int:
         args = build_parser().parse_args(argv)
         flag_names = args.flag_names
         _check_backend(args)
+        if args.threads is not None and not args.threads_in_workers:
+            set_num_threads(args.threads)
         status = int(args.run(args) or 0)
         sys.stdout.flush()               # a closed pipe shows here, inside the boundary, not at exit
         return status

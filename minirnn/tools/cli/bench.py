@@ -12,3 +12,5 @@ threadpoolctl, or minirnn[bench]). Besides each row's time and rate, "step GF/s"
   minirnn bench --cells lstm --json > lstm.json
 """
 from ..bench.bench import add_arguments, run  # noqa: F401  (the subcommand contract)
+
+THREADS_IN_WORKERS = True     # --threads goes to the benchmark's worker processes, for NumPy's BLAS and torch
