@@ -31,17 +31,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where each row's result is recorded, and read back (default course_results.json)")
     parser.add_argument("--redo", action="store_true", help="run the rows named again even when recorded")
     parser.add_argument("--no-torch", action="store_true", help="do not run torch even when it is installed")
-    parser.add_argument("--threads", type=int, default=os.cpu_count(),
-                        help="threads for torch and for NumPy's BLAS (default: all cores)")
     parser.add_argument("--seed", type=int, default=0, help="the seed of the weights, the split and the order")
     parser.add_argument("--no-download", action="store_true", help="never download the corpus")
     parser.add_argument("--markdown", action="store_true",
                         help="print the table of --results as Markdown (as the README shows it) and run nothing")
 
 
+THREADS_IN_WORKERS = True     # --threads goes to the worker processes, for NumPy's BLAS and torch
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.threads < 1 or args.seed < 0:
-        raise ValueError(f"--threads must be at least 1 and --seed at least 0, got {args.threads} and {args.seed}")
+    if args.seed < 0:
+        raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     rows = chosen_rows(args.rows)
     if args.markdown:
         recorded = results.load(args.results)
@@ -49,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"{args.results}: no such results file (run the table first)")
         print(results.markdown(recorded), end="")
         return 0
-    recorded = run_table(rows, args.results, quick=args.quick, seed=args.seed, threads=args.threads,
+    threads = args.threads or os.cpu_count()      # the minirnn command's --threads, for every subcommand
+    recorded = run_table(rows, args.results, quick=args.quick, seed=args.seed, threads=threads,
                          use_torch=not args.no_torch, redo=args.redo, download=not args.no_download)
     print(results.text(recorded))
     return 0
