@@ -108,7 +108,7 @@ def test_the_nietzsche_stateful_vocabulary_has_the_notebooks_56_symbols(nietzsch
 
 
 @pytest.mark.parametrize("number", [2, 9])
-def test_the_quick_setting_trains_a_few_hundred_batches_per_row(number):
+def test_the_quick_setting_trains_about_a_hundred_batches_per_row(number):
     row = ROWS[number]
     prepared = examples.prepare(row, TEXT, seed=0, quick=True)
     assert prepared.batches_per_epoch * row.epochs <= examples.QUICK_BATCHES

@@ -9,7 +9,7 @@ ends; a rerun skips the rows recorded there (--redo runs them again).
 
 The corpus is read from $MINIRNN_DATA (or ~/.cache/minirnn), downloaded there once
 when missing. The full table takes an hour or more and wants a quiet machine;
---quick trains a few hundred batches per row, to see that everything runs.
+--quick trains about a hundred batches per row, to see that everything runs.
 
   minirnn course --quick --results /tmp/quick.json
   minirnn course 2 7 --results docs/course_results.json
@@ -26,7 +26,7 @@ from ..course.runner import chosen_rows, run_table
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rows", nargs="*", type=int, metavar="ROW", help="the rows to run (default: all)")
-    parser.add_argument("--quick", action="store_true", help="a few hundred training batches per row")
+    parser.add_argument("--quick", action="store_true", help="about a hundred training batches per row, to see that everything runs")
     parser.add_argument("--results", default="course_results.json", metavar="FILE",
                         help="where each row's result is recorded, and read back (default course_results.json)")
     parser.add_argument("--redo", action="store_true", help="run the rows named again even when recorded")

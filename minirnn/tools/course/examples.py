@@ -15,9 +15,9 @@ vocabulary, the same split and the same batches in the same order:
 Batches are time-major, as the models take them: inputs (T, B), targets (B,) for
 a prediction per window or (T, B) for one per step.
 
-The quick setting trains on the first QUICK_BATCHES // epochs batches of each
-epoch and validates on the first QUICK_VAL_BATCHES validation batches: a few
-hundred training steps per row, to see that everything runs, not what it reaches.
+The quick setting trains on QUICK_BATCHES // epochs batches of each epoch and
+validates on the first QUICK_VAL_BATCHES validation batches: about a hundred
+training steps per row, to see that everything runs, not what it reaches.
 """
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ from minirnn.data import UNKNOWN, StreamBatcher, Vocab, random_split, split, win
 
 from .table import VAL_FRACTION, Row
 
-QUICK_BATCHES = 200           # training batches per row in the quick setting, spread over its epochs
-QUICK_VAL_BATCHES = 2         # validation batches per evaluation in the quick setting
+QUICK_BATCHES = 100           # training batches per row in the quick setting, spread over its epochs
+QUICK_VAL_BATCHES = 1         # validation batches per evaluation in the quick setting
 EVAL_WINDOWS = 4096           # windows per validation batch: no backward, so larger batches fit
 EVAL_BPTT = 64                # steps per validation chunk: the state carries, so longer chunks give the same loss
 MIN_COUNT = 3                 # rows 7-9: characters seen fewer times are the unknown symbol
