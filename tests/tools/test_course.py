@@ -213,10 +213,12 @@ def test_row_1_is_measured_by_its_training_loss():
     assert results.losses(ROWS[1], result(1.0, 2.0, 1.5)) == (2.1, 1.6)
 
 
-def test_a_quick_table_says_its_numbers_are_interim():
+def test_a_quick_table_says_its_numbers_are_interim_in_the_file_and_the_table():
     quick = results.begin(dict(quick=True, seed=0, threads=2), MACHINE)
+    full = results.begin(dict(quick=False, seed=0, threads=2), MACHINE)
+    assert quick["note"].startswith("interim: the quick setting") and full["note"] == "the notebook's schedules, in full"
     assert "**Interim numbers, the quick setting:**" in results.markdown(quick)
-    assert "Interim" not in results.markdown(results.begin(dict(quick=False, seed=0, threads=2), MACHINE))
+    assert "Interim" not in results.markdown(full)
 
 
 def test_a_file_that_is_not_a_results_file_is_refused(tmp_path):
@@ -259,7 +261,7 @@ def test_unknown_rows_are_refused_by_number(capsys):
 def test_the_quick_table_runs_every_row_and_records_each(tmp_path, nietzsche, capsys):
     path = tmp_path / "quick.json"
     rows = [str(n) for n in ROWS if ROWS[n].model != "concat" or concat_model_available()]
-    assert cli.main(["course", *rows, "--quick", "--results", str(path), "--no-download"]) == 0
+    assert cli.main(["course", *rows, "--quick", "--threads", "1", "--results", str(path), "--no-download"]) == 0
     recorded = results.load(path)
     libraries = {"minirnn", "torch"} if recorded["machine"]["torch"] else {"minirnn"}
     assert {n: set(r) for n, r in recorded["rows"].items()} == {n: libraries for n in rows}

@@ -5,6 +5,7 @@ row, so a run stopped at any instant keeps every row it finished and a rerun
 can skip them:
 
     {"format": 1,
+     "note": "the notebook's schedules, in full" (or "interim: the quick setting ..."),
      "setting": {"quick": false, "seed": 0, "threads": 2},    what every row here was run with
      "machine": {"processor", "cores", "python", "numpy", "torch", "date"},   where, when the file was begun
      "rows": {"2": {"minirnn": RESULT, "torch": RESULT}, ...}}
@@ -30,7 +31,10 @@ LIBRARIES = ("minirnn", "torch")
 
 
 def begin(setting: dict, machine: dict) -> dict:
-    return {"format": FORMAT, "setting": setting, "machine": machine, "rows": {}}
+    """A new results file's contents: no row yet, and a note that says what its numbers are."""
+    note = (f"interim: the quick setting ({QUICK_BATCHES} training batches per row), to see that everything runs; "
+            "not the notebook's schedules" if setting["quick"] else "the notebook's schedules, in full")
+    return {"format": FORMAT, "note": note, "setting": setting, "machine": machine, "rows": {}}
 
 
 def load(path) -> dict | None:
@@ -43,7 +47,7 @@ def load(path) -> dict | None:
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"{path} is not a course results file: {err}") from None
     if not isinstance(results, dict) or results.get("format") != FORMAT \
-            or not {"setting", "machine", "rows"} <= set(results):
+            or not {"note", "setting", "machine", "rows"} <= set(results):
         raise ValueError(f"{path} is not a course results file (format {FORMAT}): give another --results")
     return results
 
@@ -97,16 +101,16 @@ def notes(results: dict) -> list[str]:
     setting, machine = results["setting"], results["machine"]
     said = []
     if setting["quick"]:
+        batches = f"{QUICK_VAL_BATCHES} validation batch" + ("es" if QUICK_VAL_BATCHES > 1 else "")
         said.append(f"**Interim numbers, the quick setting:** {QUICK_BATCHES} training batches per row spread "
-                    f"over its epochs and {QUICK_VAL_BATCHES} validation batches per evaluation, not the "
-                    "notebook's schedules, so the losses are far above the notebook's; the full table replaces "
-                    "them.")
+                    f"over its epochs and {batches} per evaluation, not the notebook's schedules, so the losses "
+                    "are far above the notebook's; the full table replaces them.")
     run = totals(results)
     if run["rows"]:
         said.append(f"In all, over the {run['rows']} rows both ran: minirnn {run['minirnn']:.1f} s, torch "
                     f"{run['torch']:.1f} s (torch/minirnn {run['ratio']:.2f}; above 1, minirnn is faster).")
     said.append(f"Measured {machine['date'][:10]} on {machine['processor']}, {machine['cores']} cores, "
-                f"{setting['threads']} threads, float32; Python {machine['python']}, NumPy {machine['numpy']}, "
+                f"{setting['threads']} thread{'s' if setting['threads'] > 1 else ''}, float32; Python {machine['python']}, NumPy {machine['numpy']}, "
                 f"torch {machine['torch'] or '(not run)'}; seed {setting['seed']}; each library in a process of "
                 "its own, from the same first weights, on the same batches in the same order.")
     said.append(f"Rows 7-9: {DATA['streams']} (the notebook's split was not published).")
@@ -120,7 +124,7 @@ def markdown(results: dict) -> str:
     """The table and its notes as Markdown, as the README shows them."""
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---" for _ in COLUMNS) + "|"]
     lines += ["| " + " | ".join(cells[c] for c in COLUMNS) + " |" for cells in table_rows(results)]
-    return "\n".join(lines) + "\n\n" + "\n".join(notes(results)) + "\n"
+    return "\n".join(lines) + "\n\n" + "\n\n".join(notes(results)) + "\n"
 
 
 def text(results: dict) -> str:
