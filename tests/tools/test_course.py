@@ -258,14 +258,23 @@ def test_unknown_rows_are_refused_by_number(capsys):
 
 
 # -- end to end ---------------------------------------------------------------------------------------------
-def test_the_quick_table_runs_every_row_and_records_each(tmp_path, nietzsche, capsys):
+def test_the_quick_table_runs_every_row_in_minirnn_and_records_each(tmp_path, nietzsche, capsys):
+    """torch's side is compared step by step above and run end to end below, on one row, to keep the suite short."""
     path = tmp_path / "quick.json"
     rows = [str(n) for n in ROWS if ROWS[n].model != "concat" or concat_model_available()]
-    assert cli.main(["course", *rows, "--quick", "--threads", "1", "--results", str(path), "--no-download"]) == 0
+    assert cli.main(["course", *rows, "--quick", "--no-torch", "--threads", "1", "--results", str(path),
+                     "--no-download"]) == 0
     recorded = results.load(path)
-    libraries = {"minirnn", "torch"} if recorded["machine"]["torch"] else {"minirnn"}
-    assert {n: set(r) for n, r in recorded["rows"].items()} == {n: libraries for n in rows}
-    shown = capsys.readouterr().out
-    assert shown == results.text(recorded) + "\n"
+    assert {n: set(r) for n, r in recorded["rows"].items()} == {n: {"minirnn"} for n in rows}
+    assert all(math.isfinite(r["minirnn"]["epochs"][-1]["train"]) for r in recorded["rows"].values())
+    assert capsys.readouterr().out == results.text(recorded) + "\n"
     assert cli.main(["course", "--markdown", "--results", str(path)]) == 0
     assert capsys.readouterr().out == results.markdown(recorded)
+
+
+def test_torchs_worker_records_a_row_beside_minirnns(tmp_path, nietzsche):
+    pytest.importorskip("torch", reason="torch is not installed: the table is minirnn's alone")
+    path = tmp_path / "quick.json"
+    assert cli.main(["course", "7", "--quick", "--threads", "1", "--results", str(path), "--no-download"]) == 0
+    row = results.load(path)["rows"]["7"]
+    assert results.losses(ROWS[7], row["torch"]) == pytest.approx(results.losses(ROWS[7], row["minirnn"]), rel=1e-3)
