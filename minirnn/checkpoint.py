@@ -24,10 +24,12 @@ minirnn checkpoint: <why>"):
   that together they cannot be larger than the file (no zip bomb), and are .npy
   arrays of plain numbers (nothing is ever unpickled);
 - the metadata: strict JSON (no NaN), at most MAX_METADATA_BYTES and MAX_JSON_DEPTH
-  deep; the model's config with every setting in its constructor's range;
+  deep; the model's class one of minirnn.models.MODELS, and its config the arguments
+  of its constructor, each checked by the constructor itself;
 - the arrays: exactly those the config implies, each with the shape and dtype it
-  implies, compared before any model is built (a config cannot make the loader
-  allocate more than the file holds), all finite; the optimizer state complete for
+  implies, compared before any model is built (the shapes come from a model built
+  without values, core.module.shapes_only: a config cannot make the loader allocate
+  more than the file holds), all finite; the optimizer state complete for
   its step count, its settings in range (optim.check_state); a vocabulary, when
   there is one, of exactly the model's vocab_size characters.
 
@@ -53,16 +55,14 @@ import numpy
 from . import optim
 from .core import validate
 from .core.atomic import atomic_write
-from .core.module import DTYPES
+from .core.module import DTYPES, shapes_only
 from .data import Vocab
-from .gates import GRU_CELL, LSTM_CELL, RNN_TANH_CELL
-from .models import CharLoopModel, CharRNN
+from .models import MODELS
 
 FORMAT = "minirnn-checkpoint"
 VERSION = 1
 METADATA_KEY = "__minirnn__"
-MODEL_CLASSES = {"CharRNN": CharRNN, "CharLoopModel": CharLoopModel}
-GATES = {"rnn": RNN_TANH_CELL.n_gates, "lstm": LSTM_CELL.n_gates, "gru": GRU_CELL.n_gates}
+MODEL_CLASSES = {model.__name__: model for model in MODELS.values()}   # the file names a model by its class
 MAX_MEMBERS = 10_000                # arrays in one file (a CharRNN has 4 per layer, and 3 more)
 MAX_METADATA_BYTES = 16 * 2**20     # room for a vocabulary of every Unicode character, escaped
 MAX_JSON_DEPTH = 12                 # the metadata needs 6 levels (meta, rng_states, module, state, ...)
@@ -334,41 +334,29 @@ def _depth(value) -> int:
 
 
 def _checked_model_config(model_class: str, config, n_params: int) -> dict:
-    """The stored constructor arguments, each checked as the constructor would check it."""
+    """The stored constructor arguments: exactly the constructor's, the dtype by name, and no more layers than
+    arrays. Their values are the constructor's to check (:func:`parameter_shapes`)."""
     expected = set(inspect.signature(MODEL_CLASSES[model_class]).parameters) - {"seed"}
     if not isinstance(config, dict) or set(config) != expected:
         got = sorted(config) if isinstance(config, dict) else type(config).__name__
         raise ValueError(f"its {model_class} config must have the keys {sorted(expected)}, got {got}")
-    for key in ("vocab_size", "emb", "hidden", "layers", "n_fac", "n_hidden"):
-        if key in config:
-            validate.positive_int(key, config[key])
-    if "cell" in config:
-        validate.choice("cell", config["cell"], tuple(GATES))
-    if "dropout" in config:
-        validate.probability("dropout", config["dropout"])
-    validate.choice("dtype", config["dtype"], DTYPES)
-    if config.get("layers", 1) > n_params:                 # before listing that many layers' arrays
-        raise ValueError(f"its config says {config['layers']} layers, but it holds {n_params} parameter arrays")
+    validate.choice("dtype", config["dtype"], DTYPES)     # a name, as save writes it (not any numpy spelling)
+    for key in ("layers", "num_layers"):                   # before building a model of that many layers
+        if isinstance(config.get(key), int) and config[key] > n_params:
+            raise ValueError(f"its config says {config[key]} layers, but it holds {n_params} parameter arrays")
     return config
 
 
 def parameter_shapes(model_class: str, config: dict) -> dict:
-    """name -> shape of every parameter a model of this class and (checked) config has.
+    """name -> shape of every parameter a model of this class and config has.
 
-    Computed from the config alone, so that a file's arrays are compared with what its
-    config implies before a model of that size is built.
+    The constructor runs, and checks every setting, but draws no values (core.module.shapes_only),
+    so that a file's arrays are compared with what its config implies before a model of that size
+    is built. Raises ValueError for a setting the constructor refuses.
     """
-    if model_class == "CharLoopModel":
-        V, F, H = config["vocab_size"], config["n_fac"], config["n_hidden"]
-        return {"e.weight": (V, F), "l_in.weight": (H, F), "l_in.bias": (H,), "l_hidden.weight": (H, H),
-                "l_hidden.bias": (H,), "l_out.weight": (V, H), "l_out.bias": (V,)}
-    V, E, H, GH = config["vocab_size"], config["emb"], config["hidden"], GATES[config["cell"]] * config["hidden"]
-    shapes = {"embedding.weight": (V, E)}
-    for k in range(config["layers"]):
-        shapes.update({f"rnn.weight_ih_l{k}": (GH, E if k == 0 else H), f"rnn.weight_hh_l{k}": (GH, H),
-                       f"rnn.bias_ih_l{k}": (GH,), f"rnn.bias_hh_l{k}": (GH,)})
-    shapes.update({"head.weight": (V, H), "head.bias": (V,)})
-    return shapes
+    with shapes_only():
+        model = MODEL_CLASSES[model_class](**config)
+    return {name: value.shape for name, value in model.params.items()}
 
 
 def _check_arrays(prefix: str, arrays: dict, shapes: dict, dtype: numpy.dtype) -> None:

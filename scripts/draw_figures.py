@@ -7,7 +7,7 @@ writes, under --out: charloop/ (the article's model at its sizes, n_fac 42 and
 256 hidden units, over a window of 8 characters: cell, unrolled, bptt), lstm/
 (cell) and gru/ (cell), each as .svg and .png. A second run replaces the files
 the first one wrote (and no others). The README and docs/walkthrough.md give the
-same commands, and tests/tools/test_figures.py holds the committed figures equal
+same commands, and tests/tools/study/test_figures.py holds the committed figures equal
 to what these draw.
 """
 import argparse

@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))                  # run from a clone without instal
 from minirnn import checkpoint  # noqa: E402
 from minirnn.checkpoint import CheckpointError  # noqa: E402
 from minirnn.data import Vocab  # noqa: E402
-from minirnn.models import CharRNN  # noqa: E402
+from minirnn.models import build_model  # noqa: E402
 from minirnn.tools.train.trainer import TrainConfig, Trainer, train  # noqa: E402
 
 METADATA = checkpoint.METADATA_KEY
@@ -71,7 +71,8 @@ def make_bases(work: Path) -> dict:
     train(TrainConfig(out=str(work / "charloop"), model="charloop", optimizer="sgd", momentum=0.9, epochs=0.05,
                       **common), quiet)
     vocab = Vocab.from_text(text.read_text())
-    checkpoint.save(work / "bare.npz", CharRNN(len(vocab), emb=4, hidden=5, cell="lstm", seed=3),
+    checkpoint.save(work / "bare.npz", build_model("charrnn", vocab_size=len(vocab), emb=4, hidden=5, cell="lstm",
+                                                   seed=3),
                     meta={"vocab": vocab.to_json()})
     bases = {}
     for name, path in (("charrnn", work / "charrnn" / "last.npz"), ("charloop", work / "charloop" / "last.npz"),
@@ -96,7 +97,7 @@ def snapshot(path: Path, run: bool) -> dict:
             "state": trainer.state.to_json(), "rng": trainer.model.rng_state(),
             **{f"param/{k}": v.copy() for k, v in trainer.model.params.items()},
             **{f"optim/{k}": v for k, v in arrays.items()},
-            **{f"carried/{k}": v for k, v in trainer.steps.state_arrays().items()}}
+            **{f"carried/{k}": v for k, v in trainer.task.state_arrays().items()}}
 
 
 def same(a: dict, b: dict) -> bool:

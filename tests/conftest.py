@@ -1,10 +1,13 @@
-"""Shared test settings: a bounded, deterministic hypothesis profile and the optional references."""
+"""Shared test settings: a bounded, deterministic hypothesis profile, the optional references, and the
+device backends of the device-path tests (tests/devices.py)."""
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
+from devices import DEVICES, Device
 from hypothesis import HealthCheck, settings
+from strict_backend import plugged_in
 
 import minirnn
 
@@ -41,6 +44,23 @@ def torch():
     torch.set_default_dtype(torch.float64)
     yield torch
     torch.set_default_dtype(torch.float32)
+
+
+@pytest.fixture(params=DEVICES)
+def device(request):
+    """Each device backend in turn: the stand-in, and CuPy where a GPU is present."""
+    if request.param == "strict":
+        with plugged_in():
+            yield Device("strict")
+    else:
+        yield Device("cupy")
+
+
+@pytest.fixture
+def stand_in():
+    """The stand-in alone, for the tests that count copies to the host."""
+    with plugged_in():
+        yield Device("strict")
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ behave like CuPy arrays at every boundary:
 
 Results of operations are arrays of this backend (a reduction gives a 0-d array,
 as on CuPy, never a NumPy scalar). The fused CuPy kernels need CUDA; on this
-backend each cell's array-module lines (its NumPy twin) stand in for them.
+backend each gate math's array-module lines (the NumPy lines of the same math) stand in for them.
 
 Use::
 

@@ -10,9 +10,11 @@ also an attribute (``lstm.weight_ih_l0``, ``model.rnn.weight_hh_l0``), and
 """
 from __future__ import annotations
 
+import contextvars
 import weakref
 from collections.abc import Mapping
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy
 
@@ -20,6 +22,27 @@ from . import backend, validate
 from .grad_mode import is_grad_enabled
 
 DTYPES = ("float32", "float64")
+_SHAPES_ONLY = contextvars.ContextVar("minirnn_shapes_only", default=False)
+
+
+class ParamShape(NamedTuple):
+    """A parameter's shape and dtype, without its values: what a model built in :func:`shapes_only` holds."""
+    shape: tuple
+    dtype: numpy.dtype
+
+
+@contextmanager
+def shapes_only():
+    """``with shapes_only():`` models built inside hold no values: each parameter (and its gradient)
+    is a :class:`ParamShape`, which costs nothing at any size. The constructors validate their arguments
+    as always, so what a config implies (its parameters' names and shapes) is known before a model
+    that large is built; minirnn.checkpoint reads it so. Such a model is for its shapes alone: it
+    cannot run."""
+    token = _SHAPES_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _SHAPES_ONLY.reset(token)
 
 # A NumPy array carries no gradient (torch's Parameter.grad does), so each module records here the
 # parameter arrays it holds: an optimizer given bare arrays (a dict, named_parameters()) finds each
@@ -103,7 +126,7 @@ class Module:
     def add_param(self, name: str, value) -> None:
         """Register a parameter (already on this model's backend and dtype) and a zero gradient for it."""
         self._params[name] = value
-        self._grads[name] = self.xp.zeros_like(value)
+        self._grads[name] = value if _SHAPES_ONLY.get() else self.xp.zeros_like(value)
         _OWNERS[id(value)] = self
 
     def leave_out_param(self, name: str, because: str) -> None:
@@ -201,7 +224,15 @@ class Module:
 
     def init_uniform(self, bound: float, shape):
         """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
+        if _SHAPES_ONLY.get():
+            return ParamShape(tuple(shape), self.dtype)
         return backend.uniform(self.rng, -bound, bound, shape, self.dtype, self.backend)
+
+    def init_normal(self, shape):
+        """N(0, 1) values on this model's backend and dtype (torch's Embedding init)."""
+        if _SHAPES_ONLY.get():
+            return ParamShape(tuple(shape), self.dtype)
+        return backend.normal(self.rng, shape, self.dtype, self.backend)
 
     def dropout_mask(self, shape, p: float):
         """Inverted dropout: 1 / (1 - p) with probability 1 - p, else 0; None outside training or at p = 0.

@@ -1,6 +1,6 @@
-"""Input checks for the public entry points.
+"""Validation of the public entry points' arguments.
 
-Every public function checks its arguments once, here, and says what it expected
+Every public function validates its arguments once, here, and says what it expected
 and what it got (``x must be (T, B, 10) float array, got (5, 3, 9) int64``);
 the math behind it then trusts its inputs.
 """
@@ -65,7 +65,7 @@ def check_backend(name: str, value, backend_name: str) -> None:
 
 
 def float_array(name: str, value, shape, xp, dtype):
-    """Check a float input of the given shape and ``dtype`` (the model's) on ``xp``; return it.
+    """Validate a float input of the given shape and ``dtype`` (the model's) on ``xp``; return it.
 
     shape: a tuple whose entries are ints (must match) or names such as 'T' (any
     size), optionally led by ``...`` (any number of leading sizes). Floats of
@@ -86,7 +86,7 @@ def float_array(name: str, value, shape, xp, dtype):
 
 
 def id_array(name: str, value, shape, vocab_size: int | None, xp, ignore_index: int | None = None):
-    """Check an integer array of ids in [0, vocab_size) (``ignore_index`` also allowed).
+    """Validate an integer array of ids in [0, vocab_size) (``ignore_index`` also allowed).
 
     vocab_size None checks the shape and type only, for a caller whose embedding checks the range.
     """
@@ -144,7 +144,7 @@ def choice(name: str, value, options) -> str:
 
 
 def state_arrays(names: tuple, value, shape, xp, dtype) -> tuple:
-    """Check a recurrent state given by the user: one array per name, or None for zeros.
+    """Validate a recurrent state given by the user: one array per name, or None for zeros.
 
     names: ("h0",) for RNN and GRU, whose state is one array; ("h0", "c0") for the
     LSTM, whose state is a pair (either element may be None). Returns one checked

@@ -10,14 +10,14 @@ LSTM the gradient of the recurrent pre-activation differs from the gate
 gradient in the n block (it carries the factor r), and h_{t-1} also reaches
 h_t directly through z. The forward keeps r hn, with hn = W_hn h_{t-1} + b_hn, for the backward.
 
-Its twin, the same step written plainly, is minirnn/reference/gru.py.
+Its reference implementation, the same step written plainly, is minirnn/reference/gru.py.
 """
 from __future__ import annotations
 
 from ..core import backend
 from ..ops.activations import sigmoid
 from . import kernels
-from .base import Cell
+from .base import GateMath
 
 
 def _blocks(gates):
@@ -41,39 +41,39 @@ def gru_forward(gates, hh, prev, out, saved, scratch):
     h += n                                             # h_t = n + z (h_{t-1} - n)
 
 
-def gru_prepare_backward(gates, states, saved, d_gates, d_hh):
+def gru_prepare_backward(gates, states, saved, prepared, d_gates, d_hh):
     xp = backend.array_module(gates)
     r, z, n = _blocks(gates)
     dr, dz, dn = _blocks(d_gates)
-    r_hn, h_prev, work = saved, states[0][:-1], _blocks(d_hh)[2]   # d_hh's n block is free until the loop
-    xp.multiply(n, n, out=dn)
-    xp.subtract(1, dn, out=dn)                         # tanh'(a_n) = 1 - n^2
-    xp.multiply(z, dn, out=dz)
-    dn -= dz                                           # da_n/dh_t = (1 - z)(1 - n^2)
-    xp.subtract(1, r, out=dr)
-    dr *= r_hn                                         # da_r/da_n = hn r (1 - r)
+    r_hn, h_prev, dh_dz = saved, states[0][:-1], prepared
+    xp.subtract(h_prev, n, out=dh_dz)                  # dh_t/dz = h_{t-1} - n
     xp.subtract(1, z, out=dz)
+    xp.multiply(n, n, out=dn)
+    xp.subtract(1, dn, out=dn)
+    dn *= dz                                           # dh_t/da_n = (1 - z) tanh'(a_n) = (1 - z)(1 - n^2)
     dz *= z
-    xp.subtract(h_prev, n, out=work)
-    dz *= work                                         # da_z/dh_t = (h_{t-1} - n) z (1 - z)
+    dz *= dh_dz                                        # dh_t/da_z = (h_{t-1} - n) z (1 - z)
+    xp.subtract(1, r, out=dr)
+    dr *= r_hn                                         # da_n/da_r = hn r (1 - r)   (r_hn = r hn)
 
 
-def gru_backward(d_state, gates, prev, out, saved, d_gates, d_hh, scratch):
+def gru_backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch):
     xp = backend.array_module(gates)
     (dh,), (dh_direct,) = d_state, scratch
     H = dh.shape[1]
     r, z = gates[:, :H], gates[:, H:2 * H]
     dr, dz, dn = _blocks(d_gates)
-    xp.multiply(dh, z, out=dh_direct)                  # dL/dh_{t-1} through z, bypassing W_hh
-    dn *= dh                                           # dL/da_n = dh da_n/dh_t
-    dz *= dh                                           # dL/da_z = dh da_z/dh_t
-    dr *= dn                                           # dL/da_r = dL/da_n da_r/da_n
-    xp.multiply(dn, r, out=d_hh[:, 2 * H:])            # dL/dhn = dL/da_n r
+    dn *= dh                                           # dL/da_n = dL/dh_t dh_t/da_n
+    dz *= dh                                           # dL/da_z = dL/dh_t dh_t/da_z
+    dr *= dn                                           # dL/da_r = dL/da_n da_n/da_r
     d_hh[:, :2 * H] = d_gates[:, :2 * H]               # r and z see x and h through one sum
+    xp.multiply(dn, r, out=d_hh[:, 2 * H:])            # dL/dhn = dL/da_n r
+    xp.multiply(dh, z, out=dh_direct)                  # dL/dh_{t-1} through z, bypassing W_hh
     return dh_direct
 
 
-# scratch: one (B, H) buffer, for the backward's dL/dh_{t-1} through z.
-GRU_CELL = Cell("gru", n_gates=3, state_names=("h",), n_saved=1, scratch_widths=(1,),
-                shares_gate_grads=False, forward=gru_forward, prepare_backward=gru_prepare_backward,
-                backward=gru_backward, gpu_forward=kernels.gru_forward, gpu_backward=kernels.gru_backward)
+# saved: r hn; prepared: dh_t/dz = h_{t-1} - n; scratch: one (B, H) buffer, for dL/dh_{t-1} through z.
+GRU_GATE_MATH = GateMath("gru", gates=("r", "z", "n"), state_names=("h",), n_saved=1, scratch_widths=(1,),
+                         shares_gate_grads=False, forward=gru_forward, prepare_backward=gru_prepare_backward,
+                         n_prepared=1, backward=gru_backward, gpu_forward=kernels.gru_forward,
+                         gpu_backward=kernels.gru_backward)

@@ -14,9 +14,10 @@ Since sigma(a) = 0.5 tanh(0.5 a) + 0.5,
 all four activations are one tanh over the whole (B, 4H) gate array between a
 per-column scale and offset, and all four derivatives are (y + lo) (1 - y) with
 lo = 0 for a sigmoid and 1 for the tanh, taken for a block of steps at once as the
-backward loop reaches them; each step of that loop is then five products by its gradient.
+backward loop reaches them (prepare_backward); each step of that loop is then five
+products by its gradient.
 
-Its twin, the same step written plainly, is minirnn/reference/lstm.py.
+Its reference implementation, the same step written plainly, is minirnn/reference/lstm.py.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from functools import lru_cache
 
 from ..core import backend
 from . import kernels
-from .base import Cell
+from .base import GateMath
 
 
 def _blocks(gates):
@@ -35,18 +36,19 @@ def _blocks(gates):
 
 @lru_cache(maxsize=16)
 def gate_constants(H: int, dtype, xp):
-    """Per-column (4H,) scale, offset and lo: y = scale tanh(scale a) + offset; y' = (y + lo)(1 - y)."""
-    scale, offset, lo = (xp.empty(4 * H, dtype=dtype) for _ in range(3))
+    """Per-column (4H,) scale, offset, lo and 1 - lo: y = scale tanh(scale a) + offset; y' = (y + lo)(1 - y)."""
+    scale, offset, lo, one_minus_lo = (xp.empty(4 * H, dtype=dtype) for _ in range(4))
     for block, (s, off) in enumerate(((0.5, 0.5), (0.5, 0.5), (1.0, 0.0), (0.5, 0.5))):   # i, f, g, o
         columns = slice(block * H, (block + 1) * H)
         scale[columns], offset[columns], lo[columns] = s, off, 1.0 - 2.0 * off
-    return scale, offset, lo
+    one_minus_lo[...] = 1 - lo
+    return scale, offset, lo, one_minus_lo
 
 
 def lstm_forward(gates, hh, prev, out, saved, scratch):
     xp = backend.array_module(gates)
     (_, c_prev), (h, c), tanh_c, (ig,) = prev, out, saved, scratch
-    scale, offset, _ = gate_constants(h.shape[1], gates.dtype, xp)
+    scale, offset, _, _ = gate_constants(h.shape[1], gates.dtype, xp)
     gates += hh                                        # a = W_ih x + b + W_hh h_{t-1}
     gates *= scale                                     # i, f, g, o = sigma(a_i), sigma(a_f), tanh(a_g), sigma(a_o)
     xp.tanh(gates, out=gates)                          #   as 0.5 tanh(0.5 a) + 0.5 for the sigmoids,
@@ -60,41 +62,41 @@ def lstm_forward(gates, hh, prev, out, saved, scratch):
     xp.multiply(o, tanh_c, out=h)                      # h_t = o tanh(c_t)
 
 
-def lstm_prepare_backward(gates, states, saved, d_gates, d_hh):
+def lstm_prepare_backward(gates, states, saved, prepared, d_gates, d_hh):
     xp = backend.array_module(gates)
-    _, _, lo = gate_constants(gates.shape[-1] // 4, gates.dtype, xp)
+    _, _, lo, one_minus_lo = gate_constants(gates.shape[-1] // 4, gates.dtype, xp)
     i, f, g, o = _blocks(gates)
     di, df, dg, do = _blocks(d_gates)
-    tanh_c, c_prev = saved, states[1][:-1]
-    xp.subtract(1 - lo, gates, out=d_gates)            # y' = (y + lo)(1 - y) = y (1 - lo - y) + lo, for all
+    tanh_c, c_prev, dh_dc = saved, states[1][:-1], prepared
+    xp.subtract(one_minus_lo, gates, out=d_gates)      # y' = (y + lo)(1 - y) = y (1 - lo - y) + lo, for all
     d_gates *= gates                                   #   four gates: s (1 - s) for i, f, o and 1 - g^2 for g
     d_gates += lo
-    di *= g                                            # da_i/dc_t = g sigma'(a_i)
-    df *= c_prev                                       # da_f/dc_t = c_{t-1} sigma'(a_f)
-    dg *= i                                            # da_g/dc_t = i tanh'(a_g)
-    do *= tanh_c                                       # da_o/dh_t = tanh(c_t) sigma'(a_o)
-    dc_per_dh = saved                                  # tanh(c_t) is used up: the buffer takes dc_t/dh_t
-    xp.multiply(tanh_c, tanh_c, out=dc_per_dh)
-    xp.subtract(1, dc_per_dh, out=dc_per_dh)
-    dc_per_dh *= o                                     # dc_t/dh_t = o (1 - tanh^2 c_t)
+    di *= g                                            # dc_t/da_i = g sigma'(a_i)
+    df *= c_prev                                       # dc_t/da_f = c_{t-1} sigma'(a_f)
+    dg *= i                                            # dc_t/da_g = i tanh'(a_g)
+    do *= tanh_c                                       # dh_t/da_o = tanh(c_t) sigma'(a_o)
+    xp.multiply(tanh_c, tanh_c, out=dh_dc)
+    xp.subtract(1, dh_dc, out=dh_dc)
+    dh_dc *= o                                         # dh_t/dc_t = o (1 - tanh^2 c_t)
 
 
-def lstm_backward(d_state, gates, prev, out, dc_per_dh, d_gates, d_hh, scratch):
+def lstm_backward(d_state, gates, prev, out, saved, prepared, d_gates, d_hh, scratch):
     xp = backend.array_module(gates)
-    (dh, dc), (work,) = d_state, scratch
+    (dh, dc), dh_dc, (work,) = d_state, prepared, scratch
     B, H = dh.shape
     f = gates[:, H:2 * H]
-    xp.multiply(dh, dc_per_dh, out=work)
-    dc += work                                         # dL/dc_t = dc_next + dh o (1 - tanh^2 c_t)
+    xp.multiply(dh, dh_dc, out=work)
+    dc += work                                         # dL/dc_t = dc_next + dL/dh_t dh_t/dc_t
     ifg = d_gates.reshape(B, 4, H)[:, :3]
-    xp.multiply(ifg, dc[:, None, :], out=ifg)          # dL/da_i, dL/da_f, dL/da_g = dL/dc_t da/dc_t
+    xp.multiply(ifg, dc[:, None, :], out=ifg)          # dL/da_i, dL/da_f, dL/da_g = dL/dc_t dc_t/da
     do = d_gates[:, 3 * H:]
-    do *= dh                                           # dL/da_o = dh da_o/dh_t
-    dc *= f                                            # dL/dc_{t-1} = dc_t f   (left in d_state)
+    do *= dh                                           # dL/da_o = dL/dh_t dh_t/da_o
+    dc *= f                                            # dL/dc_{t-1} = dL/dc_t f   (left in d_state)
     return None
 
 
-# scratch: one (B, H) buffer, for i g forward and for the dL/dc term backward.
-LSTM_CELL = Cell("lstm", n_gates=4, state_names=("h", "c"), n_saved=1, scratch_widths=(1,),
-                 shares_gate_grads=True, forward=lstm_forward, prepare_backward=lstm_prepare_backward,
-                 backward=lstm_backward, gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)
+# saved: tanh(c_t); prepared: dh_t/dc_t; scratch: one (B, H) buffer, for i g forward and the dL/dc term backward.
+LSTM_GATE_MATH = GateMath("lstm", gates=("i", "f", "g", "o"), state_names=("h", "c"), n_saved=1,
+                          scratch_widths=(1,), shares_gate_grads=True, forward=lstm_forward,
+                          prepare_backward=lstm_prepare_backward, n_prepared=1, backward=lstm_backward,
+                          gpu_forward=kernels.lstm_forward, gpu_backward=kernels.lstm_backward)

@@ -8,7 +8,6 @@ gradcheck`` print the result as a table.
 from .cases import MODELS, Case, CaseResult, check_case, draw_cases, run_case
 from .cellcheck import CellReport, check_cell
 from .check import ATOL, EPS, RTOL, TensorReport, check_gradients
-from .learner import KINDS
 
 __all__ = ["check_gradients", "TensorReport", "Case", "CaseResult", "check_case", "draw_cases", "run_case", "MODELS",
-           "EPS", "ATOL", "RTOL", "check_cell", "CellReport", "KINDS"]
+           "EPS", "ATOL", "RTOL", "check_cell", "CellReport"]

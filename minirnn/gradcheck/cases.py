@@ -25,15 +25,14 @@ from dataclasses import dataclass, field
 
 import numpy
 
+from ..cell_kinds import CELL_KINDS, CELLS, LAYERS
 from ..core import backend
-from ..layers import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from ..models import CharLoopModel, CharRNN
+from ..models import MODELS as BUILT_MODELS
+from ..models import build_model
 from ..ops import cross_entropy, nll_loss
 from .check import check_gradients
 
-SEQUENCE_MODELS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
-STEP_MODELS = {"rnncell": RNNCell, "lstmcell": LSTMCell, "grucell": GRUCell}
-MODELS = (*SEQUENCE_MODELS, *STEP_MODELS, "charloop", "charrnn", "nll_loss", "cross_entropy")
+LOSSES = ("nll_loss", "cross_entropy")
 # Options left out of a case's label when they have these values.
 DEFAULTS = dict(layers=1, bidirectional=False, h0=False, chunks=1, lengths=False, dropout=0.0,
                 batch_first=False, bias=True, masked=False, T=None)
@@ -51,6 +50,13 @@ class Case:
         return " ".join(f"{k}={v}" for k, v in shown.items())
 
 
+def _kind_options(model: str) -> list:
+    """The options that select each cell kind a layer or cell runs, from minirnn.cell_kinds: for "rnn"
+    and "rnncell" [{"nonlinearity": "tanh"}, {"nonlinearity": "relu"}], for the others [{}]."""
+    model_class = BUILT_MODELS[model]
+    return [kind.options for kind in CELL_KINDS.values() if model_class in (kind.layer, kind.cell)]
+
+
 def _sequence_options(model: str, rng: numpy.random.Generator) -> dict:
     """A random combination of every option a sequence model takes (small sizes)."""
     layers = int(rng.integers(1, 3))
@@ -61,33 +67,41 @@ def _sequence_options(model: str, rng: numpy.random.Generator) -> dict:
                    dropout=0.5 if layers > 1 and rng.integers(2) else 0.0,
                    batch_first=bool(rng.integers(2)), bias=bool(rng.integers(4)))
     options["T"] = max(options["T"], chunks)
-    if model == "rnn":
-        options["nonlinearity"] = str(rng.choice(["tanh", "relu"]))
+    kinds = _kind_options(model)
+    if len(kinds) > 1:
+        options.update(kinds[int(rng.integers(len(kinds)))])
     return options
+
+
+_BASE = dict(T=4, B=2, I=3, H=3, layers=1, bidirectional=False, h0=True, chunks=1, lengths=False, dropout=0.0,
+             batch_first=False, bias=True)
+# A sequence layer's fixed cases, each with every kind of the layer: one step, two layers, two chunks, lengths.
+SEQUENCE_CORNERS = (dict(_BASE, T=1, h0=False), dict(_BASE, layers=2), dict(_BASE, chunks=2),
+                    dict(_BASE, bidirectional=True, lengths=True))
+
+
+def corner_count(model: str) -> int:
+    """How many of draw_cases' first cases cover ``model``'s fixed variants: every corner of a layer with
+    each of its kinds, a CharRNN of each layer, and two of the rest (the second varies h0, or T)."""
+    if model in LAYERS:
+        return len(SEQUENCE_CORNERS) * len(_kind_options(model))
+    return len(LAYERS) if model == "charrnn" else 2
 
 
 def draw_cases(model: str, count: int, seed: int = 0) -> list[Case]:
     """``count`` cases of one model: fixed corner cases first, then random combinations."""
     rng = numpy.random.default_rng(seed)
-    if model in SEQUENCE_MODELS:
-        base = dict(T=4, B=2, I=3, H=3, layers=1, bidirectional=False, h0=True, chunks=1, lengths=False,
-                    dropout=0.0, batch_first=False, bias=True)
-        corners = [dict(base, T=1, h0=False), dict(base, layers=2), dict(base, chunks=2),
-                   dict(base, bidirectional=True, lengths=True)]
-        if model == "rnn":
-            corners = [dict(c, nonlinearity=nl) for c in corners for nl in ("tanh", "relu")]
+    if model in LAYERS:
+        corners = [dict(c, **kind) for c in SEQUENCE_CORNERS for kind in _kind_options(model)]
         cases = [Case(model, c) for c in corners]
         while len(cases) < count:
             cases.append(Case(model, _sequence_options(model, rng)))
         return cases[:count]
-    if model in STEP_MODELS:
-        cases = [Case(model, dict(B=int(rng.integers(1, 4)), I=int(rng.integers(1, 5)),
-                                  H=int(rng.integers(1, 5)), h0=bool(k % 2 == 0), bias=bool(k % 3 != 2)))
-                 for k in range(count)]
-        if model == "rnncell":
-            for k, case in enumerate(cases):
-                case.options["nonlinearity"] = ("tanh", "relu")[k % 2]
-        return cases
+    if model in CELLS:
+        kinds = _kind_options(model)
+        return [Case(model, dict(B=int(rng.integers(1, 4)), I=int(rng.integers(1, 5)), H=int(rng.integers(1, 5)),
+                                 h0=bool(k % 2 == 0), bias=bool(k % 3 != 2), **kinds[k % len(kinds)]))
+                for k in range(count)]
     if model == "charloop":
         return [Case(model, dict(T=int(rng.integers(1, 6)), B=int(rng.integers(1, 4)),
                                  V=int(rng.integers(2, 7)), n_fac=int(rng.integers(1, 5)),
@@ -95,10 +109,10 @@ def draw_cases(model: str, count: int, seed: int = 0) -> list[Case]:
     if model == "charrnn":
         return [Case(model, dict(T=int(rng.integers(1, 6)), B=int(rng.integers(1, 4)), V=int(rng.integers(2, 7)),
                                  emb=int(rng.integers(1, 4)), hidden=int(rng.integers(1, 4)),
-                                 layers=int(rng.integers(1, 3)), cell=("rnn", "lstm", "gru")[k % 3],
+                                 layers=int(rng.integers(1, 3)), cell=tuple(LAYERS)[k % len(LAYERS)],
                                  h0=bool(k % 2), dropout=0.5 if k % 4 == 3 else 0.0))
                 for k in range(count)]
-    if model in ("nll_loss", "cross_entropy"):
+    if model in LOSSES:
         return [Case(model, dict(T=int(rng.integers(1, 4)) if k % 2 else None, B=int(rng.integers(1, 4)),
                                  V=int(rng.integers(2, 6)), masked=bool(k % 3 == 1)))
                 for k in range(count)]
@@ -111,17 +125,17 @@ def _normal(rng, shape, name):
 
 def _sequence_problem(case: Case, seed: int, name: str):
     o = case.options
-    cls = SEQUENCE_MODELS[case.model]
-    extra = {"nonlinearity": o["nonlinearity"]} if "nonlinearity" in o else {}
-    model = cls(o["I"], o["H"], num_layers=o["layers"], bias=o["bias"], batch_first=o["batch_first"],
-                dropout=o["dropout"], bidirectional=o["bidirectional"], dtype="float64", seed=seed, **extra)
+    kind = {key: o[key] for options in _kind_options(case.model) for key in options}
+    model = build_model(case.model, input_size=o["I"], hidden_size=o["H"], num_layers=o["layers"], bias=o["bias"],
+                        batch_first=o["batch_first"], dropout=o["dropout"], bidirectional=o["bidirectional"],
+                        dtype="float64", seed=seed, **kind)
     model.to(name).train()
     rng = numpy.random.default_rng(seed + 1)
     T, B, H = o["T"], o["B"], o["H"]
     D, time_axis = (2 if o["bidirectional"] else 1), (1 if o["batch_first"] else 0)
     shape = (B, T, o["I"]) if o["batch_first"] else (T, B, o["I"])
     x = _normal(rng, shape, name)
-    state_names = model.cell.state_names
+    state_names = model.gate_math.state_names
     h0 = {f"{s}0": _normal(rng, (o["layers"] * D, B, H), name) for s in state_names} if o["h0"] else {}
     lengths = rng.integers(1, T + 1, size=B) if o["lengths"] else None
     out_shape = (B, T, D * H) if o["batch_first"] else (T, B, D * H)
@@ -174,13 +188,14 @@ def _sequence_problem(case: Case, seed: int, name: str):
 
 def _step_problem(case: Case, seed: int, name: str):
     o = case.options
-    extra = {"nonlinearity": o["nonlinearity"]} if "nonlinearity" in o else {}
-    model = STEP_MODELS[case.model](o["I"], o["H"], bias=o["bias"], dtype="float64", seed=seed, **extra)
+    kind = {key: o[key] for options in _kind_options(case.model) for key in options}
+    model = build_model(case.model, input_size=o["I"], hidden_size=o["H"], bias=o["bias"], dtype="float64",
+                        seed=seed, **kind)
     model.to(name)
     rng = numpy.random.default_rng(seed + 1)
-    n_states = len(model.cell.state_names)
+    n_states = len(model.gate_math.state_names)
     x = _normal(rng, (o["B"], o["I"]), name)
-    h = {f"{s}_prev": _normal(rng, (o["B"], o["H"]), name) for s in model.cell.state_names} if o["h0"] else {}
+    h = {f"{s}_prev": _normal(rng, (o["B"], o["H"]), name) for s in model.gate_math.state_names} if o["h0"] else {}
     g = tuple(_normal(rng, (o["B"], o["H"]), name) for _ in range(n_states))
 
     def forward():
@@ -199,7 +214,8 @@ def _step_problem(case: Case, seed: int, name: str):
 
 def _charloop_problem(case: Case, seed: int, name: str):
     o = case.options
-    model = CharLoopModel(o["V"], o["n_fac"], o["n_hidden"], dtype="float64", seed=seed).to(name)
+    model = build_model("charloop", vocab_size=o["V"], n_fac=o["n_fac"], n_hidden=o["n_hidden"], dtype="float64",
+                        seed=seed).to(name)
     rng = numpy.random.default_rng(seed + 1)
     cs = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
     target = backend.to_backend(rng.integers(0, o["V"], size=o["B"]), name)
@@ -215,11 +231,11 @@ def _charloop_problem(case: Case, seed: int, name: str):
 
 def _charrnn_problem(case: Case, seed: int, name: str):
     o = case.options
-    model = CharRNN(o["V"], o["emb"], o["hidden"], o["layers"], cell=o["cell"], dropout=o["dropout"],
-                    dtype="float64", seed=seed).to(name).train()
+    model = build_model("charrnn", vocab_size=o["V"], emb=o["emb"], hidden=o["hidden"], layers=o["layers"],
+                        cell=o["cell"], dropout=o["dropout"], dtype="float64", seed=seed).to(name).train()
     rng = numpy.random.default_rng(seed + 1)
     ids = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
-    n_states = 2 if o["cell"] == "lstm" else 1
+    n_states = len(model.rnn.gate_math.state_names)
     shape = (o["layers"], o["B"], o["hidden"])
     state0 = {f"state{k}": _normal(rng, shape, name) for k in range(n_states)} if o["h0"] else {}
     g_logits = _normal(rng, (o["T"], o["B"], o["V"]), name)
@@ -259,23 +275,19 @@ def _loss_problem(case: Case, seed: int, name: str):
     return (lambda: loss_fn(scores, target, mask=mask)[0]), {"input": d_scores}, {"input": scores}
 
 
+# Each model's problem: how it is built, fed and differentiated (models by their names in minirnn.models.MODELS).
+PROBLEMS = {**{name: _sequence_problem for name in LAYERS}, **{name: _step_problem for name in CELLS},
+            "charloop": _charloop_problem, "charrnn": _charrnn_problem, **{name: _loss_problem for name in LOSSES}}
+MODELS = tuple(PROBLEMS)
+
+
 def run_case(case: Case, seed: int = 0, backend_name: str = "numpy", max_entries: int = 400):
     """Build the case's model in float64 on ``backend_name`` and check every gradient.
 
     seed: of the weights, the inputs and the entries checked. Returns one TensorReport
     per tensor; :func:`check_case` also refuses a draw whose gradients are all zero.
     """
-    if case.model in SEQUENCE_MODELS:
-        problem = _sequence_problem
-    elif case.model in STEP_MODELS:
-        problem = _step_problem
-    elif case.model == "charloop":
-        problem = _charloop_problem
-    elif case.model == "charrnn":
-        problem = _charrnn_problem
-    else:
-        problem = _loss_problem
-    loss_fn, grads, tensors = problem(case, seed, backend_name)
+    loss_fn, grads, tensors = PROBLEMS[case.model](case, seed, backend_name)
     return check_gradients(loss_fn, grads, tensors, max_entries=max_entries, seed=seed)
 
 

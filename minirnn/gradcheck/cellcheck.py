@@ -26,10 +26,12 @@ from dataclasses import dataclass, field
 import numpy
 
 from ..core import validate
+from ..core.param_names import CELL_PARAM_NAMES, cell_param_shapes
 from .check import ATOL, EPS, RTOL, check_gradients
-from .learner import PARAM_NAMES, StepPair, as_step_pair
+from .learner import StepPair, as_step_pair, layout, minirnn_cell
 
-GRADIENT_NAMES = {"weight_ih": "dW_ih", "weight_hh": "dW_hh", "bias_ih": "db_ih", "bias_hh": "db_hh"}
+# The report's names for the parameters' gradients, as the equations write them: dW_ih, dW_hh, db_ih, db_hh.
+GRADIENT_NAMES = {name: "d" + name.replace("weight", "W").replace("bias", "b") for name in CELL_PARAM_NAMES}
 
 
 @dataclass
@@ -84,7 +86,7 @@ class CellReport:
         for a gradient that fails, or for every gradient with ``verbose``), and the verdict."""
         cell, kind = self.cell, self.cell.kind
         lines = [f"Cell check of {cell.label}, {cell.form}",
-                 f"kind: {kind.title}, {cell.kind_from}; {kind.layout()}" if kind else
+                 f"kind: {kind.title}, {cell.kind_from}; {layout(kind)}" if kind else
                  f"kind: {cell.kind_from}, so only finite differences check it",
                  "run: {steps} steps from a random state, B={batch}, I={input_size}, H={hidden_size}, float64, "
                  "seed {seed}; each step's backward is checked on its own".format(seed=self.seed, **self.sizes), ""]
@@ -95,19 +97,19 @@ class CellReport:
         failed += [g.name for g in self.gradients if not g.passed]
         lines.append(f"\nFAILED: {', '.join(failed)}" if failed else
                      "\npassed: every gradient of every step agrees with finite differences"
-                     + (f", and the cell with {kind.reference_name}" if kind else ""))
+                     + (f", and the cell with {kind.cell_call()}" if kind else ""))
         return "\n".join(lines)
 
     def _forward_lines(self) -> list:
         kind = self.cell.kind
-        lines = [f"forward against {kind.reference_name} (the same x, state and weights at each step)"]
+        lines = [f"forward against {kind.cell_call()} (the same x, state and weights at each step)"]
         lines += [f"  {s + '_next':<8} max |diff| {c.max_diff:.2e}  {c.where:<32} {_verdict(c.passed)}"
                   for s, c in self.forward.items()]
         differs = [(s, c) for s, c in self.forward.items() if not c.passed]
         if differs:
-            (s, c), gates = differs[0], f", gates {', '.join(kind.gates)}" if len(kind.gates) > 1 else ""
+            (s, c), gates = differs[0], f", gates {', '.join(kind.gates)}" if kind.n_gates > 1 else ""
             lines.append(textwrap.fill(
-                f"so this is not {kind.reference_name}'s forward (torch's equations{gates}): {s}_next at {c.where} "
+                f"so this is not {kind.cell_call()}'s forward (torch's equations{gates}): {s}_next at {c.where} "
                 f"is {c.mine:.6g} here and {c.minirnn:.6g} there, from the same x, state and weights; the "
                 "gradients are not compared with minirnn's", width=104, initial_indent="  ", subsequent_indent="  "))
         return lines
@@ -116,7 +118,7 @@ class CellReport:
         kind = self.cell.kind
         lines = [f"backward against central differences (eps {EPS:g}; an entry passes when |a - n| <= {ATOL:g} + "
                  f"{RTOL:g} |n|)"]
-        lines += [f"and against {kind.reference_name} (the same d_next_state)"] if kind else []
+        lines += [f"and against {kind.cell_call()} (the same d_next_state)"] if kind else []
         lines.append(f"{'gradient':<9} {'entries':>7} {'kinks':>5} {'max |a - n|':>11}  {'where':<32} "
                      f"{'vs minirnn':>10}  result")
         for g in self.gradients:
@@ -130,7 +132,7 @@ class CellReport:
                           f"{'':>10}  {_verdict(r.passed)}" for t, (r, place) in enumerate(zip(g.steps, g.places))]
             if g.vs_minirnn and not g.vs_minirnn.passed and all(r.passed for r in g.steps):
                 lines.append(f"  {g.name} at {g.vs_minirnn.where} is {g.vs_minirnn.mine:.6g} here and "
-                             f"{g.vs_minirnn.minirnn:.6g} in {kind.reference_name}")
+                             f"{g.vs_minirnn.minirnn:.6g} in {kind.cell_call()}")
         return lines
 
 
@@ -138,9 +140,9 @@ def check_cell(cell, kind: str | None = None, *, steps: int = 3, batch: int = 2,
                hidden_size: int = 5, seed: int = 0) -> CellReport:
     """Check a cell's step backward against finite differences and minirnn's cell of the same kind.
 
-    cell: a :class:`minirnn.gates.Cell`, a (NAME_forward, NAME_backward) pair of step functions,
+    cell: a :class:`minirnn.gates.GateMath`, a (NAME_forward, NAME_backward) pair of step functions,
         or "FILE.py:NAME" naming either in a file (see :mod:`minirnn.gradcheck.learner`).
-    kind: "rnn_tanh", "rnn_relu", "lstm" or "gru"; by default read from the name.
+    kind: a name of minirnn.cell_kinds.CELL_KINDS ("rnn_tanh", "lstm", ...); by default read from the name.
     steps, batch, input_size, hidden_size: the sizes of the run, small so that every entry is checked
         (distinct by default, so that a transposed or misplaced block cannot fit by chance).
     Returns a :class:`CellReport`; ``report.passed`` is the verdict and ``print(report)`` shows it.
@@ -150,9 +152,7 @@ def check_cell(cell, kind: str | None = None, *, steps: int = 3, batch: int = 2,
              dict(steps=steps, batch=batch, input_size=input_size, hidden_size=hidden_size).items()}
     T, B, I, H = steps, batch, input_size, hidden_size
     rng = numpy.random.default_rng(seed)
-    GH = pair.n_gates * H
-    shapes = {"weight_ih": (GH, I), "weight_hh": (GH, H), "bias_ih": (GH,), "bias_hh": (GH,)}
-    params = {name: 0.5 * rng.standard_normal(shapes[name]) for name in PARAM_NAMES}
+    params = {name: 0.5 * rng.standard_normal(shape) for name, shape in cell_param_shapes(pair.n_gates, I, H).items()}
     xs = rng.standard_normal((T, B, I))
     d_next = rng.standard_normal((T, len(pair.state_names), B, H))     # D_t: dL_t/d(next state)
 
@@ -186,7 +186,7 @@ def _copies(arrays):
 def _step_gradients(pair: StepPair, backward) -> dict:
     """A step's backward as gradient name -> array: dW_ih, dW_hh, db_ih, db_hh, dx, dh_prev (, dc_prev)."""
     dx, d_state, grads = backward
-    named = {GRADIENT_NAMES[k]: grads[k] for k in PARAM_NAMES}
+    named = {GRADIENT_NAMES[k]: grads[k] for k in CELL_PARAM_NAMES}
     return dict(named, dx=dx, **{f"d{s}_prev": d for s, d in zip(pair.state_names, d_state)})
 
 
@@ -197,7 +197,7 @@ def _check_step(pair: StepPair, x, state, params, d_next, backward, seed) -> dic
                    **{f"d{s}_prev": v.copy() for s, v in zip(pair.state_names, state)})
 
     def loss() -> float:
-        step_params = {k: tensors[GRADIENT_NAMES[k]].copy() for k in PARAM_NAMES}
+        step_params = {k: tensors[GRADIENT_NAMES[k]].copy() for k in CELL_PARAM_NAMES}
         step_state = tuple(tensors[f"d{s}_prev"].copy() for s in pair.state_names)
         next_state, _ = pair.forward(tensors["dx"].copy(), step_state, step_params)
         return float(sum((d * s).sum() for d, s in zip(d_next, next_state)))
@@ -234,7 +234,7 @@ def _compare(pair: StepPair, name: str, mine: list, theirs: list, H: int) -> Com
 def _compare_with_minirnn(report: CellReport, xs, states_in, next_states, params, d_next, backwards) -> None:
     """minirnn's cell of the same kind, from each step's own state: the same next state, the same gradients."""
     pair, T, H = report.cell, len(xs), report.sizes["hidden_size"]
-    own = pair.kind.reference(report.sizes["input_size"], H)
+    own = minirnn_cell(pair.kind, report.sizes["input_size"], H)
     own.load_state_dict(params)
     one = len(pair.state_names) == 1
     own_next, own_grads = [], []

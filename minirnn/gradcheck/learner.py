@@ -2,20 +2,21 @@
 
 A cell comes in one of two forms:
 
-* a **step pair**, written the way minirnn's twins are (minirnn/reference/):
+* a **step pair**, written the way minirnn's reference implementations are (minirnn/reference/):
   ``NAME_forward(x, state, params) -> (next_state, cache)`` and
   ``NAME_backward(d_next_state, cache, params) -> (dx, d_state, grads)``, with x (B, I); state and
   next_state tuples of (B, H) arrays, ``(h,)`` or ``(h, c)``; params a dict with torch's
   RNNCell/LSTMCell/GRUCell names ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih`` and
-  ``bias_hh`` (G*H,); grads with params' keys; d_state the gradient of state;
-* a :class:`minirnn.gates.Cell`, the gate math of the fast path, run one step at a time through
+  ``bias_hh`` (G*H,) (minirnn.core.param_names); grads with params' keys; d_state the gradient of state;
+* a :class:`minirnn.gates.GateMath`, the gate math of the fast path, run one step at a time through
   minirnn's own time loop, which does the matmuls around it.
 
 Either becomes a :class:`StepPair` whose two functions check what the learner's code returns and
 turn an exception inside it into one line naming the file and line. The kind of cell, which fixes
 the number of gate blocks G and the state, is never guessed: it is given (``kind``, the command's
---kind), or read from the name, a step pair's prefix (``lstm_step`` is an LSTM) or a Cell's
-``name`` field, and a Cell's own ``n_gates`` and ``state_names`` must agree with it.
+--kind), or read from the name, a step pair's prefix (``lstm_step`` is an LSTM) or a GateMath's
+``name`` field, and a GateMath's own gates and ``state_names`` must agree with it. The kinds are
+minirnn.cell_kinds.CELL_KINDS.
 """
 from __future__ import annotations
 
@@ -28,43 +29,23 @@ from typing import Callable
 
 import numpy
 
+from ..cell_kinds import CELL_KINDS, CellKind
+from ..core.param_names import CELL_PARAM_NAMES
 from ..core.validate import describe
-from ..gates import Cell
-from ..layers import GRUCell, LSTMCell, RNNCell
+from ..gates import GateMath
 from ..layers.unroll import layer_backward, layer_forward
 
-PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+def layout(kind: CellKind) -> str:
+    """'weights in 4 gate blocks of H rows (i, f, g, o), state (h, c)'."""
+    blocks = f"{kind.n_gates} gate blocks of H rows ({', '.join(kind.gates)})" if kind.n_gates > 1 \
+        else "one block of H rows"
+    return f"weights in {blocks}, state ({', '.join(kind.state_names)})"
 
 
-@dataclass(frozen=True)
-class CellKind:
-    """A kind of cell minirnn has: its gate blocks, its state and minirnn's own step cell of that kind."""
-    name: str           # also the prefix of a step pair's name: lstm_step_forward is an LSTM
-    title: str
-    gates: tuple        # the blocks of H rows in the weights, in order
-    state_names: tuple
-    reference: Callable  # (input_size, hidden_size) -> minirnn's cell, float64 on NumPy
-    reference_name: str
-
-    def layout(self) -> str:
-        """'weights in 4 gate blocks of H rows (i, f, g, o), state (h, c)'."""
-        blocks = f"{len(self.gates)} gate blocks of H rows ({', '.join(self.gates)})" if len(self.gates) > 1 \
-            else "one block of H rows"
-        return f"weights in {blocks}, state ({', '.join(self.state_names)})"
-
-
-def _own(cls, **options):
-    return lambda input_size, hidden_size: cls(input_size, hidden_size, dtype="float64", **options).to("numpy")
-
-
-KINDS = {kind.name: kind for kind in (
-    CellKind("rnn_tanh", "a tanh RNN", ("h",), ("h",), _own(RNNCell, nonlinearity="tanh"),
-             "minirnn.RNNCell(nonlinearity='tanh')"),
-    CellKind("rnn_relu", "a ReLU RNN", ("h",), ("h",), _own(RNNCell, nonlinearity="relu"),
-             "minirnn.RNNCell(nonlinearity='relu')"),
-    CellKind("lstm", "an LSTM", ("i", "f", "g", "o"), ("h", "c"), _own(LSTMCell), "minirnn.LSTMCell"),
-    CellKind("gru", "a GRU", ("r", "z", "n"), ("h",), _own(GRUCell), "minirnn.GRUCell"),
-)}
+def minirnn_cell(kind: CellKind, input_size: int, hidden_size: int):
+    """minirnn's own one-step cell of ``kind``, float64 on NumPy: what a learner's cell is compared with."""
+    return kind.build_cell(input_size, hidden_size, dtype="float64").to("numpy")
 
 
 @dataclass(frozen=True)
@@ -76,7 +57,7 @@ class StepPair:
     backward: Callable      # (d_next_state, cache, params) -> (dx, d_state, grads)
     n_gates: int
     state_names: tuple
-    kind: CellKind | None   # None: no minirnn cell to compare with (a Cell of a kind minirnn lacks)
+    kind: CellKind | None   # None: no minirnn cell to compare with (gate math of a kind minirnn lacks)
     kind_from: str          # how the kind was known, for the report
 
     def block(self, gate: int) -> str:
@@ -86,75 +67,77 @@ class StepPair:
 
 # -- from whatever the learner hands over to a StepPair ----------------------------------------------
 def as_step_pair(cell, kind: str | None = None) -> StepPair:
-    """A StepPair from a Cell, a (forward, backward) pair of functions, or "FILE.py:NAME"."""
-    if kind is not None and kind not in KINDS:
-        raise ValueError(f"kind must be one of {tuple(KINDS)}, got {kind!r}")
+    """A StepPair from a GateMath, a (forward, backward) pair of functions, or "FILE.py:NAME"."""
+    if kind is not None and kind not in CELL_KINDS:
+        raise ValueError(f"kind must be one of {tuple(CELL_KINDS)}, got {kind!r}")
     if isinstance(cell, str):
         path, name, found = load(cell)
         return _step_pair(found, name, kind, label=f"{path}:{name}")
-    if isinstance(cell, Cell):
+    if isinstance(cell, GateMath):
         return _step_pair(cell, cell.name, kind, label=cell.name)
     if isinstance(cell, (tuple, list)) and len(cell) == 2 and all(map(callable, cell)):
         name = getattr(cell[0], "__name__", "forward")
         name = name[:-len("_forward")] if name.endswith("_forward") else name
         return _step_pair(tuple(cell), name, kind, label=name)
-    raise TypeError(f"cell must be a minirnn.gates.Cell, a (forward, backward) pair of functions or "
+    raise TypeError(f"cell must be a minirnn.gates.GateMath, a (forward, backward) pair of functions or "
                     f"'FILE.py:NAME', got {describe(cell)}")
 
 
 def _step_pair(found, name: str, kind: str | None, label: str) -> StepPair:
-    """found: a Cell, or a (forward, backward) pair; name: the Cell's, or the pair's prefix."""
-    if isinstance(found, Cell):
-        chosen, kind_from = _kind_of_cell(found, kind, label)
+    """found: a GateMath, or a (forward, backward) pair; name: the GateMath's, or the pair's prefix."""
+    if isinstance(found, GateMath):
+        chosen, kind_from = _kind_of_gate_math(found, kind, label)
         forward, backward = _unrolled_one_step(found)
         functions = (found.forward, found.backward)
         names = (f"{name}.forward", f"{name}.backward")
-        form = f"the Cell {name}, one step at a time through minirnn's time loop"
+        form = f"the gate math {name}, one step at a time through minirnn's time loop"
         n_gates, state_names = found.n_gates, tuple(found.state_names)
     else:
         chosen, kind_from = _kind_of_pair(name, kind)
         forward, backward = functions = found
         names = tuple(getattr(f, "__name__", f"{name}_{half}") for f, half in zip(found, ("forward", "backward")))
         form = f"the step pair {names[0]} / {names[1]}"
-        n_gates, state_names = len(chosen.gates), chosen.state_names
+        n_gates, state_names = chosen.n_gates, chosen.state_names
     files = {f.__code__.co_filename for f in functions if hasattr(f, "__code__")}
-    hint = f" (checked as {chosen.title}, {kind_from}: {chosen.layout()})" if chosen else ""
+    hint = f" (checked as {chosen.title}, {kind_from}: {layout(chosen)})" if chosen else ""
     return StepPair(label, form, _checked_forward(forward, names[0], files, hint, state_names),
                     _checked_backward(backward, names[1], files, state_names), n_gates, state_names, chosen,
                     kind_from)
 
 
 def _kind_of_pair(name: str, kind: str | None) -> tuple[CellKind, str]:
-    by_name = next((k for k in KINDS.values() if name == k.name or name.startswith(k.name + "_")), None)
+    by_name = next((k for k in CELL_KINDS.values() if name == k.name or name.startswith(k.name + "_")), None)
     if kind is not None:
         if by_name is not None and by_name.name != kind:
             raise ValueError(f"the kind {kind} contradicts the name {name}, whose prefix says {by_name.name}")
-        return KINDS[kind], "as given"
+        return CELL_KINDS[kind], "as given"
     if by_name is None:
         raise ValueError(f"cannot tell which cell {name} is: its name starts with none of "
-                         f"{', '.join(k + '_' for k in KINDS)}; rename it or give the kind (--kind)")
+                         f"{', '.join(k + '_' for k in CELL_KINDS)}; rename it or give the kind (--kind)")
     return by_name, f"from the name's prefix {by_name.name}_"
 
 
-def _kind_of_cell(cell: Cell, kind: str | None, label: str) -> tuple[CellKind | None, str]:
-    if kind is None and cell.name not in KINDS:
-        return None, f"unknown: the Cell's name {cell.name!r} is none of {', '.join(KINDS)}"
-    chosen, kind_from = (KINDS[kind], "as given") if kind is not None else (KINDS[cell.name], "from the Cell's name")
-    if (cell.n_gates, tuple(cell.state_names)) != (len(chosen.gates), chosen.state_names):
-        raise ValueError(f"{label} has n_gates={cell.n_gates} and state_names={tuple(cell.state_names)}, but "
-                         f"{chosen.title} ({kind_from}) has {chosen.layout()}")
+def _kind_of_gate_math(gate_math: GateMath, kind: str | None, label: str) -> tuple[CellKind | None, str]:
+    if kind is None and gate_math.name not in CELL_KINDS:
+        return None, f"unknown: the gate math's name {gate_math.name!r} is none of {', '.join(CELL_KINDS)}"
+    chosen, kind_from = ((CELL_KINDS[kind], "as given") if kind is not None
+                         else (CELL_KINDS[gate_math.name], "from the gate math's name"))
+    if (gate_math.n_gates, tuple(gate_math.state_names)) != (chosen.n_gates, chosen.state_names):
+        raise ValueError(f"{label} has n_gates={gate_math.n_gates} and state_names={tuple(gate_math.state_names)}, "
+                         "but "
+                         f"{chosen.title} ({kind_from}) has {layout(chosen)}")
     return chosen, kind_from
 
 
-def _unrolled_one_step(cell: Cell):
-    """A Cell as a step pair: minirnn's time loop (layer_forward) over one step, T = 1."""
+def _unrolled_one_step(gate_math: GateMath):
+    """Gate math as a step pair: minirnn's time loop (layer_forward) over one step, T = 1."""
     def forward(x, state, params):
-        _, final, cache = layer_forward(cell, x[None], *(params[k] for k in PARAM_NAMES), tuple(state))
+        _, final, cache = layer_forward(gate_math, x[None], *(params[k] for k in CELL_PARAM_NAMES), tuple(state))
         return tuple(s.copy() for s in final), cache
 
     def backward(d_next_state, cache, params):
         dx, d_state, grads = layer_backward(cache, None, tuple(d_next_state))
-        return dx[0], tuple(d.copy() for d in d_state), dict(zip(PARAM_NAMES, grads))
+        return dx[0], tuple(d.copy() for d in d_state), dict(zip(CELL_PARAM_NAMES, grads))
     return forward, backward
 
 
@@ -216,8 +199,8 @@ def _checked_backward(backward, name: str, files: set, state_names: tuple):
         if not (isinstance(result, tuple) and len(result) == 3):
             raise TypeError(f"{name} must return (dx, d_state, grads), got {describe(result)}")
         dx, d_state, grads = result
-        B, H = d_next_state[0].shape
-        _expect_array(f"{name}'s dx", dx, (B, params["weight_ih"].shape[1]))
+        (B, H), (weight_ih, *_) = d_next_state[0].shape, (params[k] for k in CELL_PARAM_NAMES if k in params)
+        _expect_array(f"{name}'s dx", dx, (B, weight_ih.shape[1]))             # x is (B, I), W_ih (G*H, I)
         d_state = _expect_state(f"{name}'s d_state", d_state, (B, H), tuple(f"d{s}_prev" for s in state_names))
         if not isinstance(grads, dict) or set(grads) != set(params):
             got = sorted(grads) if isinstance(grads, dict) else describe(grads)
@@ -230,13 +213,13 @@ def _checked_backward(backward, name: str, files: set, state_names: tuple):
 
 # -- FILE.py:NAME ----------------------------------------------------------------------------------
 def load(spec: str):
-    """(path, NAME, what NAME names) for "FILE.py:NAME": a Cell, or the pair (NAME_forward, NAME_backward)."""
+    """(path, NAME, what NAME names) for "FILE.py:NAME": a GateMath, or the pair (NAME_forward, NAME_backward)."""
     path, _, name = spec.rpartition(":")
     if not path.endswith(".py") or not name.isidentifier():
         raise ValueError(f"--cell takes FILE.py:NAME, got {spec!r}")
     module = _load_file(path)
     found = getattr(module, name, None)
-    if isinstance(found, Cell):
+    if isinstance(found, GateMath):
         return path, name, found
     pair = tuple(getattr(module, f"{name}_{half}", None) for half in ("forward", "backward"))
     if all(callable(f) for f in pair):
@@ -249,10 +232,10 @@ def load(spec: str):
                      (f"{name}_backward", f"{name}_forward")
         raise ValueError(f"{path} has {have} but no {lack}")
     if found is not None:
-        raise TypeError(f"{path}:{name} is a {type(found).__name__}, not a minirnn.gates.Cell, and {path} has "
+        raise TypeError(f"{path}:{name} is a {type(found).__name__}, not a minirnn.gates.GateMath, and {path} has "
                         f"no {name}_forward and {name}_backward")
     raise ValueError(f"{path} has no {name}, nor {name}_forward and {name}_backward; it has "
-                     f"{_candidates(module) or 'no Cell and no step pair'}")
+                     f"{_candidates(module) or 'no GateMath and no step pair'}")
 
 
 def _load_file(path: str):
@@ -297,9 +280,9 @@ def _packaged_module(path: str):
 
 
 def _candidates(module) -> str:
-    """What a file offers: 'lstm_step (a step pair), MY_CELL (a Cell)'."""
+    """What a file offers: 'lstm_step (a step pair), MY_LSTM (a GateMath)'."""
     names = vars(module)
     prefixes = [n[:-len("_forward")] for n in names if n.endswith("_forward")]
     pairs = [p for p in prefixes if callable(names[p + "_forward"]) and callable(names.get(p + "_backward"))]
-    cells = [n for n, v in names.items() if isinstance(v, Cell)]
-    return ", ".join([f"{n} (a step pair)" for n in pairs] + [f"{n} (a Cell)" for n in cells])
+    gate_maths = [n for n, v in names.items() if isinstance(v, GateMath)]
+    return ", ".join([f"{n} (a step pair)" for n in pairs] + [f"{n} (a GateMath)" for n in gate_maths])

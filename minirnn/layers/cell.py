@@ -1,6 +1,6 @@
-"""Single steps, mirroring torch.nn.RNNCell, LSTMCell and GRUCell.
+"""One time step as a module, mirroring torch.nn.RNNCell, LSTMCell and GRUCell.
 
-A step is the sequence layer with T = 1: the same cell math, run through the
+A cell is the sequence layer with T = 1: the same gate math, run through the
 same unroll, so a step by step loop gives exactly what the sequence classes give.
 """
 from __future__ import annotations
@@ -10,32 +10,30 @@ import math
 from ..core import validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
-from ..gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from ..core.param_names import CELL_PARAM_NAMES, cell_param_shapes
+from ..gates import GRU_GATE_MATH, LSTM_GATE_MATH, RNN_GATE_MATH
 from .unroll import layer_backward, layer_forward
 
-_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
-
-class StepCell(Module):
-    """Shared by RNNCell, LSTMCell and GRUCell: one step of a cell, forward and backward.
+class RecurrentCell(Module):
+    """Shared by RNNCell, LSTMCell and GRUCell: one time step of a cell kind, forward and backward.
 
     Parameters weight_ih (G*H, I), weight_hh (G*H, H), bias_ih (G*H,), bias_hh
-    (G*H,), drawn from U(-1/sqrt(H), 1/sqrt(H)) as torch does.
+    (G*H,) (minirnn.core.param_names), drawn from U(-1/sqrt(H), 1/sqrt(H)) as torch does.
     """
 
-    def __init__(self, cell, input_size: int, hidden_size: int, bias: bool = True,
+    def __init__(self, gate_math, input_size: int, hidden_size: int, bias: bool = True,
                  dtype="float32", seed: int | None = None):
         super().__init__(dtype, seed)
-        self.cell = cell
+        self.gate_math = gate_math
         self.input_size = validate.positive_int("input_size", input_size)
         self.hidden_size = validate.positive_int("hidden_size", hidden_size)
         self.bias = bool(bias)
-        GH, H, bound = cell.n_gates * self.hidden_size, self.hidden_size, 1.0 / math.sqrt(self.hidden_size)
-        self.add_param("weight_ih", self.init_uniform(bound, (GH, self.input_size)))
-        self.add_param("weight_hh", self.init_uniform(bound, (GH, H)))
-        for name in ("bias_ih", "bias_hh"):
-            if self.bias:
-                self.add_param(name, self.init_uniform(bound, (GH,)))
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        kept = cell_param_shapes(gate_math.n_gates, self.input_size, self.hidden_size, self.bias)
+        for name, shape in cell_param_shapes(gate_math.n_gates, self.input_size, self.hidden_size).items():
+            if name in kept:
+                self.add_param(name, self.init_uniform(bound, shape))
             else:
                 self.leave_out_param(name, "bias=False")
 
@@ -68,10 +66,10 @@ class StepCell(Module):
         if unbatched:
             x = x[None]
         B = x.shape[0]
-        state = self._states(tuple(f"{s}_prev" for s in self.cell.state_names), hx, B, unbatched)
+        state = self._states(tuple(f"{s}_prev" for s in self.gate_math.state_names), hx, B, unbatched)
         state = tuple(self.xp.zeros((B, self.hidden_size), self.dtype) if s is None else s for s in state)
-        weights = [self._params.get(name) for name in _NAMES]
-        _, final, cache = layer_forward(self.cell, x[None], *weights, state)
+        weights = [self._params.get(name) for name in CELL_PARAM_NAMES]
+        _, final, cache = layer_forward(self.gate_math, x[None], *weights, state)
         self.save_cache((cache, unbatched))
         return self._out(final, unbatched)
 
@@ -80,38 +78,37 @@ class StepCell(Module):
         Adds into ``grads`` and returns (dx, dh) with x's and h's shapes (LSTMCell: (dx, (dh, dc)))."""
         cache, unbatched = self.take_cache()
         B = cache.x.shape[1]                 # the cache's x is the step's (1, B, I)
-        d_final = self._states(tuple(f"d_{s}" for s in self.cell.state_names), d_state, B, unbatched)
+        d_final = self._states(tuple(f"d_{s}" for s in self.gate_math.state_names), d_state, B, unbatched)
         dx, d_prev, grads = layer_backward(cache, None, d_final)
-        for name, grad in zip(_NAMES, grads):
+        for name, grad in zip(CELL_PARAM_NAMES, grads):
             if grad is not None:
                 self._grads[name] += grad
         return (dx[0, 0] if unbatched else dx[0]), self._out(d_prev, unbatched)
 
 
-class RNNCell(StepCell):
+class RNNCell(RecurrentCell):
     """h' = act(W_ih x + b_ih + W_hh h + b_hh), act = "tanh" or "relu" (torch.nn.RNNCell)."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
                  dtype="float32", seed: int | None = None):
-        self.nonlinearity = validate.choice("nonlinearity", nonlinearity, ("tanh", "relu"))
-        super().__init__(RNN_TANH_CELL if nonlinearity == "tanh" else RNN_RELU_CELL,
-                         input_size, hidden_size, bias, dtype, seed)
+        self.nonlinearity = validate.choice("nonlinearity", nonlinearity, tuple(RNN_GATE_MATH))
+        super().__init__(RNN_GATE_MATH[nonlinearity], input_size, hidden_size, bias, dtype, seed)
 
     def config(self) -> dict:
         return dict(super().config(), nonlinearity=self.nonlinearity)
 
 
-class LSTMCell(StepCell):
+class LSTMCell(RecurrentCell):
     """One LSTM step, gates (i, f, g, o) (torch.nn.LSTMCell): forward(x, (h, c)) -> (h', c')."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype="float32", seed: int | None = None):
-        super().__init__(LSTM_CELL, input_size, hidden_size, bias, dtype, seed)
+        super().__init__(LSTM_GATE_MATH, input_size, hidden_size, bias, dtype, seed)
 
 
-class GRUCell(StepCell):
+class GRUCell(RecurrentCell):
     """One GRU step, gates (r, z, n) (torch.nn.GRUCell): forward(x, h) -> h'."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype="float32", seed: int | None = None):
-        super().__init__(GRU_CELL, input_size, hidden_size, bias, dtype, seed)
+        super().__init__(GRU_GATE_MATH, input_size, hidden_size, bias, dtype, seed)

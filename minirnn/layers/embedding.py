@@ -1,7 +1,7 @@
 """Embedding: a table of vectors looked up by id, mirroring torch.nn.Embedding (characters into an RNN)."""
 from __future__ import annotations
 
-from ..core import backend, validate
+from ..core import validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
 from ..ops import embedding_backward, embedding_forward
@@ -20,8 +20,7 @@ class Embedding(Module):
         super().__init__(dtype, seed)
         self.num_embeddings = validate.positive_int("num_embeddings", num_embeddings)
         self.embedding_dim = validate.positive_int("embedding_dim", embedding_dim)
-        self.add_param("weight", backend.normal(self.rng, (self.num_embeddings, self.embedding_dim),
-                                                self.dtype, self.backend))
+        self.add_param("weight", self.init_normal((self.num_embeddings, self.embedding_dim)))
 
     @property
     def weight(self):

@@ -1,10 +1,10 @@
 """RNN, LSTM and GRU over whole sequences, mirroring torch.nn.RNN, LSTM and GRU.
 
-The three differ only in their cell (minirnn.gates); everything about sequences
+The three differ only in their gate math (minirnn.gates); everything about sequences
 is written once here: stacked layers, the two directions, dropout between
 layers, variable lengths, batch_first, and carrying the state between chunks.
 
-Their twins, written plainly, are in minirnn/reference/ (sequence.py, rnn.py, lstm.py, gru.py).
+Their reference implementations, written plainly, are in minirnn/reference/ (sequence.py, rnn.py, lstm.py, gru.py).
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ import numpy
 from ..core import backend, validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
-from ..gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL
+from ..core.param_names import DIRECTION_SUFFIXES, layer_param_names, layer_param_shapes
+from ..gates import GRU_GATE_MATH, LSTM_GATE_MATH, RNN_GATE_MATH
 from .unroll import layer_backward, layer_forward
 
 
 def lengths_mask(lengths, T: int, B: int, xp):
-    """Check ``lengths`` and return (mask (T, B, 1) bool, reverse_index (T, B) int).
+    """Validate ``lengths`` and return (mask (T, B, 1) bool, reverse_index (T, B) int).
 
     lengths: B integers in [1, T], in any order (a list or a host or device array).
     """
@@ -57,9 +58,9 @@ class Recurrent(Module):
     """Shared by RNN, LSTM and GRU: a stack of layers, each one or two directions of a cell.
 
     Parameters per layer k and direction (suffix "" or "_reverse"), with torch's
-    names and shapes: weight_ih_l{k} (G*H, I_k), weight_hh_l{k} (G*H, H),
-    bias_ih_l{k} (G*H,), bias_hh_l{k} (G*H,), where G is the cell's number of
-    gates and I_k is input_size for k = 0, else H times the number of directions.
+    names and shapes (minirnn.core.param_names): weight_ih_l{k} (G*H, I_k), weight_hh_l{k}
+    (G*H, H), bias_ih_l{k} (G*H,), bias_hh_l{k} (G*H,), where G is the number of gates
+    of the gate math and I_k is input_size for k = 0, else H times the number of directions.
     All are drawn from U(-1/sqrt(H), 1/sqrt(H)), as torch does.
 
     Threads: the work buffers a layer keeps between calls belong to the thread that
@@ -69,13 +70,13 @@ class Recurrent(Module):
     with another thread's forward of the same model.
     """
 
-    def __init__(self, cell, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+    def __init__(self, gate_math, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  dtype="float32", seed: int | None = None, proj_size: int = 0):
         super().__init__(dtype, seed)
         if proj_size:
             raise ValueError("proj_size is not supported by minirnn (torch's LSTM projections); use proj_size=0")
-        self.cell = cell
+        self.gate_math = gate_math
         self.input_size = validate.positive_int("input_size", input_size)
         self.hidden_size = validate.positive_int("hidden_size", hidden_size)
         self.num_layers = validate.positive_int("num_layers", num_layers)
@@ -86,19 +87,15 @@ class Recurrent(Module):
                           f"expects num_layers greater than 1, but got num_layers={num_layers}: it does nothing",
                           UserWarning, stacklevel=3)
         self._workspaces: dict[int, dict] = {}   # thread -> buffers reused by its forwards (see _workspace)
-        self.directions = ("", "_reverse") if self.bidirectional else ("",)
-        H, G = self.hidden_size, cell.n_gates
-        bound = 1.0 / math.sqrt(H)
-        for layer in range(self.num_layers):
-            layer_input = self.input_size if layer == 0 else H * len(self.directions)
-            for suffix in self.directions:
-                self.add_param(f"weight_ih_l{layer}{suffix}", self.init_uniform(bound, (G * H, layer_input)))
-                self.add_param(f"weight_hh_l{layer}{suffix}", self.init_uniform(bound, (G * H, H)))
-                for name in (f"bias_ih_l{layer}{suffix}", f"bias_hh_l{layer}{suffix}"):
-                    if self.bias:
-                        self.add_param(name, self.init_uniform(bound, (G * H,)))
-                    else:
-                        self.leave_out_param(name, "bias=False")
+        self.directions = DIRECTION_SUFFIXES if self.bidirectional else DIRECTION_SUFFIXES[:1]
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        sizes = (gate_math.n_gates, self.input_size, self.hidden_size, self.num_layers)
+        kept = layer_param_shapes(*sizes, bias=self.bias, bidirectional=self.bidirectional)
+        for name, shape in layer_param_shapes(*sizes, bidirectional=self.bidirectional).items():
+            if name in kept:
+                self.add_param(name, self.init_uniform(bound, shape))
+            else:
+                self.leave_out_param(name, "bias=False")
 
     def _workspace(self, layer: int, direction: int) -> dict:
         """The buffers of one layer and direction, reused from one forward to the next.
@@ -125,11 +122,6 @@ class Recurrent(Module):
         return dict(input_size=self.input_size, hidden_size=self.hidden_size, num_layers=self.num_layers,
                     bias=self.bias, batch_first=self.batch_first, dropout=self.dropout,
                     bidirectional=self.bidirectional, dtype=self.dtype.name)
-
-    def _weight_names(self, layer: int, direction: int) -> tuple:
-        """The parameter names of one layer and direction, in layer_forward's order."""
-        suffix = self.directions[direction]
-        return tuple(f"{kind}_l{layer}{suffix}" for kind in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
 
     # -- the state at the boundary: one array for RNN and GRU, an (h, c) pair for LSTM --------
     def _state_tuple(self, names: tuple, value, B: int, unbatched: bool = False) -> tuple:
@@ -183,8 +175,8 @@ class Recurrent(Module):
         caches = []
         for d in range(D):
             s0 = tuple(xp.zeros((B, H), self.dtype) if s is None else s[d] for s in state0)
-            weights = [self._params.get(name) for name in self._weight_names(layer, d)]
-            h_out, final_d, cache = layer_forward(self.cell, x, *weights, s0, mask, reverse=d == 1,
+            weights = [self._params.get(name) for name in layer_param_names(layer, d)]
+            h_out, final_d, cache = layer_forward(self.gate_math, x, *weights, s0, mask, reverse=d == 1,
                                                   reverse_index=reverse_index, workspace=self._workspace(layer, d))
             output[:, :, d] = h_out
             for store, s in zip(final, final_d):
@@ -208,7 +200,7 @@ class Recurrent(Module):
         for d, cache in enumerate(caches):
             d_h = None if d_by_direction is None else d_by_direction[:, :, d]
             dx, d_s0, grads = layer_backward(cache, d_h, tuple(None if s is None else s[d] for s in d_final))
-            for name, grad in zip(self._weight_names(layer, d), grads):
+            for name, grad in zip(layer_param_names(layer, d), grads):
                 if grad is not None:
                     self._grads[name] += grad
             for store, ds in zip(d_state0, d_s0):
@@ -242,12 +234,12 @@ class Recurrent(Module):
                              "of T steps: give x[:length] instead")
         x = self._time_major(x, unbatched)
         T, B = x.shape[:2]
-        state0 = self._state_tuple(tuple(f"{s}0" for s in self.cell.state_names), hx, B, unbatched)
+        state0 = self._state_tuple(tuple(f"{s}0" for s in self.gate_math.state_names), hx, B, unbatched)
         mask, reverse_index = lengths_mask(lengths, T, B, xp) if lengths is not None else (None, None)
         if mask is not None:                        # padding never reaches the model, not even a NaN
             x = xp.where(mask, x, 0)
         h_n = tuple(xp.empty((self.num_layers * len(self.directions), B, H), self.dtype)
-                    for _ in self.cell.state_names)
+                    for _ in self.gate_math.state_names)
         layer_caches, drop_masks = [], []
         layer_input = x
         for layer in range(self.num_layers):
@@ -281,8 +273,8 @@ class Recurrent(Module):
             d_output = self._time_major(d_output, unbatched)
             if mask is not None:                    # outputs past the end were set to zero
                 d_output = xp.where(mask, d_output, 0)
-        d_final = self._state_tuple(tuple(f"d_{s}_n" for s in self.cell.state_names), d_hx, B, unbatched)
-        d_state0 = tuple(xp.empty((self.num_layers * D, B, H), self.dtype) for _ in self.cell.state_names)
+        d_final = self._state_tuple(tuple(f"d_{s}_n" for s in self.gate_math.state_names), d_hx, B, unbatched)
+        d_state0 = tuple(xp.empty((self.num_layers * D, B, H), self.dtype) for _ in self.gate_math.state_names)
         d_layer_out = d_output
         for layer in reversed(range(self.num_layers)):
             rows = self._layer_rows(layer)
@@ -305,10 +297,9 @@ class RNN(Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, dtype="float32", seed: int | None = None):
-        self.nonlinearity = validate.choice("nonlinearity", nonlinearity, ("tanh", "relu"))
-        cell = RNN_TANH_CELL if nonlinearity == "tanh" else RNN_RELU_CELL
-        super().__init__(cell, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, seed)
+        self.nonlinearity = validate.choice("nonlinearity", nonlinearity, tuple(RNN_GATE_MATH))
+        super().__init__(RNN_GATE_MATH[nonlinearity], input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, dtype, seed)
 
     def config(self) -> dict:
         return dict(super().config(), nonlinearity=self.nonlinearity)
@@ -325,8 +316,11 @@ class LSTM(Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  dtype="float32", seed: int | None = None, proj_size: int = 0):
-        super().__init__(LSTM_CELL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        super().__init__(LSTM_GATE_MATH, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed, proj_size)
+
+    def config(self) -> dict:
+        return dict(super().config(), proj_size=0)     # every argument of the constructor, as a checkpoint keeps it
 
 
 class GRU(Recurrent):
@@ -338,5 +332,5 @@ class GRU(Recurrent):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
                  dtype="float32", seed: int | None = None):
-        super().__init__(GRU_CELL, input_size, hidden_size, num_layers, bias, batch_first, dropout,
+        super().__init__(GRU_GATE_MATH, input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, seed)

@@ -5,11 +5,13 @@ out of the time loop: the caller computes the input projection of all T steps
 as one matmul, and the weight gradients are one matmul each after the backward
 loop, over the per-step deltas stacked in (T, B, G*H) arrays. Inside the loops
 there is only the recurrent matmul (h_{t-1} W_hh^T forward, d_hh W_hh backward)
-and the cell's elementwise math, written into buffers made once per call. The
-backward's local derivatives (sigma', tanh', and what multiplies them) depend on
-the forward alone, so the cell computes them for a block of steps at once (see
-PREPARE_BYTES): NumPy pays per call as much as per element at RNN sizes, and each
-step of the loop is left with only the products by the incoming gradient.
+and the cell's gate math (minirnn.gates), written into buffers made once per call.
+The backward's local derivatives (sigma', tanh', and what multiplies them) depend on
+the forward alone, so on NumPy the gate math takes them for a block of steps at once
+(prepare_backward, see PREPARE_BYTES): NumPy pays per call as much as per element at
+RNN sizes, and each step of the loop is left with only the products by the incoming
+gradient (at the sizes of min-char-rnn, B = 1 and H = 100, 9-16% of an LSTM's or GRU's
+forward and backward).
 
 Those buffers can also outlive the call: a caller that passes the same
 ``workspace`` dict to every forward (the sequence layers keep one per thread,
@@ -18,7 +20,7 @@ cost more than their size suggests: the kernel hands them over one zeroed page
 at a time, which took up to a third of a step at T=8, B=512. The arrays of a
 workspace belong to the latest forward and its backward only.
 
-Its twin, the same loops written plainly, is minirnn/reference/sequence.py.
+Its reference implementation, the same loops written plainly, is minirnn/reference/sequence.py.
 """
 from __future__ import annotations
 
@@ -30,12 +32,13 @@ from ..core import backend
 class UnrollCache(NamedTuple):
     """What :func:`unroll_backward` needs from its :func:`unroll_forward`.
 
+    gate_math: the cell kind's (minirnn.gates.GateMath).
     gates: (T, B, G*H) the gate values of every step (the forward wrote them over x_proj).
     states: tuple of (T+1, B, H), one per state, index 0 the initial state.
-    saved: (T, B, n_saved*H) what the cell kept for its backward, or None.
+    saved: (T, B, n_saved*H) what the gate math kept for its backward, or None.
     mask, ended: (T, B, 1) bool, a step is real / past its sequence's end; None without lengths.
     """
-    cell: Any
+    gate_math: Any
     gates: Any
     states: tuple
     saved: Any
@@ -58,8 +61,8 @@ class LayerCache(NamedTuple):
 
 # The backward prepares its local derivatives for a block of steps at a time, just before the
 # loop reaches them: as many steps as keep the block's gate arrays within about half an L2
-# cache. Small steps then share one call per array (NumPy pays per call as much as per element
-# there), and a large step's arrays are still in the cache when the loop multiplies them.
+# cache. Small steps then share one call per array, and a large step's arrays are still in
+# the cache when the loop multiplies them.
 PREPARE_BYTES = 256 * 1024
 
 
@@ -73,19 +76,26 @@ def buffer(workspace, name: str, shape, dtype, xp):
     return array
 
 
-def _cell_buffers(cell, workspace, T: int, B: int, H: int, dtype, xp):
-    """The arrays a cell asks for: saved (T, B, n_saved H) or None, and the (B, k H) scratch buffers."""
-    saved = buffer(workspace, "saved", (T, B, cell.n_saved * H), dtype, xp) if cell.n_saved else None
+def _gate_math_buffers(gate_math, workspace, T: int, B: int, H: int, dtype, xp):
+    """The arrays the gate math asks for: saved (T, B, n_saved H) or None, and the (B, k H) scratch buffers."""
+    saved = buffer(workspace, "saved", (T, B, gate_math.n_saved * H), dtype, xp) if gate_math.n_saved else None
     scratch = tuple(buffer(workspace, f"scratch_{i}", (B, k * H), dtype, xp)
-                    for i, k in enumerate(cell.scratch_widths))
+                    for i, k in enumerate(gate_math.scratch_widths))
     return saved, scratch
 
 
-def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None, workspace=None):
-    """Run ``cell`` over T steps.
+def _rows(array, start, stop=None):
+    """array[start] (stop None) or array[start:stop]; None for no array (a gate math that keeps none)."""
+    if array is None:
+        return None
+    return array[start] if stop is None else array[start:stop]
+
+
+def unroll_forward(gate_math, x_proj, weight_hh, bias_hh, state0, mask=None, workspace=None):
+    """Run a cell of ``gate_math`` over T steps.
 
     x_proj: (T, B, G*H) input pre-activations W_ih x_t + b_ih (+ b_hh when
-        cell.shares_gate_grads), owned by this call: each step overwrites its
+        gate_math.shares_gate_grads), owned by this call: each step overwrites its
         pre-activations with the gate values the backward needs (the cache's ``gates``).
     weight_hh: (G*H, H); bias_hh: (G*H,) added per step, or None.
     state0: tuple of (B, H) initial states, h first.
@@ -100,16 +110,17 @@ def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None, workspac
     T, B, GH = x_proj.shape
     H = weight_hh.shape[1]
     dtype = x_proj.dtype
-    states = tuple(buffer(workspace, f"state_{name}", (T + 1, B, H), dtype, xp) for name in cell.state_names)
+    states = tuple(buffer(workspace, f"state_{name}", (T + 1, B, H), dtype, xp)
+                   for name in gate_math.state_names)
     for store, s0 in zip(states, state0):
         store[0] = s0
-    saved, scratch = _cell_buffers(cell, workspace, T, B, H, dtype, xp)
+    saved, scratch = _gate_math_buffers(gate_math, workspace, T, B, H, dtype, xp)
     hh = buffer(workspace, "hh", (B, GH), dtype, xp)
     # W_hh^T laid out contiguously, once per call: the BLAS multiplies a (B, H) by a plain
     # (H, G*H) matrix 20-70% faster than by a transposed view at the batch sizes of RNNs.
     weight_hh_t = xp.ascontiguousarray(weight_hh.T)
     ended = None if mask is None else ~mask
-    cell_forward, _, _ = cell.step_functions(xp)
+    step_forward, _, _ = gate_math.step_functions(xp)
     gates = x_proj                                         # each step turns its pre-activations into gate values
     steps = list(zip(*states))                             # steps[t]: the state tuple at t, as views
     for t in range(T):
@@ -117,11 +128,11 @@ def unroll_forward(cell, x_proj, weight_hh, bias_hh, state0, mask=None, workspac
         xp.matmul(prev[0], weight_hh_t, out=hh)            # the one matmul that must stay in the loop
         if bias_hh is not None:
             hh += bias_hh
-        cell_forward(gates[t], hh, prev, out, None if saved is None else saved[t], scratch)
+        step_forward(gates[t], hh, prev, out, _rows(saved, t), scratch)
         if mask is not None:                               # finished sequences keep their last state
             for s_prev, s_out in zip(prev, out):
                 xp.copyto(s_out, s_prev, where=ended[t])
-    return states, UnrollCache(cell, gates, states, saved, weight_hh, mask, ended, workspace)
+    return states, UnrollCache(gate_math, gates, states, saved, weight_hh, mask, ended, workspace)
 
 
 def unroll_backward(cache: UnrollCache, d_outputs, d_final):
@@ -133,42 +144,46 @@ def unroll_backward(cache: UnrollCache, d_outputs, d_final):
     dL/d(input pre-activations); d_state0 a tuple of (B, H) (arrays of the forward's
     workspace, when it had one: copy them to keep them); d_bias_hh is the sum
     of the recurrent pre-activation gradients (equal to that of the gates when
-    cell.shares_gate_grads).
+    gate_math.shares_gate_grads).
     """
-    cell, gates, states, saved, weight_hh = cache.cell, cache.gates, cache.states, cache.saved, cache.weight_hh
+    gate_math, gates, states, saved = cache.gate_math, cache.gates, cache.states, cache.saved
+    weight_hh = cache.weight_hh
     mask, ended, workspace = cache.mask, cache.ended, cache.workspace
     xp = backend.array_module(gates)
     T, B, GH = gates.shape
     H, dtype = weight_hh.shape[1], gates.dtype
     d_gates = buffer(workspace, "d_gates", gates.shape, dtype, xp)
-    d_hh = d_gates if cell.shares_gate_grads else buffer(workspace, "d_hh", gates.shape, dtype, xp)
+    d_hh = d_gates if gate_math.shares_gate_grads else buffer(workspace, "d_hh", gates.shape, dtype, xp)
     d_state = []                                       # running dL/d(state_t), carried backwards
-    for name, d in zip(cell.state_names, d_final):
+    for name, d in zip(gate_math.state_names, d_final):
         d_state.append(buffer(workspace, f"d_state_{name}", (B, H), dtype, xp))
         if d is None:
             d_state[-1].fill(0)
         else:
             d_state[-1][...] = d
-    _, scratch = _cell_buffers(cell, workspace, T, B, H, dtype, xp)
-    skipped = (tuple(buffer(workspace, f"skipped_{name}", (B, H), dtype, xp) for name in cell.state_names)
+    _, scratch = _gate_math_buffers(gate_math, workspace, T, B, H, dtype, xp)
+    skipped = (tuple(buffer(workspace, f"skipped_{name}", (B, H), dtype, xp) for name in gate_math.state_names)
                if mask is not None else None)
-    _, prepare_backward, cell_backward = cell.step_functions(xp)
+    _, prepare_backward, step_backward = gate_math.step_functions(xp)
+    prepared = (buffer(workspace, "prepared", (T, B, gate_math.n_prepared * H), dtype, xp)
+                if prepare_backward is not None and gate_math.n_prepared else None)
     block = max(1, PREPARE_BYTES // (B * GH * gates.itemsize))
-    prepared = T                                           # steps prepared..T-1 have their local derivatives
+    ready = T                                              # steps ready..T-1 have their local derivatives
     steps = list(zip(*states))
     for t in reversed(range(T)):
-        if prepare_backward is not None and t < prepared:  # steps first..t, one call per array
+        if prepare_backward is not None and t < ready:     # steps first..t, one call per array
             first = max(0, t + 1 - block)
             prepare_backward(gates[first:t + 1], tuple(store[first:t + 2] for store in states),
-                             None if saved is None else saved[first:t + 1], d_gates[first:t + 1], d_hh[first:t + 1])
-            prepared = first
+                             _rows(saved, first, t + 1), _rows(prepared, first, t + 1), d_gates[first:t + 1],
+                             d_hh[first:t + 1])
+            ready = first
         if d_outputs is not None:
             d_state[0] += d_outputs[t]
         if mask is not None:                               # a masked step passed its state on unchanged
             for ds, ds_skip in zip(d_state, skipped):
                 xp.multiply(ds, ended[t], out=ds_skip)
                 ds *= mask[t]
-        d_direct = cell_backward(d_state, gates[t], steps[t], steps[t + 1], None if saved is None else saved[t],
+        d_direct = step_backward(d_state, gates[t], steps[t], steps[t + 1], _rows(saved, t), _rows(prepared, t),
                                  d_gates[t], d_hh[t], scratch)
         xp.matmul(d_hh[t], weight_hh, out=d_state[0])     # dL/dh_{t-1} = d_hh W_hh (+ the direct path)
         if d_direct is not None:
@@ -197,9 +212,9 @@ def reverse_time(a, reverse_index=None):
     return a[reverse_index, xp.arange(a.shape[1])]
 
 
-def layer_forward(cell, x, weight_ih, weight_hh, bias_ih, bias_hh, state0,
+def layer_forward(gate_math, x, weight_ih, weight_hh, bias_ih, bias_hh, state0,
                   mask=None, reverse=False, reverse_index=None, workspace=None):
-    """One layer, one direction: the input projection of all steps, then the unrolled cell.
+    """One layer, one direction: the input projection of all steps, then the cell unrolled over them.
 
     x: (T, B, I) in the sequence's own time order; weight_ih (G*H, I), weight_hh
     (G*H, H), biases (G*H,) or None; state0 a tuple of (B, H); mask (T, B, 1) bool
@@ -219,12 +234,12 @@ def layer_forward(cell, x, weight_ih, weight_hh, bias_ih, bias_hh, state0,
                        out=buffer(workspace, "x_proj", (T * B, GH), x.dtype, xp)).reshape(T, B, GH)
     if bias_ih is not None:
         x_proj += bias_ih
-    if bias_hh is not None and cell.shares_gate_grads:  # b_hh only adds to the gates: add it once here
+    if bias_hh is not None and gate_math.shares_gate_grads:  # b_hh only adds to the gates: add it once here
         x_proj += bias_hh
     if reverse:
         x_proj = xp.ascontiguousarray(reverse_time(x_proj, reverse_index))
-    step_bias = None if cell.shares_gate_grads else bias_hh
-    states, cache = unroll_forward(cell, x_proj, weight_hh, step_bias, state0, mask, workspace)
+    step_bias = None if gate_math.shares_gate_grads else bias_hh
+    states, cache = unroll_forward(gate_math, x_proj, weight_hh, step_bias, state0, mask, workspace)
     h_out = states[0][1:]
     if reverse:
         h_out = reverse_time(h_out, reverse_index)
@@ -251,7 +266,7 @@ def layer_backward(cache: LayerCache, d_h_out, d_final):
     d_weight_ih = d_rows.T @ x.reshape(-1, x.shape[-1])  # sum_t d_x_proj_t^T x_t, one matmul
     d_bias_ih = None
     if cache.has_bias_ih:                                # where b_hh only adds to the gates, both biases
-        shared = cache.unroll.cell.shares_gate_grads     # have one gradient: it is summed once
+        shared = cache.unroll.gate_math.shares_gate_grads  # have one gradient: it is summed once
         d_bias_ih = d_bias_hh if shared else d_rows.sum(axis=0)
     dx = (d_rows @ cache.weight_ih).reshape(x.shape)     # dL/dx_t = d_x_proj_t W_ih, one 2-D matmul
     return dx, d_state0, (d_weight_ih, d_weight_hh, d_bias_ih, d_bias_hh if cache.has_bias_hh else None)

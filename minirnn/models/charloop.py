@@ -11,14 +11,14 @@ step whose input and hidden weights are the same matrix W = l_hidden.weight:
 the model reuses the shared unroll with W in both places, and l_hidden.weight's
 gradient is the sum of the two gradients the unroll reports.
 
-Its twin, the article's loop as written, is minirnn/reference/charloop.py.
+Its reference implementation, the article's loop as written, is minirnn/reference/charloop.py.
 """
 from __future__ import annotations
 
 from ..core import validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module
-from ..gates import RNN_TANH_CELL
+from ..gates import RNN_TANH_GATE_MATH
 from ..layers import Embedding, Linear
 from ..layers.unroll import unroll_backward, unroll_forward
 from ..ops import (
@@ -77,7 +77,7 @@ class CharLoopModel(Module):
         # inp_t W^T + b for every step at once; the h_{t-1} W^T half is added inside the loop.
         x_proj, hidden_cache = linear_forward(inp, p["l_hidden.weight"], p["l_hidden.bias"])
         h0 = xp.zeros((cs.shape[1], self.n_hidden), dtype=self.dtype)
-        states, unroll_cache = unroll_forward(RNN_TANH_CELL, x_proj, p["l_hidden.weight"], None, (h0,))
+        states, unroll_cache = unroll_forward(RNN_TANH_GATE_MATH, x_proj, p["l_hidden.weight"], None, (h0,))
         logits, out_cache = linear_forward(states[0][-1], p["l_out.weight"], p["l_out.bias"])
         logp, logp_cache = log_softmax_forward(logits)
         self.save_cache((emb_cache, in_cache, relu_cache, hidden_cache, unroll_cache, out_cache, logp_cache))

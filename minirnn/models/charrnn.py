@@ -10,22 +10,22 @@ Training is stateful truncated BPTT: the caller passes the returned state in as
 the next chunk's state, and the backward of a chunk stops at that state, which
 is what cuts the gradient between chunks.
 
-Its twin, written plainly, is minirnn/reference/charrnn.py.
+Its reference implementation, written plainly, is minirnn/reference/charrnn.py.
 """
 from __future__ import annotations
 
+from ..cell_kinds import LAYERS
 from ..core import validate
 from ..core.module import Module
-from ..layers import GRU, LSTM, RNN, Embedding, Linear
-
-CELLS = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+from ..layers import Embedding, Linear
 
 
 class CharRNN(Module):
     """A character language model with torch's parameter names.
 
     Children, as the equivalent torch module's attributes: ``embedding``, an
-    Embedding (embedding.weight (V, emb) ~ N(0, 1)); ``rnn``, an RNN, LSTM or GRU
+    Embedding (embedding.weight (V, emb) ~ N(0, 1)); ``rnn``, the RNN, LSTM or GRU
+    that ``cell`` names ("rnn", "lstm" or "gru", minirnn.cell_kinds.LAYERS)
     (rnn.weight_ih_l0 (G*hidden, emb), rnn.weight_hh_l0, rnn.bias_ih_l0,
     rnn.bias_hh_l0, ... per layer); ``head``, a Linear (head.weight (V, hidden),
     head.bias (V,) ~ U(-1/sqrt(hidden), 1/sqrt(hidden))), each initialised as torch does.
@@ -42,7 +42,7 @@ class CharRNN(Module):
         self.emb = validate.positive_int("emb", emb)
         self.hidden = validate.positive_int("hidden", hidden)
         self.layers = validate.positive_int("layers", layers)
-        self.cell = validate.choice("cell", cell, tuple(CELLS))
+        self.cell = validate.choice("cell", cell, tuple(LAYERS))
         self.dropout = validate.probability("dropout", dropout)
         V, E, H = self.vocab_size, self.emb, self.hidden
         dtype = self.dtype.name
@@ -54,7 +54,7 @@ class CharRNN(Module):
 
         self.embedding = self.add_child("embedding", Embedding(V, E, dtype, seed=child_seed()))
         between_layers = self.dropout if self.layers > 1 else 0.0   # one layer has nothing between
-        self.rnn = self.add_child("rnn", CELLS[cell](E, H, self.layers, dropout=between_layers, dtype=dtype,
+        self.rnn = self.add_child("rnn", LAYERS[cell](E, H, self.layers, dropout=between_layers, dtype=dtype,
                                                     seed=child_seed()))
         self.head = self.add_child("head", Linear(H, V, dtype=dtype, seed=child_seed()))
 
@@ -64,8 +64,9 @@ class CharRNN(Module):
 
     def initial_state(self, batch: int):
         """Zeros of the state's shape: (layers, B, hidden), or a pair of them for the LSTM."""
-        zeros = lambda: self.xp.zeros((self.layers, batch, self.hidden), dtype=self.dtype)  # noqa: E731
-        return (zeros(), zeros()) if self.cell == "lstm" else zeros()
+        zeros = tuple(self.xp.zeros((self.layers, batch, self.hidden), dtype=self.dtype)
+                      for _ in self.rnn.gate_math.state_names)
+        return zeros if len(zeros) > 1 else zeros[0]
 
     def forward(self, ids, state=None):
         """ids: (T, B) integer character ids; state: the previous chunk's state or None (zeros).

@@ -18,7 +18,7 @@ def _counted(target, ignore_index, mask, xp):
 
 
 def _check(name, scores, target, ignore_index, mask):
-    """Check (B, V) or (T, B, V) float scores, integer targets of their leading shape, an integer
+    """Validate (B, V) or (T, B, V) float scores, integer targets of their leading shape, an integer
     ignore_index or None, and a bool or number mask of the targets' shape or None."""
     validate.refuse_torch(name, scores)
     if not hasattr(scores, "dtype") or scores.dtype.kind != "f" or scores.ndim not in (2, 3):

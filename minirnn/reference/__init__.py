@@ -1,11 +1,11 @@
-"""The twins: each model of minirnn written a second time, plainly, for the reader.
+"""The reference implementations: each model of minirnn written a second time, plainly, for the reader.
 
-A twin is a model as a textbook writes it: a Python loop over t, fresh arrays on every line,
-one equation per line with the equation in its comment, shapes in the docstrings, float64
-NumPy. It knows nothing of buffers, workspaces, masks or in-place tricks; those belong to the
-fast path (minirnn.gates, minirnn.layers, minirnn.models), which the tests hold equal to its
-twin in float64, outputs, final states and every gradient to 1e-12. Read the twin to learn
-what a model computes; read the fast path to learn how to compute it quickly.
+A reference implementation is a model as a textbook writes it: a Python loop over t, fresh arrays
+on every line, one equation per line with the equation in its comment, shapes in the docstrings,
+float64 NumPy. It knows nothing of buffers, workspaces, masks or in-place tricks; those belong to
+the fast path (minirnn.gates, minirnn.layers, minirnn.models), which the tests hold equal to its
+reference in float64, outputs, final states and every gradient to 1e-12. Read the reference to
+learn what a model computes; read the fast path to learn how to compute it quickly.
 
 Each cell is a pair of step functions, after CS231n's rnn_layers.py:
 
@@ -13,9 +13,10 @@ Each cell is a pair of step functions, after CS231n's rnn_layers.py:
     dx, d_state, grads = *_step_backward(d_next_state, cache, params)
 
 x is (B, I); a state is a tuple of (B, H) arrays, (h,) or (h, c); params holds torch's cell
-names weight_ih, weight_hh, bias_ih, bias_hh (the biases may be absent) and grads the same keys.
-sequence.py runs a pair over a whole sequence, with stacked layers and both directions, on the
-fast model's own state_dict. The twins trust their inputs: the fast path checks them.
+names weight_ih, weight_hh, bias_ih, bias_hh (minirnn.core.param_names; the biases may be absent)
+and grads the same keys. sequence.py runs a pair over a whole sequence, with stacked layers and
+both directions, on the fast model's own state_dict. The reference implementations trust their
+inputs: the fast path checks them.
 """
 from .charloop import charloop_backward, charloop_forward
 from .charrnn import charrnn_backward, charrnn_forward

@@ -1,4 +1,4 @@
-"""The twin of the article's CharLoopModel, written as the article writes it.
+"""The reference implementation of the article's CharLoopModel, written as the article writes it.
 
 For each character c of a window, from h = 0:
 

@@ -1,7 +1,9 @@
-"""What every twin shares: the activations, and a cell's two linear layers with their gradients."""
+"""What every reference implementation shares: the activations, and a cell's two linear layers with their gradients."""
 from __future__ import annotations
 
 import numpy as np
+
+from ..core.param_names import CELL_PARAM_NAMES
 
 
 def sigmoid(a):
@@ -21,8 +23,10 @@ def log_softmax(z):
 
 
 def cell_weights(params):
-    """A cell's W_ih (G*H, I), W_hh (G*H, H), b_ih (G*H,), b_hh (G*H,); an absent bias (bias=False) is 0."""
-    return params["weight_ih"], params["weight_hh"], params.get("bias_ih", 0.0), params.get("bias_hh", 0.0)
+    """A cell's W_ih (G*H, I), W_hh (G*H, H), b_ih (G*H,), b_hh (G*H,), stored under torch's names
+    weight_ih, weight_hh, bias_ih, bias_hh (CELL_PARAM_NAMES); an absent bias (bias=False) is 0."""
+    W_ih, W_hh, b_ih, b_hh = (params.get(name, 0.0) for name in CELL_PARAM_NAMES)
+    return W_ih, W_hh, b_ih, b_hh
 
 
 def weight_grads(params, x, da_ih, h_prev, da_hh):
@@ -32,9 +36,9 @@ def weight_grads(params, x, da_ih, h_prev, da_hh):
     da_ih and da_hh (B, G*H) are dL/d of each (the same array, except in the GRU).
     Returns {name: gradient} with the keys of params.
     """
-    grads = {"weight_ih": da_ih.T @ x, "weight_hh": da_hh.T @ h_prev}   # dL/dW = da^T x, summed over the batch
-    if "bias_ih" in params:
-        grads["bias_ih"] = da_ih.sum(axis=0)
-    if "bias_hh" in params:
-        grads["bias_hh"] = da_hh.sum(axis=0)
-    return grads
+    dW_ih = da_ih.T @ x                                  # dL/dW = da^T x, summed over the batch
+    dW_hh = da_hh.T @ h_prev
+    db_ih = da_ih.sum(axis=0)                            # dL/db = da, summed over the batch
+    db_hh = da_hh.sum(axis=0)
+    grads = dict(zip(CELL_PARAM_NAMES, (dW_ih, dW_hh, db_ih, db_hh)))
+    return {name: grads[name] for name in params}

@@ -1,4 +1,4 @@
-"""The GRU's twin, with torch's equations and gate order (r, z, n).
+"""The GRU's reference implementation, with torch's equations and gate order (r, z, n).
 
     r = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)
     z = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
@@ -52,7 +52,7 @@ def gru_step_backward(d_next_state, cache, params):
     """
     (dh,) = d_next_state
     x, h_prev, r, z, n, ah_n = cache
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    W_ih, W_hh, _, _ = cell_weights(params)
     dn = dh * (1 - z)                                   # from h_t = (1 - z) n + z h_{t-1}
     dz = dh * (h_prev - n)
     da_n = dn * (1 - n ** 2)                            # tanh'(a) = 1 - n^2

@@ -1,4 +1,4 @@
-"""The LSTM's twin, with torch's equations and gate order (i, f, g, o).
+"""The LSTM's reference implementation, with torch's equations and gate order (i, f, g, o).
 
     a = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh, split into four blocks of H
     i = sigma(a_i)   f = sigma(a_f)   g = tanh(a_g)   o = sigma(a_o)
@@ -52,7 +52,7 @@ def lstm_step_backward(d_next_state, cache, params):
     """
     dh, dc_next = d_next_state
     x, h_prev, c_prev, i, f, g, o, c = cache
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    W_ih, W_hh, _, _ = cell_weights(params)
     tanh_c = np.tanh(c)
     do = dh * tanh_c                                    # from h_t = o tanh(c_t)
     dc = dc_next + dh * o * (1 - tanh_c ** 2)           # c_t reaches the loss through h_t and through c_{t+1}

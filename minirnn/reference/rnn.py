@@ -1,4 +1,4 @@
-"""The Elman RNN's twin: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
+"""The Elman RNN's reference implementation: h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), act = tanh or relu.
 
 The article's picture: two linear layers, one of the input and one of the previous hidden state,
 added, then squashed. The fast path is minirnn.RNN (minirnn/gates/rnn.py in minirnn/layers/unroll.py).
@@ -39,7 +39,7 @@ def rnn_tanh_step_backward(d_next_state, cache, params):
     Returns (dx (B, I), (dh_prev,), grads) with grads under the keys of params.
     """
     (dh,) = d_next_state
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    W_ih, W_hh, _, _ = cell_weights(params)
     da = dh * (1 - cache.h ** 2)                        # tanh'(a) = 1 - h^2, from the output
     dx = da @ W_ih                                      # dL/dx_t = da W_ih
     dh_prev = da @ W_hh                                 # dL/dh_{t-1} = da W_hh: what the step sends back
@@ -59,16 +59,12 @@ def rnn_relu_step_forward(x, state, params):
 def rnn_relu_step_backward(d_next_state, cache, params):
     """The gradients of one relu step; arguments and result as the tanh step's."""
     (dh,) = d_next_state
-    W_ih, W_hh = params["weight_ih"], params["weight_hh"]
+    W_ih, W_hh, _, _ = cell_weights(params)
     da = dh * (cache.h > 0)                             # relu'(a) = 1 where h > 0, else 0
     dx = da @ W_ih                                      # dL/dx_t = da W_ih
     dh_prev = da @ W_hh                                 # dL/dh_{t-1} = da W_hh: what the step sends back
     grads = weight_grads(params, cache.x, da, cache.h_prev, da)
     return dx, (dh_prev,), grads
-
-
-STEPS = {"tanh": (rnn_tanh_step_forward, rnn_tanh_step_backward),
-         "relu": (rnn_relu_step_forward, rnn_relu_step_backward)}
 
 
 def rnn_forward(x, state_dict, h0=None, nonlinearity="tanh"):
@@ -77,7 +73,8 @@ def rnn_forward(x, state_dict, h0=None, nonlinearity="tanh"):
     x: (T, B, I); state_dict: minirnn.RNN's (weight_ih_l0, ...); h0: (L*D, B, H) or None.
     Returns (output (T, B, D*H), h_n (L*D, B, H), runs) (runs: see minirnn.reference.sequence).
     """
-    output, (h_n,), runs = sequence_forward(STEPS[nonlinearity][0], x, state_dict, (h0,))
+    step_forward = rnn_tanh_step_forward if nonlinearity == "tanh" else rnn_relu_step_forward
+    output, (h_n,), runs = sequence_forward(step_forward, x, state_dict, (h0,))
     return output, h_n, runs
 
 
@@ -86,5 +83,6 @@ def rnn_backward(d_output, runs, d_h_n=None, nonlinearity="tanh"):
 
     Returns (dx (T, B, I), dh0 (L*D, B, H), grads under the state_dict's names, d_states).
     """
-    dx, (dh0,), grads, d_states = sequence_backward(STEPS[nonlinearity][1], d_output, runs, (d_h_n,))
+    step_backward = rnn_tanh_step_backward if nonlinearity == "tanh" else rnn_relu_step_backward
+    dx, (dh0,), grads, d_states = sequence_backward(step_backward, d_output, runs, (d_h_n,))
     return dx, dh0, grads, d_states

@@ -1,6 +1,6 @@
 """A cell over a whole sequence: the time loop, stacked layers and both directions, forward and BPTT.
 
-The twin of minirnn.layers (unroll.py and recurrent.py), for any cell given as a pair of step
+The reference implementation of minirnn.layers (unroll.py and recurrent.py), for any cell given as a pair of step
 functions (rnn.py, lstm.py, gru.py). The forward keeps every step's state and cache, the way
 min-char-rnn keeps ``hs``; the backward walks the same steps in reverse, carrying the gradient of
 the state from each step to the one before, and keeps the gradient of every state beside it.
@@ -11,18 +11,22 @@ from typing import NamedTuple
 
 import numpy as np
 
-NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+from ..core.param_names import CELL_PARAM_NAMES, layer_layout, layer_suffix
+from .common import cell_weights
 
 
 class Run(NamedTuple):
     """One layer in one direction, as the forward left it.
 
+    layer, direction: which one; direction 0 reads the sequence from its start, direction 1 from its end.
     suffix: what the state_dict appends to its parameters' names, "_l0" or "_l0_reverse".
     params: its parameters under the step functions' names (the state_dict's own arrays).
     xs: (T, B, I) what it read, in the order it read it (the reverse direction reads from the end).
     states: states[0] the initial state, states[t + 1] the state after step t; each a tuple of (B, H).
     caches: caches[t], what step t kept for its backward.
     """
+    layer: int
+    direction: int
     suffix: str
     params: dict
     xs: np.ndarray
@@ -63,12 +67,6 @@ def unroll_backward(step_backward, d_hs, d_final, caches, params):
     return np.stack(dxs), d_states, grads
 
 
-def layout(state_dict):
-    """(number of layers, direction suffixes) of torch's RNN, LSTM or GRU state_dict."""
-    layers = sum(name.startswith("weight_ih_l") and not name.endswith("_reverse") for name in state_dict)
-    return layers, ("", "_reverse") if "weight_ih_l0_reverse" in state_dict else ("",)
-
-
 def sequence_forward(step_forward, x, state_dict, state0):
     """Stacked layers, each one or two directions of a cell, as torch.nn.RNN, LSTM and GRU run them.
 
@@ -78,21 +76,21 @@ def sequence_forward(step_forward, x, state_dict, state0):
     Returns (output (T, B, D*H), final state: a tuple of (L*D, B, H), runs: one :class:`Run` per
     layer and direction, in the order of h_n).
     """
-    layers, directions = layout(state_dict)
-    T, B, _ = x.shape
-    H = state_dict["weight_hh_l0"].shape[1]
+    layers, directions = layer_layout(state_dict)
+    B = x.shape[1]
     runs, layer_input = [], x
     for layer in range(layers):
         outputs = []
-        for direction in directions:
-            k, suffix = len(runs), f"_l{layer}{direction}"                # k: this run's row of h0 and h_n
-            params = {name: state_dict[name + suffix] for name in NAMES if name + suffix in state_dict}
+        for direction in range(directions):
+            k, suffix = len(runs), layer_suffix(layer, direction)      # k: this run's row of h0 and h_n
+            params = {name: state_dict[name + suffix] for name in CELL_PARAM_NAMES if name + suffix in state_dict}
+            H = cell_weights(params)[1].shape[1]                         # W_hh is (G*H, H)
             s0 = tuple(np.zeros((B, H)) if s is None else s[k] for s in state0)
             xs = layer_input[::-1] if direction else layer_input        # the reverse direction reads from the end
             states, caches = unroll_forward(step_forward, xs, s0, params)
             hs = np.stack([state[0] for state in states[1:]])
             outputs.append(hs[::-1] if direction else hs)               # back in the sequence's order
-            runs.append(Run(suffix, params, xs, states, caches))
+            runs.append(Run(layer, direction, suffix, params, xs, states, caches))
         layer_input = np.concatenate(outputs, axis=2)                   # the next layer reads both directions
     final = tuple(np.stack([run.states[-1][i] for run in runs]) for i in range(len(state0)))
     return layer_input, final, runs
@@ -105,7 +103,7 @@ def sequence_backward(step_backward, d_output, runs, d_final):
     Returns (dx (T, B, I), d_state0: a tuple of (L*D, B, H), grads under the state_dict's names,
     d_states: each run's d_states as :func:`unroll_backward` gives them, in the order of runs).
     """
-    D = 2 if runs[-1].suffix.endswith("_reverse") else 1
+    D = runs[-1].direction + 1                                          # the number of directions
     B, H = runs[0].states[0][0].shape
     grads, d_states = {}, [None] * len(runs)
     d_layer_output = d_output

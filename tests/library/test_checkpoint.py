@@ -63,12 +63,12 @@ def test_round_trip_keeps_model_optimizer_meta_and_arrays(saved):
     assert isinstance(rebuilt, CharRNN) and rebuilt.config() == model.config()
     for name, value in model.params.items():
         assert (rebuilt.params[name] == value).all()
-    twin = optim.Adam(rebuilt, lr=0.5)
-    twin.load_state_dict(loaded.optimizer_arrays, loaded.optimizer)
-    assert twin.lr == optimizer.lr and twin.step_count == 1
+    rebuilt_optimizer = optim.Adam(rebuilt, lr=0.5)
+    rebuilt_optimizer.load_state_dict(loaded.optimizer_arrays, loaded.optimizer)
+    assert rebuilt_optimizer.lr == optimizer.lr and rebuilt_optimizer.step_count == 1
     for name, slots in optimizer.state.items():
         for slot, value in slots.items():
-            assert (twin.state[name][slot] == value).all()
+            assert (rebuilt_optimizer.state[name][slot] == value).all()
     assert loaded.meta == {"step": 1, "vocab": VOCAB} and loaded.vocab().chars == list(VOCAB["chars"])
     assert loaded.arrays["state0"].tolist() == [0, 1, 2, 3, 4, 5]
 

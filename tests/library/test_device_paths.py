@@ -1,103 +1,30 @@
-"""minirnn's paths on a device backend: the CuPy stand-in here, and CuPy itself where a GPU is present.
+"""The library's paths on a device backend: the CuPy stand-in here, and CuPy itself where a GPU is present.
 
 Each test runs one path with its arrays on the device and holds it to the same path on
 NumPy, in float64 to 1e-12. On the stand-in (tests/strict_backend.py) a NumPy call on a
 device array, an implicit conversion or a NumPy array mixed into a device operation
 raises, as on CuPy, and every copy to the host is recorded with its line: the tests say
 which copies each path makes, and that the time loops and the optimizer steps make none.
-The fused CUDA kernels cannot run on the stand-in: there the cells' NumPy lines stand
-in for them (Cell.step_functions), so the kernels themselves are proven on a GPU, by
+The fused CUDA kernels cannot run on the stand-in: there the gate math's NumPy lines stand
+in for them (GateMath.step_functions), so the kernels themselves are proven on a GPU, by
 the "cupy" runs of these tests and by scripts/gpu_check.py. CuPy cannot say when it
 copies to the host (cupyx.allow_synchronize, deprecated since CuPy 10, detects nothing
 in CuPy 14), so on CuPy these tests hold the results and the stand-in counts the copies.
+The tools' paths (training runs, explain, the benchmark) are in tests/tools/test_device_paths.py.
 """
-from contextlib import contextmanager
-
 import numpy
 import pytest
-from strict_backend import plugged_in, recording
+from devices import OPTIMIZER_SETTINGS, TOLERANCE, assert_same, on
+from strict_backend import recording
 
 import minirnn
-import minirnn.tools.train.rundir
 from minirnn import checkpoint, optim
+from minirnn.cell_kinds import CELL_KINDS
 from minirnn.core import backend
 from minirnn.data import Vocab
 from minirnn.gradcheck import MODELS, draw_cases, run_case
-from minirnn.layers import unroll
 from minirnn.models import CharLoopModel, CharRNN
 from minirnn.sample import sample
-from minirnn.tools.bench import worker
-from minirnn.tools.study import explain
-from minirnn.tools.train.trainer import TrainConfig, Trainer, train
-
-DEVICES = ["strict", pytest.param("cupy", marks=pytest.mark.skipif(
-    not minirnn.gpu_available(), reason="CuPy with a GPU is not available"))]
-TOLERANCE = 1e-12
-TEXT = "def f(x):\n    return x + 1\n\nclass A:\n    pass\n" * 12
-
-
-class Device:
-    """A device backend under test: "strict" (the stand-in) or "cupy"."""
-
-    def __init__(self, name: str):
-        self.name, self.xp = name, backend.namespace(name)
-
-    def put(self, host):
-        return self.xp.asarray(host)
-
-    @contextmanager
-    def no_host_copies(self):
-        """The block must not copy anything to the host: checked on the stand-in, which can count copies."""
-        if self.name == "cupy":
-            yield
-            return
-        with recording() as transfers:
-            yield
-        assert transfers == [], "copies to the host: " + ", ".join(f"{t.kind} at {t.where}" for t in transfers)
-
-    @contextmanager
-    def as_default(self):
-        """New models are built on this device (as MINIRNN_BACKEND would make them)."""
-        before = backend.default_backend()
-        backend.use_backend(self.name)
-        try:
-            yield
-        finally:
-            backend.use_backend(before)
-
-
-@pytest.fixture(params=DEVICES)
-def device(request):
-    if request.param == "strict":
-        with plugged_in():
-            yield Device("strict")
-    else:
-        yield Device("cupy")
-
-
-@pytest.fixture
-def stand_in():
-    """The stand-in alone, for the tests that count copies to the host."""
-    with plugged_in():
-        yield Device("strict")
-
-
-def assert_same(got, want, what=""):
-    """Device results (arrays, tuples of them, None) equal to NumPy's to TOLERANCE."""
-    if want is None or isinstance(want, (tuple, list)):
-        assert (got is None) == (want is None), what
-        for index, (g, w) in enumerate(zip(got or (), want or ())):
-            assert_same(g, w, f"{what}[{index}]")
-        return
-    numpy.testing.assert_allclose(backend.to_host(got), want, rtol=0, atol=TOLERANCE, err_msg=what)
-
-
-def on(device, value):
-    """A host value (array, tuple of arrays, None) moved to the device."""
-    if value is None or isinstance(value, numpy.ndarray):
-        return None if value is None else device.put(value)
-    return tuple(on(device, v) for v in value)
-
 
 # -- the sequence layers and single steps: no copy at all ------------------------------------------
 OPTIONS = {
@@ -107,8 +34,8 @@ OPTIONS = {
     "no bias, h0 and d_h_n": dict(bias=False, h0=True),
     "truncated in two chunks": dict(chunks=2, h0=True),
 }
-SEQUENCE_CELLS = {"rnn_tanh": (minirnn.RNN, {}), "rnn_relu": (minirnn.RNN, {"nonlinearity": "relu"}),
-                  "lstm": (minirnn.LSTM, {}), "gru": (minirnn.GRU, {})}
+
+
 
 
 def sequence_run(model, inputs, chunks):
@@ -123,23 +50,23 @@ def sequence_run(model, inputs, chunks):
 
 
 @pytest.mark.parametrize("options", OPTIONS.values(), ids=OPTIONS.keys())
-@pytest.mark.parametrize("cell", SEQUENCE_CELLS)
+@pytest.mark.parametrize("cell", CELL_KINDS)
 def test_sequence_model_on_the_device_matches_numpy_and_copies_nothing_to_the_host(device, cell, options):
     options = dict(options)
     chunks, with_lengths, with_h0 = options.pop("chunks", 1), options.pop("lengths", False), options.pop("h0", False)
-    cls, extra = SEQUENCE_CELLS[cell]
+    kind = CELL_KINDS[cell]
     T, B, I, H = 6, 3, 4, 5
     directions = 2 if options.get("bidirectional") else 1
     layers = options.get("num_layers", 1)
     rng = numpy.random.default_rng(0)
     x = rng.standard_normal((B, T, I) if options.get("batch_first") else (T, B, I))
-    states = [rng.standard_normal((layers * directions, B, H)) for _ in range(2 if cls is minirnn.LSTM else 1)]
+    states = [rng.standard_normal((layers * directions, B, H)) for _ in kind.state_names]
     state = (tuple(states) if len(states) == 2 else states[0]) if with_h0 else None
     d_final = (tuple(s + 1 for s in states) if len(states) == 2 else states[0] + 1) if with_h0 else None
     lengths = numpy.array([6, 2, 4]) if with_lengths else None     # lengths stay on the host: read there
     d_out = rng.standard_normal(x.shape[:2] + (directions * H,))
-    host = cls(I, H, dtype="float64", seed=1, **extra, **options)
-    moved = cls(I, H, dtype="float64", seed=1, **extra, **options).to(device.name)
+    host = kind.build_layer(I, H, dtype="float64", seed=1, **options)
+    moved = kind.build_layer(I, H, dtype="float64", seed=1, **options).to(device.name)
     want = sequence_run(host, (x, state, lengths, d_out, d_final), chunks)
     device_inputs = (device.put(x), on(device, state), lengths, device.put(d_out), on(device, d_final))
     with device.no_host_copies():
@@ -149,12 +76,14 @@ def test_sequence_model_on_the_device_matches_numpy_and_copies_nothing_to_the_ho
         assert_same(moved.grads[name], grad, name)
 
 
-@pytest.mark.parametrize("cls", [minirnn.RNNCell, minirnn.LSTMCell, minirnn.GRUCell], ids=lambda c: c.__name__)
-def test_single_step_on_the_device_matches_numpy_and_copies_nothing_to_the_host(device, cls):
+@pytest.mark.parametrize("cell", CELL_KINDS)
+def test_single_step_on_the_device_matches_numpy_and_copies_nothing_to_the_host(device, cell):
+    kind = CELL_KINDS[cell]
     rng = numpy.random.default_rng(0)
     x, h = rng.standard_normal((3, 4)), rng.standard_normal((3, 5))
-    state = (h, h - 1) if cls is minirnn.LSTMCell else h
-    host, moved = cls(4, 5, dtype="float64", seed=2), cls(4, 5, dtype="float64", seed=2).to(device.name)
+    state = (h, h - 1) if len(kind.state_names) == 2 else h
+    host = kind.build_cell(4, 5, dtype="float64", seed=2)
+    moved = kind.build_cell(4, 5, dtype="float64", seed=2).to(device.name)
     want = (host(x, state), host.backward(state))
     with device.no_host_copies():
         got = (moved(device.put(x), on(device, state)), moved.backward(on(device, state)))
@@ -223,53 +152,6 @@ def test_gradient_check_passes_on_the_device(device, model):
         assert all(r.passed for r in reports), f"{model} {case.label()}: " + "; ".join(map(str, reports))
 
 
-# -- training: every optimizer, evaluation, checkpoints and resume --------------------------------
-OPTIMIZER_SETTINGS = {"sgd": dict(momentum=0.9, weight_decay=1e-3), "adagrad": {}, "adam": dict(weight_decay=1e-3),
-                      "adamw": {}}
-
-
-@pytest.fixture
-def text_file(tmp_path, monkeypatch):
-    # loss.png is drawn from metrics.jsonl on the host, the same on every backend: not drawn here.
-    monkeypatch.setattr(minirnn.tools.train.rundir.RunDirectory, "plot", lambda self: None)
-    path = tmp_path / "text.txt"
-    path.write_text(TEXT, encoding="utf-8")
-    return path
-
-
-def tiny_config(text_file, out, **overrides):
-    settings = dict(text=str(text_file), emb=4, hidden=6, batch=2, bptt=8, dtype="float64", eval_every=4,
-                    out=str(out), progress=False, epochs=0.3, lr=0.01)
-    settings.update(overrides)
-    if settings.get("model") == "charloop":
-        del settings["bptt"]             # CharLoopModel reads windows (--window), not bptt chunks
-    return TrainConfig(**settings)
-
-
-@pytest.mark.parametrize("optimizer", OPTIMIZER_SETTINGS)
-def test_training_on_the_device_matches_numpy(device, text_file, tmp_path, optimizer):
-    overrides = dict(optimizer=optimizer, **OPTIMIZER_SETTINGS[optimizer])
-    want = train(tiny_config(text_file, tmp_path / "numpy", **overrides), log=lambda _: None)
-    with device.as_default():
-        got = train(tiny_config(text_file, tmp_path / device.name, **overrides), log=lambda _: None)
-    assert len(got.losses) > 3
-    assert got.losses == pytest.approx(want.losses, rel=TOLERANCE)
-    assert got.val_loss == pytest.approx(want.val_loss, rel=TOLERANCE)
-
-
-@pytest.mark.parametrize("model", ["charrnn", "charloop"])
-def test_training_resumed_on_the_device_from_its_checkpoint_equals_an_uninterrupted_run(device, text_file, tmp_path,
-                                                                                        model):
-    overrides = dict(model=model, layers=2, dropout=0.2, batch=2) if model == "charrnn" else dict(model=model, batch=16)
-    with device.as_default():
-        whole = train(tiny_config(text_file, tmp_path / "whole", epochs=0.4, **overrides), log=lambda _: None)
-        first = train(tiny_config(text_file, tmp_path / "split", epochs=0.2, **overrides), log=lambda _: None)
-        second = train(tiny_config(text_file, tmp_path / "split", epochs=0.4, resume=True, **overrides),
-                       log=lambda _: None)
-    assert first.losses + second.losses == pytest.approx(whole.losses, rel=TOLERANCE)
-    assert second.val_loss == pytest.approx(whole.val_loss, rel=TOLERANCE)
-
-
 @pytest.mark.parametrize("optimizer", OPTIMIZER_SETTINGS)
 def test_optimizer_step_on_the_device_copies_nothing_to_the_host(stand_in, optimizer):
     model = char_model("charrnn", "strict")
@@ -281,20 +163,6 @@ def test_optimizer_step_on_the_device_copies_nothing_to_the_host(stand_in, optim
     with stand_in.no_host_copies():
         stepper.step()                   # the first step makes the state arrays
         stepper.step()
-
-
-def test_a_training_step_copies_four_numbers_to_the_host(stand_in, text_file, tmp_path):
-    with stand_in.as_default():
-        trainer = Trainer(tiny_config(text_file, tmp_path / "run"), log=lambda _: None)
-    trainer.train_step()
-    with recording() as transfers:
-        trainer.train_step()
-    # Input ids' bounds, targets' bounds (one copy each), the loss, the gradient norm (clipping).
-    assert [(t.kind, t.where.split(":")[0]) for t in transfers] == [
-        (".get()", "minirnn/core/validate.py"), (".get()", "minirnn/core/validate.py"),
-        ("float()", "minirnn/ops/losses.py"), ("float()", "minirnn/optim.py")]
-    assert not any(t.inside(function) for t in transfers
-                   for function in (unroll.unroll_forward, unroll.unroll_backward, optim.Optimizer.step))
 
 
 def test_checkpoint_saves_device_arrays_with_one_copy_each_and_loads_them_back(stand_in, tmp_path):
@@ -335,21 +203,3 @@ def test_sampling_copies_two_numbers_per_character_to_the_host(stand_in, name):
     assert kinds.count("minirnn/sample.py") == 5
     assert kinds.count("minirnn/core/validate.py") == (1 + 5 if name == "charrnn" else 5)
     assert len(kinds) == (11 if name == "charrnn" else 10)
-
-
-@pytest.mark.parametrize("name", explain.MODELS)
-def test_explain_prints_the_same_on_the_stand_in_as_on_numpy(stand_in, name):
-    # The stand-in only: on CuPy the fused kernels replace the cells' lines that explain prints.
-    with stand_in.as_default():
-        on_device = explain.build_model(name)
-    assert explain.explain(on_device, steps=2, batch=2) == explain.explain(explain.build_model(name), steps=2, batch=2)
-
-
-@pytest.mark.parametrize("mode", ["fwd+bwd", "train", "char"])
-def test_benchmark_row_times_minirnn_on_the_device(device, mode):
-    """The benchmark worker's minirnn side, in this process (a worker process would not see the stand-in)."""
-    spec = dict(task="row", library="minirnn", backend=device.name, repeats=2, threads=1,
-                clip=5.0 if mode == "char" else 0.0, cell="gru", mode=mode, T=3, B=2, I=5, H=4, V=6)
-    result = worker.time_row(spec)
-    assert len(result["seconds"]) == 2 and all(seconds > 0 for seconds in result["seconds"])
-    assert result["peak_bytes"] > 0 and result["step_product_seconds"] > 0

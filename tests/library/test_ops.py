@@ -1,4 +1,5 @@
-"""The building blocks: each backward against finite differences, and the losses' promises."""
+"""The building blocks: each backward against finite differences, the losses' promises, and the losses
+against torch.nn in float64 (skipped without torch)."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -102,3 +103,18 @@ def test_ignored_and_masked_targets_do_not_count():
 def test_a_loss_with_nothing_to_count_is_refused():
     with pytest.raises(ValueError, match="every target is ignored or masked"):
         nll_loss(np.zeros((2, 3)), np.array([1, 1]), ignore_index=1)
+
+
+@pytest.mark.parametrize("shape", [(4, 7), (3, 4, 7)])
+def test_losses_match_torch(torch, shape):
+    rng = np.random.default_rng(6)
+    logits = rng.standard_normal(shape)
+    target = rng.integers(0, 7, shape[:-1])
+    target.flat[0] = 2
+    loss, d_logits = cross_entropy(logits, target, ignore_index=2)
+    logits_t = torch.tensor(logits, requires_grad=True)
+    loss_t = torch.nn.functional.cross_entropy(logits_t.reshape(-1, 7), torch.tensor(target).reshape(-1),
+                                               ignore_index=2)
+    loss_t.backward()
+    assert abs(loss - loss_t.item()) <= 1e-10
+    np.testing.assert_allclose(d_logits, logits_t.grad.numpy(), rtol=0, atol=1e-10)

@@ -119,15 +119,15 @@ def test_state_dict_resumes_the_same_steps():
     optimizer.step()
     arrays, meta = optimizer.state_dict()
     json.dumps(meta)                                          # the metadata is JSON as it stands
-    twin = Weights(w=model.params["w"])
-    restored = optim.Adam(twin, lr=0.5)
+    same_weights = Weights(w=model.params["w"])
+    restored = optim.Adam(same_weights, lr=0.5)
     restored.load_state_dict(arrays, json.loads(json.dumps(meta)))
     for grad in GRADS[1:]:
-        for m in (model, twin):
+        for m in (model, same_weights):
             m.grads["w"][...] = grad
         optimizer.step()
         restored.step()
-    assert (model.params["w"] == twin.params["w"]).all()
+    assert (model.params["w"] == same_weights.params["w"]).all()
 
 
 def test_load_state_dict_refuses_another_optimizer():
@@ -246,20 +246,20 @@ def fill_gradients(*modules):
 
 def test_a_list_of_modules_is_optimized_under_prefixed_names_as_each_module_alone():
     emb, lstm, head = three_modules()
-    twins = three_modules()
+    copies = three_modules()
     together = optim.Adam([emb, lstm, head], lr=0.1)
-    alone = [optim.Adam(module, lr=0.1) for module in twins]
+    alone = [optim.Adam(module, lr=0.1) for module in copies]
     assert [name for name, _ in together.named_parameters()] == [
         "0.weight", "1.weight_ih_l0", "1.weight_hh_l0", "1.bias_ih_l0", "1.bias_hh_l0", "2.weight", "2.bias"]
     for _ in range(2):
         fill_gradients(emb, lstm, head)
-        fill_gradients(*twins)
+        fill_gradients(*copies)
         together.step()
         for optimizer in alone:
             optimizer.step()
-    for module, twin in zip((emb, lstm, head), twins):
+    for module, copy in zip((emb, lstm, head), copies):
         for name, value in module.params.items():
-            numpy.testing.assert_array_equal(value, twin.params[name])
+            numpy.testing.assert_array_equal(value, copy.params[name])
 
 
 @pytest.mark.parametrize("given", [lambda m: m, lambda m: m.named_parameters(), lambda m: dict(m.named_parameters()),
@@ -322,23 +322,23 @@ def test_anything_else_is_refused_when_the_optimizer_is_built_saying_what_it_tak
 
 
 def test_an_optimizer_over_several_modules_saves_and_resumes_its_state():
-    modules, twins = three_modules(), three_modules()
+    modules, copies = three_modules(), three_modules()
     optimizer = optim.Adam(list(modules), lr=0.1)
     fill_gradients(*modules)
     optimizer.step()
     arrays, meta = optimizer.state_dict()
     assert "1.weight_hh_l0/exp_avg" in arrays
-    for module, twin in zip(modules, twins):
-        twin.load_state_dict(module.state_dict())
-    restored = optim.Adam(list(twins), lr=0.5)
+    for module, copy in zip(modules, copies):
+        copy.load_state_dict(module.state_dict())
+    restored = optim.Adam(list(copies), lr=0.5)
     restored.load_state_dict(arrays, json.loads(json.dumps(meta)))
     fill_gradients(*modules)
-    fill_gradients(*twins)
+    fill_gradients(*copies)
     optimizer.step()
     restored.step()
-    for module, twin in zip(modules, twins):
+    for module, copy in zip(modules, copies):
         for name, value in module.params.items():
-            numpy.testing.assert_array_equal(value, twin.params[name])
+            numpy.testing.assert_array_equal(value, copy.params[name])
 
 
 def test_a_checkpoint_refuses_an_optimizer_that_does_not_hold_its_model(tmp_path):

@@ -43,9 +43,8 @@ from pathlib import Path
 
 import numpy
 
+from minirnn.cell_kinds import LAYERS, default_kind
 from minirnn.core import backend
-
-from .worker import CELLS
 
 # (T, B, I, H): min-char-rnn, the article's course, a small batch, the PTB medium LSTM,
 # a mid-sized layer, a large one, and two shapes where torch's fused LSTM led by most.
@@ -61,7 +60,8 @@ BLAS_PINS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help=f"the small grid {QUICK_GRID} instead of the full one")
-    parser.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells to time (default: all)")
+    parser.add_argument("--cells", default=",".join(LAYERS),
+                        help=f"comma-separated layers to time, of {','.join(LAYERS)} (default: all)")
     parser.add_argument("--backend", default="numpy", choices=backend.BACKENDS, help="array library (default numpy)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="alternating rounds per row, a fresh process per library and round (default 3)")
@@ -73,9 +73,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
-    unknown = sorted(set(cells) - set(CELLS))
+    unknown = sorted(set(cells) - set(LAYERS))
     if unknown or not cells:
-        raise ValueError(f"--cells must be a comma-separated subset of {','.join(CELLS)}, got {args.cells!r}")
+        raise ValueError(f"--cells must be a comma-separated subset of {','.join(LAYERS)}, got {args.cells!r}")
     if args.rounds < 1 or args.repeats < 1:
         raise ValueError(f"--rounds and --repeats must be at least 1, got {args.rounds} and {args.repeats}")
     threads = args.threads or os.cpu_count()     # --threads, the minirnn command's for every subcommand
@@ -146,7 +146,7 @@ def bench_row(spec: dict, rounds: int, torch: bool, run) -> dict:
         if torch:
             theirs += run(dict(spec, library="torch"))["seconds"]
     T, B, I, H, V = (spec[k] for k in ("T", "B", "I", "H", "V"))
-    n_gates = CELLS[spec["cell"]][1]
+    n_gates = default_kind(spec["cell"]).n_gates
     seconds = statistics.median(ours)
     step_seconds = min(r["step_product_seconds"] for r in extras)
     row = dict(cell=spec["cell"], mode=spec["mode"], T=T, B=B, I=I, H=H, V=V, clip=spec["clip"],

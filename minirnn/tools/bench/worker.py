@@ -18,13 +18,11 @@ import tracemalloc
 
 import numpy
 
+from minirnn.cell_kinds import default_kind
 from minirnn.core import backend
-from minirnn.layers import GRU, LSTM, RNN
-from minirnn.models import CharRNN
+from minirnn.models import build_model
 from minirnn.ops import cross_entropy
 from minirnn.optim import Adam, clip_grad_norm
-
-CELLS = {"rnn": (RNN, 1), "lstm": (LSTM, 4), "gru": (GRU, 3)}   # class, number of gates
 
 
 def main(argv) -> int:
@@ -85,11 +83,12 @@ def row_inputs(spec: dict) -> dict:
 
 
 def minirnn_model(spec: dict):
-    """The row's minirnn model, seeded: torch's side copies its weights."""
-    T, B, I, H, V = (spec[k] for k in ("T", "B", "I", "H", "V"))
+    """The row's minirnn model, seeded: torch's side copies its weights. spec["cell"]: the layer's name,
+    "rnn", "lstm" or "gru" (minirnn.cell_kinds.LAYERS)."""
+    I, H, V = spec["I"], spec["H"], spec["V"]
     if spec["mode"] == "fwd+bwd":
-        return CELLS[spec["cell"]][0](I, H, seed=0).to(spec["backend"])
-    return CharRNN(V, emb=I, hidden=H, cell=spec["cell"], seed=0).to(spec["backend"])
+        return build_model(spec["cell"], input_size=I, hidden_size=H, seed=0).to(spec["backend"])
+    return build_model("charrnn", vocab_size=V, emb=I, hidden=H, cell=spec["cell"], seed=0).to(spec["backend"])
 
 
 def time_row(spec: dict) -> dict:
@@ -97,28 +96,28 @@ def time_row(spec: dict) -> dict:
     inputs = row_inputs(spec)
     model = minirnn_model(spec)
     if spec["library"] == "torch":
-        step = _torch_step(spec, model, inputs)
+        call = _torch_call(spec, model, inputs)
     else:
-        step = _minirnn_step(spec, model, {k: xp.asarray(v) for k, v in inputs.items()})
-    step()                                     # warm-up: first-touch allocations, thread start-up
-    seconds = [_timed(step, xp) for _ in range(spec["repeats"])]
+        call = _minirnn_call(spec, model, {k: xp.asarray(v) for k, v in inputs.items()})
+    call()                                     # warm-up: first-touch allocations, thread start-up
+    seconds = [_timed(call, xp) for _ in range(spec["repeats"])]
     result = dict(seconds=seconds)
     if spec["library"] == "minirnn":
         (model if spec["mode"] == "fwd+bwd" else model.rnn).release_buffers()   # so that the peak counts them
-        result["peak_bytes"] = _peak_memory(step, xp)
+        result["peak_bytes"] = _peak_memory(call, xp)
         result["step_product_seconds"] = step_product_seconds(spec, xp)
     return result
 
 
-def _minirnn_step(spec: dict, model, inputs: dict):
+def _minirnn_call(spec: dict, model, inputs: dict):
     if spec["mode"] == "fwd+bwd":
-        def step():
+        def call():
             model.forward(inputs["x"])
             model.backward(inputs["d_out"])
-        return step
+        return call
     optimizer = Adam(model, lr=1e-3)
 
-    def step():
+    def call():
         model.zero_grad()
         logits, _ = model.forward(inputs["ids"])
         _, d_logits = cross_entropy(logits, inputs["target"])
@@ -126,7 +125,7 @@ def _minirnn_step(spec: dict, model, inputs: dict):
         if spec["clip"]:
             clip_grad_norm(model.grads, spec["clip"])
         optimizer.step()
-    return step
+    return call
 
 
 def step_product_seconds(spec: dict, xp, repeats: int = 3) -> float:
@@ -137,7 +136,7 @@ def step_product_seconds(spec: dict, xp, repeats: int = 3) -> float:
     what no arrangement of the elementwise math can save: the floor of the row's time
     loop at the BLAS's rate for these shapes.
     """
-    T, B, H, G = spec["T"], spec["B"], spec["H"], CELLS[spec["cell"]][1]
+    T, B, H, G = spec["T"], spec["B"], spec["H"], default_kind(spec["cell"]).n_gates
     rng = numpy.random.default_rng(1)
     weight_hh = xp.asarray(rng.standard_normal((G * H, H), dtype=numpy.float32))
     weight_hh_t = xp.ascontiguousarray(weight_hh.T)
@@ -154,24 +153,24 @@ def step_product_seconds(spec: dict, xp, repeats: int = 3) -> float:
     return min(_timed(products, xp) for _ in range(repeats))
 
 
-def _peak_memory(step, xp) -> float:
-    """Bytes at the peak of one step: traced by tracemalloc on NumPy, the memory pool's size on CuPy."""
+def _peak_memory(call, xp) -> float:
+    """Bytes at the peak of one call: traced by tracemalloc on NumPy, the memory pool's size on CuPy."""
     if xp is not numpy:
         pool = xp.get_default_memory_pool()
         pool.free_all_blocks()
-        step()
+        call()
         return pool.total_bytes()
     tracemalloc.start()
     try:
-        step()
+        call()
         return tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
 
 
 # -- torch, the referee ---------------------------------------------------------------------------
-def _torch_step(spec: dict, model, inputs: dict):
-    """torch's version of the same step, with the minirnn model's weights copied in."""
+def _torch_call(spec: dict, model, inputs: dict):
+    """torch's version of the same call (fwd+bwd, or a training step), with the minirnn model's weights copied in."""
     import torch
     torch.set_num_threads(spec["threads"])
     device = "cpu" if spec["backend"] == "numpy" else "cuda"
@@ -183,7 +182,7 @@ def _torch_step(spec: dict, model, inputs: dict):
         copy_weights(torch, model, layer)
         x, d_out = as_torch(inputs["x"]).requires_grad_(), as_torch(inputs["d_out"])
 
-        def step():
+        def call():
             out, _ = layer(x)
             out.backward(d_out)
     else:
@@ -194,7 +193,7 @@ def _torch_step(spec: dict, model, inputs: dict):
         optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
         ids, target = as_torch(inputs["ids"]), as_torch(inputs["target"]).reshape(T * B)
 
-        def step():
+        def call():
             optimizer.zero_grad()
             out, _ = net.rnn(net.embedding(ids))
             loss = torch.nn.functional.cross_entropy(net.head(out).reshape(T * B, V), target)
@@ -203,12 +202,12 @@ def _torch_step(spec: dict, model, inputs: dict):
                 torch.nn.utils.clip_grad_norm_(net.parameters(), spec["clip"])
             optimizer.step()
     if device == "cpu":
-        return step
+        return call
 
-    def synchronized_step():       # the timer waits for CuPy's stream only
-        step()
+    def synchronized_call():       # the timer waits for CuPy's stream only
+        call()
         torch.cuda.synchronize()
-    return synchronized_step
+    return synchronized_call
 
 
 def copy_weights(torch, model, module) -> None:

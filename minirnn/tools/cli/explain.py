@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import argparse
 
+from minirnn.cell_kinds import LAYERS
 from minirnn.core import validate
+from minirnn.gates import RNN_GATE_MATH
 
 from ..study import explain
 
 # The flags that size a built-in model: argument -> (default, the models it sizes). Each is an
 # error where it sizes nothing (explain rnn --emb 5), and for a checkpoint, which has its own sizes.
 SIZES = {
-    "input_size": (10, ("rnn", "lstm", "gru")),
-    "hidden_size": (20, ("charloop", "rnn", "lstm", "gru", "charrnn")),
-    "num_layers": (1, ("rnn", "lstm", "gru", "charrnn")),
+    "input_size": (10, tuple(LAYERS)),
+    "hidden_size": (20, ("charloop", *LAYERS, "charrnn")),
+    "num_layers": (1, (*LAYERS, "charrnn")),
     "emb": (42, ("charloop", "charrnn")),
     "vocab_size": (60, ("charloop", "charrnn")),
     "cell": ("lstm", ("charrnn",)),
@@ -47,8 +49,9 @@ def add_model_arguments(parser: argparse.ArgumentParser, steps: int = 3) -> None
     sizes.add_argument("--num-layers", type=int, metavar="L", help=_size_help("num_layers", "stacked layers"))
     sizes.add_argument("--emb", type=int, metavar="F", help=_size_help("emb", "the embedding size (charloop's n_fac)"))
     sizes.add_argument("--vocab-size", type=int, metavar="V", help=_size_help("vocab_size", "characters"))
-    sizes.add_argument("--cell", choices=("rnn", "lstm", "gru"), help=_size_help("cell", "the recurrent layer"))
-    sizes.add_argument("--nonlinearity", choices=("tanh", "relu"), help=_size_help("nonlinearity", "the activation"))
+    sizes.add_argument("--cell", choices=tuple(LAYERS), help=_size_help("cell", "the recurrent layer"))
+    sizes.add_argument("--nonlinearity", choices=tuple(RNN_GATE_MATH),
+                       help=_size_help("nonlinearity", "the activation"))
     parser.add_argument("--seed", type=int, default=0, help="seed of the weights and the random input")
 
 

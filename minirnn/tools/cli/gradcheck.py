@@ -12,8 +12,9 @@ options. Exits with 1 if any tensor fails or a case stays all zero.
     minirnn gradcheck                       # every model, every option, about 15 seconds
     minirnn gradcheck --model lstm --cases 100 --verbose
 
-With --cell FILE.py:NAME it checks one cell of your own instead: a minirnn.gates.Cell named NAME,
-or the step pair NAME_forward / NAME_backward written like minirnn's twins. The kind of cell comes
+With --cell FILE.py:NAME it checks one cell of your own instead: a minirnn.gates.GateMath named NAME,
+or the step pair NAME_forward / NAME_backward written like minirnn's reference implementations
+(minirnn/reference/). The kind of cell comes
 from --kind or from the name (lstm_step is an LSTM); see docs/exercise_lstm_backward.md.
 """
 from __future__ import annotations
@@ -22,8 +23,9 @@ import argparse
 import sys
 import time
 
+from minirnn.cell_kinds import CELL_KINDS
 from minirnn.core import backend, validate
-from minirnn.gradcheck import ATOL, EPS, KINDS, MODELS, RTOL, check_case, check_cell, draw_cases
+from minirnn.gradcheck import ATOL, EPS, MODELS, RTOL, check_case, check_cell, draw_cases
 
 # The cases are drawn before the first row: at 10-100 ms a case, this many per model already take
 # minutes to hours, and a far larger --cases is a typo that would fill the memory before printing a row.
@@ -45,10 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true",
                         help="one row per tensor instead of one per case (with --cell: one row per step)")
     parser.add_argument("--cell", metavar="FILE.py:NAME",
-                        help="check your own cell instead: a minirnn.gates.Cell NAME, or the step pair "
+                        help="check your own cell instead: a minirnn.gates.GateMath NAME, or the step pair "
                              "NAME_forward/NAME_backward")
-    parser.add_argument("--kind", choices=tuple(KINDS),
-                        help="with --cell: the kind of cell (default: from NAME's prefix, or the Cell's name)")
+    parser.add_argument("--kind", choices=tuple(CELL_KINDS),
+                        help="with --cell: the kind of cell (default: from NAME's prefix, or the gate math's name)")
 
 
 def run(args: argparse.Namespace) -> int:

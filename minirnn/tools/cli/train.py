@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from minirnn.cell_kinds import LAYERS
+
 from ..train.config import TrainConfig
 from ..train.trainer import train
 
@@ -42,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model")
     add(model, "--model", choices=("charrnn", "charloop"),
         help="CharRNN (a prediction per step) or the article's CharLoopModel")
-    add(model, "--cell", choices=("rnn", "lstm", "gru"), help="CharRNN's recurrent cell")
+    add(model, "--cell", choices=tuple(LAYERS), help="CharRNN's recurrent layer")
     add(model, "--emb", type=int, metavar="N", help="embedding size")
     add(model, "--hidden", type=int, metavar="N", help="hidden size")
     add(model, "--layers", type=int, metavar="N", help="stacked layers, CharRNN")

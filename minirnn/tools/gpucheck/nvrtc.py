@@ -24,7 +24,7 @@ minirnn passes, all C-contiguous and smaller than 2^31 elements:
 - the file starts with CuPy's headers, and NVRTC gets CuPy's include folders,
   ``--std=c++17`` and ``-ftz=true``.
 
-tests/tools/test_kernels_compile.py holds :func:`kernel_source` to the code CuPy's own
+tests/tools/gpucheck/test_nvrtc.py holds :func:`kernel_source` to the code CuPy's own
 generator writes, where that generator can be called.
 """
 from __future__ import annotations

@@ -6,7 +6,7 @@ Stages, within one time budget (``--minutes``, 4.5 by default):
     kernels    each cell's fused kernels against its NumPy lines, one step, float64, <= 1e-12
     gradcheck  the gradient check on CuPy in float64: the corner cases of every model, round robin
     suite      the test suite (python -m pytest) in a second process, started first: with a GPU
-               present its "cupy" cases run (backends, cells, every path of test_device_paths.py)
+               present its "cupy" cases run (backends, cells, every path of both test_device_paths.py)
     bench      minirnn against torch's CUDA RNNs (cuDNN, TF32 off) on the benchmark's grid and two
                larger layers, forward+backward then training steps, with the targets:
                fwd+bwd at H >= 1024 at >= 50% of cuBLAS's float32 matmul rate, <= 50 us per time
@@ -28,22 +28,20 @@ import sys
 import time
 from pathlib import Path
 
+from minirnn.cell_kinds import CELL_KINDS, LAYERS
 from minirnn.core import backend
-from minirnn.gates import GRU_CELL, LSTM_CELL, RNN_RELU_CELL, RNN_TANH_CELL, kernels
+from minirnn.gates import kernels
 from minirnn.gradcheck import MODELS, check_case, draw_cases
+from minirnn.gradcheck.cases import corner_count
 
 from ..bench import bench, worker
 from . import fused, nvrtc
 
 REPO = Path(__file__).resolve().parents[2]
-CELLS = (RNN_TANH_CELL, RNN_RELU_CELL, LSTM_CELL, GRU_CELL)
-# draw_cases puts the fixed corners first: the RNN's 4 with tanh and relu, the LSTM's and GRU's 4.
-CORNERS = {"rnn": 8, "lstm": 4, "gru": 4, "charrnn": 3}
 GRADCHECK_ENTRIES = 60          # entries per tensor (plus one random direction): enough to catch a wrong formula
 GPU_GRID = bench.GRID + ((64, 64, 1024, 1024), (32, 256, 2048, 2048))   # H >= 1024 at batches a GPU can fill
 SMALL_H, LARGE_H = 256, 1024
 STEP_TARGET_US, MATMUL_TARGET = 50.0, 0.5
-CELLS_TIMED = tuple(worker.CELLS)      # rnn, lstm, gru
 BENCH_RESERVE = 60.0            # seconds the correctness checks leave to the benchmark, at least
 
 
@@ -54,13 +52,13 @@ class Result(dict):
         super().__init__(check=check, passed=passed, detail=detail, **data)
 
 
-def _step(check: str, function, *args) -> Result:
-    """Run one step; an exception is a failed check with its message, never the end of the run."""
+def _stage(check: str, function, *args) -> Result:
+    """Run one stage; an exception is a failed check with its message, never the end of the run."""
     started = time.perf_counter()
     print(f"gpu_check: {check} ...", file=sys.stderr, flush=True)   # where a run cut short stopped
     try:
         result = function(*args)
-    except Exception as err:  # the table must come out whatever one step does
+    except Exception as err:  # the table must come out whatever one stage does
         result = Result(check, False, f"raised {type(err).__name__}: {err}".splitlines()[0][:300])
     print(f"gpu_check: {check} {result['passed']} in {time.perf_counter() - started:.0f} s", file=sys.stderr,
           flush=True)
@@ -82,9 +80,9 @@ def compile_kernels(arch: str) -> Result:
     return Result("nvrtc", not failures, detail + "".join(f"; {f}" for f in failures))
 
 
-# -- 2. the fused kernels against the NumPy cells -------------------------------------------------
+# -- 2. the fused kernels against the gate math's NumPy lines-------------------------------------------
 def compare_kernels(xp) -> Result:
-    errors = {cell.name: fused.compare_cell(cell, xp) for cell in CELLS}
+    errors = {name: fused.compare_cell(kind.gate_math, xp) for name, kind in CELL_KINDS.items()}
     worst = max(e for pair in errors.values() for e in pair.values())
     each = ", ".join(f"{name} {e['forward']:.0e}/{e['backward']:.0e}" for name, e in errors.items())
     return Result("kernels", worst <= fused.TOLERANCE,
@@ -95,7 +93,7 @@ def compare_kernels(xp) -> Result:
 # -- 3. the gradient check --------------------------------------------------------------------------
 def gradcheck(backend_name: str, deadline: float) -> Result:
     """The corner cases of every model, one case of each model in turn, until done or the deadline."""
-    queues = {model: draw_cases(model, CORNERS.get(model, 2), seed=0) for model in MODELS}
+    queues = {model: draw_cases(model, corner_count(model), seed=0) for model in MODELS}
     checked, failed, worst = 0, [], 0.0
     while any(queues.values()) and time.perf_counter() < deadline:
         for model, cases in queues.items():
@@ -175,7 +173,7 @@ def benchmark(backend_name: str, deadline: float, grid=GPU_GRID, repeats: int = 
     base = dict(task="row", backend=backend_name, repeats=repeats, threads=1, clip=0.0)
     rows, skipped = [], 0
     for mode in ("fwd+bwd", "train"):
-        for cell in CELLS_TIMED:
+        for cell in LAYERS:
             for T, B, I, H in grid:
                 if time.perf_counter() >= deadline:
                     skipped += 1
@@ -258,7 +256,7 @@ def _header(xp) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="gpu_check.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=4.5, help="time budget for all steps (default 4.5)")
+    parser.add_argument("--minutes", type=float, default=4.5, help="time budget for all stages (default 4.5)")
     parser.add_argument("--no-suite", action="store_true", help="leave out the test suite")
     parser.add_argument("--no-bench", action="store_true", help="leave out the benchmark")
     parser.add_argument("--json", metavar="PATH", help="also write every result as JSON to PATH")
@@ -272,13 +270,13 @@ def main(argv=None) -> int:
     deadline = started + 60 * args.minutes
     correctness_deadline = deadline - (0 if args.no_bench else BENCH_RESERVE)
     suite = None if args.no_suite else start_suite()
-    results = [_step("nvrtc", compile_kernels, f"compute_{xp.cuda.Device().compute_capability}"),
-               _step("kernels", compare_kernels, xp),
-               _step("gradcheck", gradcheck, "cupy", correctness_deadline - 20)]
+    results = [_stage("nvrtc", compile_kernels, f"compute_{xp.cuda.Device().compute_capability}"),
+               _stage("kernels", compare_kernels, xp),
+               _stage("gradcheck", gradcheck, "cupy", correctness_deadline - 20)]
     if suite is not None:
-        results.append(_step("suite", finish_suite, suite, correctness_deadline, started))
+        results.append(_stage("suite", finish_suite, suite, correctness_deadline, started))
     if not args.no_bench:
-        results.append(_step("bench", benchmark, "cupy", deadline))
+        results.append(_stage("bench", benchmark, "cupy", deadline))
     table = format_table(_header(xp), results, time.perf_counter() - started)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(header=_header(xp), results=results), indent=1, default=str))

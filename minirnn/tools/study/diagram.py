@@ -21,6 +21,7 @@ import numpy
 from minirnn import reference
 from minirnn.core import backend, validate
 from minirnn.core.grad_mode import no_grad
+from minirnn.core.param_names import layer_param_names
 from minirnn.layers import Recurrent
 from minirnn.models import CharLoopModel, CharRNN
 from minirnn.ops import cross_entropy, embedding_forward, linear_forward, nll_loss
@@ -162,8 +163,8 @@ def probe_input(model, steps: int = 6, batch: int = 4, seed: int = 0) -> tuple:
 
 def describe(model) -> str:
     """The model's class and sizes: "LSTM(input_size=10, hidden_size=20, num_layers=1)"."""
-    sizes = {name: value for name, value in model.config().items() if name != "dtype"
-             and (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)))}
+    sizes = {name: value for name, value in model.config().items() if name not in ("dtype", "proj_size")
+             and (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)))}   # proj_size: 0
     return f"{type(model).__name__}({', '.join(f'{name}={value!r}' for name, value in sizes.items())})"
 
 
@@ -263,8 +264,7 @@ def _layers(count: int) -> str:
 
 def _layer_weights(model, layer: int, prefix: str = "") -> list:
     """Layer ``layer``'s parameters as two lines: its weights, then its biases (when it has them)."""
-    kinds = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-    found = weights(model, prefix, {f"{prefix}{kind}_l{layer}" for kind in kinds})
+    found = weights(model, prefix, {prefix + name for name in layer_param_names(layer, 0)})
     return ["   ".join(found[:2])] + (["   ".join(found[2:])] if found[2:] else [])
 
 
@@ -282,9 +282,10 @@ def _layer(model: Recurrent, x, show_steps: int, title: str) -> dict:
     norms, c_norms = last_step_gradient_norms(model, x, numpy.ones_like)   # L = sum of the last step's outputs
     states = state if isinstance(state, tuple) else (state,)
     # The projections of one step, x_1 W_ih^T + b_ih and h_0 W_hh^T + b_hh, split into the cell's gate blocks.
-    x_proj, _ = linear_forward(x[0], p["weight_ih_l0"], p.get("bias_ih_l0"))
-    h_proj, _ = linear_forward(states[0][0], p["weight_hh_l0"], p.get("bias_hh_l0"))
-    blocks = xp.split(x_proj, model.cell.n_gates, axis=1)
+    weight_ih, weight_hh, bias_ih, bias_hh = (p.get(name) for name in layer_param_names(0, 0))
+    x_proj, _ = linear_forward(x[0], weight_ih, bias_ih)
+    h_proj, _ = linear_forward(states[0][0], weight_hh, bias_hh)
+    blocks = xp.split(x_proj, model.gate_math.n_gates, axis=1)
     arrays = dict(x=shape(x[0]), h=shape(states[0][0]), proj=shape(x_proj), h_proj=shape(h_proj),
                   block=shape(blocks[0]))
     name = type(model).__name__
@@ -315,8 +316,9 @@ def _projections(cell: Diagram, model, arrays: dict, x_at: float, hh_at: float, 
     """
     cell.node("x", x_at, 0, "xₜ", "value")
     cell.node("h_prev", *(h_prev_at or (hh_at + 1.25, 1)), "hₜ₋₁", "value")
-    cell.node("W_ih", x_at, 1, "\n".join(weights(model, names={"weight_ih_l0", "bias_ih_l0"})))
-    cell.node("W_hh", hh_at, 1, "\n".join(weights(model, names={"weight_hh_l0", "bias_hh_l0"})))
+    weight_ih, weight_hh, bias_ih, bias_hh = layer_param_names(0, 0)
+    cell.node("W_ih", x_at, 1, "\n".join(weights(model, names={weight_ih, bias_ih})))
+    cell.node("W_hh", hh_at, 1, "\n".join(weights(model, names={weight_hh, bias_hh})))
     cell.edge("x", "W_ih", f"xₜ {arrays['x']}")
     side = "auto" if h_prev_at is None else "below right"    # from above: the label goes below the arrow
     cell.edge("h_prev", "W_hh", f"hₜ₋₁ {arrays['h']}", "state", side=side)

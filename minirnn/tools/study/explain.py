@@ -1,8 +1,8 @@
-"""Print a model's forward and backward as its twin computes them: every line, with real shapes.
+"""Print a model's forward and backward as its reference implementation computes them, every line, with real shapes.
 
-``explain`` runs the model's twin (minirnn.reference: the same model written plainly, which the
-tests hold equal to the fast path to 1e-12 in float64) on the model's own weights and a tiny
-random input, and prints the twin's source lines as they ran: the arrays each line read and
+``explain`` runs the model's reference implementation (minirnn.reference: the same model written
+plainly, which the tests hold equal to the fast path to 1e-12 in float64) on the model's own weights
+and a tiny random input, and prints its source lines as they ran: the arrays each line read and
 wrote, their shapes, the parameters by their state_dict names, and the equation in the line's
 comment. It opens with one step as the article draws the cell, walks the loop over time step by
 step, then BPTT backwards, each step ending with the gradient it sends to the step before, and
@@ -10,14 +10,14 @@ ends with the parameter table.
 
     >>> print(explain(build_model("charloop", emb=42), steps=3, batch=4))   # doctest: +SKIP
 
-Every label is right by construction. :func:`watch` calls one twin function under a tracer that
-looks at that function's frame alone and copies its variables before each line. The twins give
+Every label is right by construction. :func:`watch` calls one reference function under a tracer that
+looks at that function's frame alone and copies its variables before each line. The reference functions give
 every value its own name and change no array in place but the gradients they sum, so the names a
 line mentions, read in the copies before and after it, are what it read and wrote. A value is
 named after a parameter only when it *is* one of the arrays of the state_dict explain holds, never
-by id(); every other name is the code's own. explain knows no variable of any function: a twin's
+by id(); every other name is the code's own. explain knows no variable of any function: a reference function's
 own loop over time is counted from its ``for`` statement, and a sequence's steps come from what
-the twins return (each step's inputs and cache, the gradient of every state), with which explain
+the reference functions return (each step's inputs and cache, the gradient of every state), with which explain
 calls the step function again to print its lines.
 """
 from __future__ import annotations
@@ -36,23 +36,24 @@ from pathlib import Path
 
 import numpy
 
-from minirnn import reference
+from minirnn import models, reference
+from minirnn.cell_kinds import LAYERS, kind_of
 from minirnn.core import validate
 from minirnn.core.module import Module
-from minirnn.layers.recurrent import GRU, LSTM, RNN, Recurrent
+from minirnn.layers.recurrent import RNN, Recurrent
 from minirnn.models import CharLoopModel, CharRNN
 from minirnn.ops import cross_entropy, nll_loss
 
-MODELS = ("charloop", "rnn", "lstm", "gru", "charrnn")
+MODELS = ("charloop", *LAYERS, "charrnn")      # the models explain runs, by their names in minirnn.models.MODELS
 _ROOT = Path(reference.__file__).resolve().parent.parent.parent   # the folder holding minirnn/
 
 
-# -- what a line of a twin read and wrote ----------------------------------------------------------
+# -- what a line of a reference function read and wrote -------------------------------------------------
 @dataclass
 class Operand:
     """A value a line mentions: its text in the code and the value. label: the state_dict name when
     the value is one of its arrays; holds: the parameters, by name, of a function of the state_dict
-    (the charloop twin's l_in)."""
+    (the charloop reference's l_in)."""
     text: str
     value: object
     label: str | None = None
@@ -67,7 +68,7 @@ class Operand:
 
 @dataclass
 class Line:
-    """One statement of a twin as it ran.
+    """One statement of a reference function as it ran.
 
     location: "minirnn/reference/lstm.py:42"; code: the statement on one line; comment: its trailing
     comment (the equation); reads, writes: the Operands it read and wrote; chain: for a statement of
@@ -99,10 +100,10 @@ def _shown(operand: Operand) -> bool:
     return bool(operand.holds) or _describe(operand.value) is not None
 
 
-# -- a twin function's source, and the tracer that watches it run -----------------------------------
+# -- a reference function's source, and the tracer that watches it run ---------------------------------
 @dataclass(frozen=True, eq=False)
 class _Source:
-    """A twin function's file text, the simple statement on each of its lines, the comments, its time loop."""
+    """A reference function's file text, the simple statement on each of its lines, the comments, its time loop."""
     location: str
     text: str
     statements: dict
@@ -201,7 +202,7 @@ def _line(source, statement, before, after, step) -> Line | None:
 
 
 class _Snapshot:
-    """A copy of a twin function's local variables just before (or after) a statement, and what the
+    """A copy of a reference function's local variables just before (or after) a statement, and what the
     statement's expressions are in it."""
 
     def __init__(self, source, globals_: dict, locals_: dict, state_dict: dict):
@@ -280,7 +281,7 @@ class _Snapshot:
                  self.value(row)) for row in rows]
 
 
-# -- running a model's twin ------------------------------------------------------------------------
+# -- running a model's reference implementation ---------------------------------------------------------
 def build_model(name: str, input_size: int = 10, hidden_size: int = 20, num_layers: int = 1, emb: int = 42,
                 vocab_size: int = 60, cell: str = "lstm", nonlinearity: str = "tanh", seed: int = 0) -> Module:
     """A small model to explain, or the model stored in a checkpoint.
@@ -298,20 +299,21 @@ def build_model(name: str, input_size: int = 10, hidden_size: int = 20, num_laye
         from minirnn import checkpoint  # imported here: the built-in models do not need it
         return checkpoint.load(name).build_model(seed=seed)
     if name == "charloop":
-        return CharLoopModel(vocab_size, emb, hidden_size, seed=seed)
+        return models.build_model(name, vocab_size=vocab_size, n_fac=emb, n_hidden=hidden_size, seed=seed)
     if name == "charrnn":
-        return CharRNN(vocab_size, emb, hidden_size, num_layers, cell, seed=seed)
-    if name == "rnn":
-        return RNN(input_size, hidden_size, num_layers=num_layers, nonlinearity=nonlinearity, seed=seed)
-    return {"lstm": LSTM, "gru": GRU}[name](input_size, hidden_size, num_layers=num_layers, seed=seed)
+        return models.build_model(name, vocab_size=vocab_size, emb=emb, hidden=hidden_size, layers=num_layers,
+                                  cell=cell, seed=seed)
+    options = dict(nonlinearity=nonlinearity) if models.MODELS[name] is RNN else {}
+    return models.build_model(name, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers, seed=seed,
+                              **options)
 
 
 @dataclass
 class Recording:
-    """A model's twin, run forward and backward on a tiny random input: what explain prints.
+    """A model's reference implementation, run forward and backward on a tiny random input: what explain prints.
 
     state_dict: float64 copies of the model's weights, the arrays that every label names. forward,
-    backward: the Lines of the twin's forward and backward functions. steps: T. For the charloop twin,
+    backward: the Lines of the reference's forward and backward functions. steps: T. For the charloop reference,
     whose own function loops over time: states[t] = (h_t,) and d_states[t] = (dL/dh_t,). For a
     sequence: runs, its layers and directions (minirnn.reference.sequence.Run); d_states, their
     gradients; step, the (forward, backward) step functions that ran them.
@@ -329,7 +331,7 @@ class Recording:
 
 
 def record(model: Module, steps: int = 3, batch: int = 4, seed: int = 0) -> Recording:
-    """Run the twin of ``model`` on random data of T=steps, B=batch, and keep what explain prints.
+    """Run the reference implementation of ``model`` on random data of T=steps, B=batch; keep what explain prints.
 
     CharLoopModel gets ids cs (T, B) and the NLL loss of a random next character, CharRNN ids (T, B)
     and the cross-entropy of a random next character at every step; RNN, LSTM and GRU get x (T, B, I)
@@ -351,39 +353,36 @@ def record(model: Module, steps: int = 3, batch: int = 4, seed: int = 0) -> Reco
                          f"{_describe(d_logp)}", forward, backward, steps, states=[(h,) for h in cache.hs],
                          d_states=[(d,) for d in dhs])
     if isinstance(model, CharRNN):
-        (logits, _, cache), forward = watch(reference.charrnn_forward, (ids, weights, model.cell), weights)
+        step = kind_of(model.rnn).reference_step
+        step_forward, step_backward = step
+        no_state = (None,) * len(model.rnn.gate_math.state_names)            # zeros, and no gradient from after T
+        (logits, _, cache), forward = watch(reference.charrnn_forward, (ids, weights, step_forward, no_state),
+                                            weights)
         loss, d_logits = cross_entropy(logits, rng.integers(0, V, (steps, batch)))
-        (*_, d_states), backward = watch(reference.charrnn_backward, (d_logits, cache, weights, model.cell), weights)
+        (*_, d_states), backward = watch(reference.charrnn_backward,
+                                         (d_logits, cache, weights, step_backward, no_state), weights)
         return Recording(weights, inputs, f"L = cross_entropy(logits, next characters) = {loss:.4f}; "
                          f"d_logits {_describe(d_logits)}", forward, backward, steps, d_states=d_states,
-                         runs=cache.runs, step=_step_functions(model.cell))
+                         runs=cache.runs, step=step)
     if not isinstance(model, Recurrent):
         raise TypeError(f"model must be a CharLoopModel, CharRNN, RNN, LSTM or GRU, got {type(model).__name__}")
-    twin_forward, twin_backward = {RNN: (reference.rnn_forward, reference.rnn_backward),
-                                   LSTM: (reference.lstm_forward, reference.lstm_backward),
-                                   GRU: (reference.gru_forward, reference.gru_backward)}[type(model)]
-    nonlinearity = getattr(model, "nonlinearity", "tanh")
-    extra = (None, nonlinearity) if isinstance(model, RNN) else ()        # h0 = None, then the activation
+    reference_forward, reference_backward = kind_of(model).reference_layer
+    extra = (None, model.nonlinearity) if isinstance(model, RNN) else ()  # h0 = None, then the activation
     x = rng.standard_normal((steps, batch, model.input_size))
-    (output, _, runs), forward = watch(twin_forward, (x, weights, *extra), weights)
+    (output, _, runs), forward = watch(reference_forward, (x, weights, *extra), weights)
     d_output = rng.standard_normal(output.shape)
-    (*_, d_states), backward = watch(twin_backward, (d_output, runs, *extra), weights)
+    (*_, d_states), backward = watch(reference_backward, (d_output, runs, *extra), weights)
     return Recording(weights, f"x {_describe(x)}: T={steps} steps, B={batch} sequences, I={model.input_size} "
                      f"features", f"L = sum(output * G) for a random G, so d_output = G {_describe(d_output)} and "
                      f"d_h_n = None", forward, backward, steps, d_states=d_states, runs=runs,
-                     step=_step_functions(type(model).__name__.lower(), nonlinearity))
-
-
-def _step_functions(cell: str, nonlinearity: str = "tanh") -> tuple:
-    """The twin's (step forward, step backward) of "rnn", "lstm" or "gru"."""
-    return reference.rnn.STEPS[nonlinearity] if cell == "rnn" else reference.charrnn.CELLS[cell]
+                     step=kind_of(model).reference_step)
 
 
 # -- the printout ----------------------------------------------------------------------------------
 class _Printer:
     """Lays out a Recording: lines indented by depth, loops split into steps, the middle of a long loop left out.
 
-    used: parameter name -> the twin lines that read it, among the lines given to the printers that share it.
+    used: parameter name -> the reference lines that read it, among the lines given to the printers that share it.
     """
 
     def __init__(self, recording: Recording, show_steps: int, cells: bool, used: dict):
@@ -426,7 +425,7 @@ class _Printer:
         self.out.append(f"{'  ' * depth}  {carry}")
 
     def function(self, lines: list, backward: bool) -> None:
-        """A twin's forward or backward: its lines, its own loop over time step by step, and after the
+        """A reference forward or backward: its lines, its own loop over time step by step, and after the
         line that runs a sequence, that sequence's steps."""
         rec, T = self.rec, self.rec.steps
         for passes, group in itertools.groupby(lines, key=lambda line: line.step):
@@ -437,7 +436,7 @@ class _Printer:
                         (self.runs_backward if backward else self.runs_forward)()
                 continue
             t = T - 1 - passes if backward else passes
-            if self.shown(passes, t, 1):             # a twin's own loop over time: its body is the cell
+            if self.shown(passes, t, 1):             # a reference implementation's own loop over time: its body is the cell
                 self.step(t, 1, list(group), _carry_back(rec.d_states[t], t) if backward else
                           _carry_on(rec.states[t + 1], t, T), cell=True)
 
@@ -453,7 +452,7 @@ class _Printer:
         """Each run, the top layer first, as BPTT reaches them; what each step sends back is what its
         step function returns for the state before it."""
         runs, T = self.rec.runs, self.rec.steps
-        directions = 2 if runs[-1].suffix.endswith("_reverse") else 1
+        directions = runs[-1].direction + 1
         for first in reversed(range(0, len(runs), directions)):
             for k in range(first, first + directions):
                 self.title(runs[k])
@@ -465,9 +464,8 @@ class _Printer:
 
     def title(self, run) -> None:
         if len(self.rec.runs) > 1:
-            layer = run.suffix[2:].removesuffix("_reverse")
-            self.out.append(f"    layer {layer}" + (", reverse direction (its step t=0 reads the last input)"
-                                                     if run.suffix.endswith("_reverse") else ""))
+            self.out.append(f"    layer {run.layer}" + (", reverse direction (its step t=0 reads the last input)"
+                                                         if run.direction else ""))
 
     def one_step(self) -> None:
         """Step t=0 alone, each line followed by its nested calls innermost first: the article's picture."""
@@ -510,7 +508,7 @@ def _place(location: str) -> tuple:
 
 
 def parameter_table(model: Module, used: dict | None = None) -> str:
-    """Name, shape and count of every parameter, and (given ``used``) the twin lines that read it."""
+    """Name, shape and count of every parameter, and (given ``used``) the reference lines that read it."""
     used = used or {}
     rows = [(name, str(tuple(value.shape)), str(int(value.size)), ", ".join(sorted(used.get(name, []), key=_place)))
             for name, value in model.params.items()]
@@ -539,13 +537,13 @@ def explain(model: Module, steps: int = 3, batch: int = 4, seed: int = 0, show_s
     one_step.one_step()                          # run in brief too: it records which lines read each parameter
     forward.function(rec.forward, backward=False)
     backward.function(rec.backward, backward=True)
-    twin = rec.forward[0].location.split(":")[0]
+    reference_file = rec.forward[0].location.split(":")[0]
     no_dropout = " (without dropout, as in eval mode)" if getattr(model, "dropout", 0) else ""
     rule = "-" * 78
     return "\n".join([
         repr(model), f"input: {rec.inputs}",
-        f"Its twin, {twin}, ran on these weights in float64{no_dropout}; the tests hold the twin",
-        "equal to the fast path to 1e-12. Every line below ran just now: under each, the arrays it read ->",
+        f"Its reference implementation, {reference_file}, ran on these weights in float64{no_dropout}; the tests",
+        "hold it equal to the fast path to 1e-12. Every line below ran just now: under each, the arrays it read ->",
         "the arrays it wrote, with their shapes and the parameters by their state_dict names, and the",
         "equation in the line's own comment.",
         *([rule, "ONE STEP: step t=0 as the article draws the cell (nested calls innermost first)", *one_step.out]

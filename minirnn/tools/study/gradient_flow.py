@@ -22,20 +22,19 @@ from dataclasses import dataclass
 
 import numpy
 
-from minirnn import reference
+from minirnn.cell_kinds import CELL_KINDS, kind_of
 from minirnn.core import backend, validate
 from minirnn.data import StreamBatcher, Vocab
-from minirnn.layers import RNN, Recurrent
-from minirnn.models import CharRNN
+from minirnn.layers import Recurrent
+from minirnn.models import CharRNN, build_model
 from minirnn.ops import cross_entropy, linear_backward, linear_forward
 from minirnn.optim import Adam, clip_grad_norm
 from minirnn.reference.sequence import sequence_backward, sequence_forward
 
 from . import plotting
 
-KINDS = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+KINDS = tuple(CELL_KINDS)         # rnn_tanh, rnn_relu, lstm, gru
 MARK = "minirnn gradient-flow"
-LABELS = {"rnn_tanh": "RNN (tanh)", "rnn_relu": "RNN (relu)", "lstm": "LSTM", "gru": "GRU"}
 
 
 @dataclass
@@ -53,13 +52,13 @@ def make_model(kind: str, vocab_size: int, emb: int = 16, hidden: int = 64, seed
     """A one-layer CharRNN whose recurrent layer is ``kind``: "rnn_tanh", "rnn_relu", "lstm" or "gru".
 
     CharRNN's "rnn" cell is the tanh RNN; the relu RNN is the same model with its
-    recurrent child replaced (Module.add_child) by RNN(nonlinearity="relu").
+    recurrent child replaced (Module.add_child) by the layer of its kind.
     """
-    validate.choice("kind", kind, KINDS)
-    cell = {"rnn_tanh": "rnn", "rnn_relu": "rnn"}.get(kind, kind)
-    model = CharRNN(vocab_size, emb, hidden, layers=1, cell=cell, seed=seed)
-    if kind == "rnn_relu":
-        model.rnn = model.add_child("rnn", RNN(emb, hidden, nonlinearity="relu", seed=seed))
+    kind = CELL_KINDS[validate.choice("kind", kind, KINDS)]
+    model = build_model("charrnn", vocab_size=vocab_size, emb=emb, hidden=hidden, layers=1, cell=kind.layer_name,
+                        seed=seed)
+    if kind_of(model.rnn) is not kind:
+        model.rnn = model.add_child("rnn", kind.build_layer(emb, hidden, seed=seed))
     return model
 
 
@@ -115,7 +114,7 @@ def state_gradients(layer: Recurrent, x, loss_grad) -> tuple:
     if layer.bidirectional or layer.batch_first:
         raise ValueError("the state at step t is one direction's: the layer must not be bidirectional or batch_first")
     step_forward, step_backward = reference_steps(layer)
-    no_state = (None,) * len(layer.cell.state_names)          # zeros, as the model starts
+    no_state = (None,) * len(layer.gate_math.state_names)          # zeros, as the model starts
     output, _, runs = sequence_forward(step_forward, backend.to_host(x).astype(numpy.float64),
                                        _float64(layer.state_dict()), no_state)
     d_output = numpy.zeros_like(output)
@@ -128,9 +127,7 @@ def state_gradients(layer: Recurrent, x, loss_grad) -> tuple:
 
 def reference_steps(layer: Recurrent) -> tuple:
     """The reference (step forward, step backward) pair of the layer's cell (minirnn.reference)."""
-    if isinstance(layer, RNN):
-        return reference.rnn.STEPS[layer.nonlinearity]
-    return reference.charrnn.CELLS[type(layer).__name__.lower()]
+    return kind_of(layer).reference_step
 
 
 def _float64(state_dict: dict) -> dict:
@@ -200,12 +197,12 @@ def gradient_flow(text: str, kinds=KINDS, steps: int = 50, batch: int = 16, trai
     flows = []
     for kind in kinds:
         model = make_model(kind, len(vocab), emb, hidden, seed)
-        flows.append(Flow(f"{LABELS[kind]} at init", *state_gradient_norms(model, windows, targets)))
+        flows.append(Flow(f"{CELL_KINDS[kind].label} at init", *state_gradient_norms(model, windows, targets)))
         losses = train_briefly(model, ids[:cut], train_steps)
-        flows.append(Flow(f"{LABELS[kind]} after {train_steps} training steps",
+        flows.append(Flow(f"{CELL_KINDS[kind].label} after {train_steps} training steps",
                           *state_gradient_norms(model, windows, targets)))
         if log is not None:
-            log(f"{LABELS[kind]}: loss {losses[0]:.2f} -> {numpy.mean(losses[-10:]):.2f} in {train_steps} "
+            log(f"{CELL_KINDS[kind].label}: loss {losses[0]:.2f} -> {numpy.mean(losses[-10:]):.2f} in {train_steps} "
                 "training steps")
     return flows
 

@@ -30,8 +30,8 @@ from . import plotting
 
 
 @dataclass
-class Reading:
-    """A model's pass over a text.
+class TextActivations:
+    """What a model showed over a text: its hidden activations and its predictions at each character.
 
     text: the characters read; activations: (T, H) the top layer's h after each
     character; predictions: for each t, the k likeliest next characters as
@@ -42,7 +42,7 @@ class Reading:
     predictions: list
 
 
-def read(model: CharRNN, vocab: Vocab, text: str, top_k: int = 3) -> Reading:
+def read(model: CharRNN, vocab: Vocab, text: str, top_k: int = 3) -> TextActivations:
     """Run ``model`` over ``text`` one character at a time from a zero state and record what it does.
 
     model: a CharRNN; vocab: the one it was trained with (every character of
@@ -70,7 +70,7 @@ def read(model: CharRNN, vocab: Vocab, text: str, top_k: int = 3) -> Reading:
             p = numpy.exp(backend.to_host(logp).astype(numpy.float64))
             best = numpy.argsort(-p, kind="stable")[:top_k]
             predictions.append([(vocab.chars[int(i)], float(p[i])) for i in best])
-    return Reading(text, activations, predictions)
+    return TextActivations(text, activations, predictions)
 
 
 def interesting_units(activations: numpy.ndarray, count: int = 3) -> list[int]:
@@ -110,7 +110,7 @@ def _colour(value: float, scale: float) -> str:
     return f"rgba({red}, 60, {blue}, {alpha:.3f})"
 
 
-def render_html(reading: Reading, units: list, title: str = "minirnn: hidden units over text") -> str:
+def render_html(reading: TextActivations, units: list, title: str = "minirnn: hidden units over text") -> str:
     """The page: per unit, the text with each character's background coloured by that unit's h_t.
 
     units: hidden-unit indices in [0, H). Hovering a character shows the unit's
@@ -154,7 +154,7 @@ def _show(char: str) -> str:
 MARK = "minirnn visualize"
 
 
-def plot_heatmap(reading: Reading, path, max_chars: int = 120) -> None:
+def plot_heatmap(reading: TextActivations, path, max_chars: int = 120) -> None:
     """Write :func:`heatmap_figure` as a PNG; path: a file name or a binary file.
 
     The PNG's text (its "Description") gives the title and each row's unit and score, so that
@@ -166,7 +166,7 @@ def plot_heatmap(reading: Reading, path, max_chars: int = 120) -> None:
     plt.close(figure)
 
 
-def heatmap_figure(reading: Reading, max_chars: int = 120) -> tuple:
+def heatmap_figure(reading: TextActivations, max_chars: int = 120) -> tuple:
     """Every unit (rows) over the first ``max_chars`` characters (columns): (a matplotlib Figure, its text).
 
     The rows are sorted by :func:`unit_scores` over those characters, the units that

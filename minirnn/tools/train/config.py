@@ -18,6 +18,7 @@ import dataclasses
 import numbers
 from dataclasses import dataclass
 
+from minirnn.cell_kinds import LAYERS
 from minirnn.core import validate
 from minirnn.data import DEFAULT_CORPUS_BYTES
 from minirnn.optim import OPTIMIZERS
@@ -80,7 +81,7 @@ class TrainConfig:
         """
         given = self.given() if given is None else set(given)
         validate.choice(flag("model"), self.model, ("charrnn", "charloop"))
-        validate.choice(flag("cell"), self.cell, ("rnn", "lstm", "gru"))
+        validate.choice(flag("cell"), self.cell, tuple(LAYERS))
         validate.choice(flag("optimizer"), self.optimizer, tuple(OPTIMIZERS))
         validate.choice(flag("schedule"), self.schedule, ("constant", "cosine", "step"))
         validate.choice(flag("dtype"), self.dtype, ("float32", "float64"))

@@ -1,6 +1,6 @@
-"""What differs between the two kinds of model in training: their data, their step, their evaluation.
+"""What differs between the two kinds of model in training: their data, their training step, their evaluation.
 
-CharRNN, by stateful truncated BPTT (one step):
+CharRNN, by stateful truncated BPTT (one training step):
 
     logits, state = model(x, state)             x (T, B): chunk k of every stream; state from chunk k-1
     loss, d_logits = cross_entropy(logits, y)   mean over the T*B targets
@@ -11,24 +11,22 @@ CharLoopModel, on windows of ``window`` characters, each predicting the next one
     logp = model(windows)                       windows (n, B), in this epoch's shuffled order
     loss, d_logp = nll_loss(logp, y)            y (B,): the character after each window
 
-The trainer does the rest of a step (clipping, the update) the same way for both.
+The trainer does the rest of a training step (clipping, the update) the same way for both.
 Evaluation runs the validation text as stateful streams (CharRNN) or all its
 windows in order (CharLoopModel) and returns the summed loss in nats and the count.
 """
 from __future__ import annotations
 
+from minirnn.cell_kinds import default_kind
 from minirnn.core import backend
 from minirnn.data import StreamBatcher, WindowBatcher, validation_streams
-from minirnn.models import CharLoopModel, CharRNN
 from minirnn.ops import cross_entropy, log_softmax_forward, nll_loss
 
 EVAL_BATCH_WINDOWS = 1024   # CharLoopModel validation windows per forward: no backward, so memory is small
 
 
-class CharRNNSteps:
+class CharRNNTask:
     """CharRNN's data (contiguous streams), step and evaluation; it carries the RNN state between steps."""
-
-    model_class = CharRNN
 
     def __init__(self, config, train_ids, val_ids):
         need = config.batch * config.bptt + 1
@@ -80,7 +78,8 @@ class CharRNNSteps:
         """Refuse a stored carried state that is not this run's (ValueError): after the first step every
         stream carries one, h (and c for the LSTM), each (layers, batch, hidden)."""
         config = self.config
-        names = set() if step == 0 else {"state0", "state1"} if config.cell == "lstm" else {"state0"}
+        n_states = len(default_kind(config.cell).state_names)           # h, and c for the LSTM
+        names = set() if step == 0 else {f"state{i}" for i in range(n_states)}
         shape = (config.layers, config.batch, config.hidden)
         if set(arrays) != names or any(a.shape != shape or a.dtype != config.dtype for a in arrays.values()):
             got = ", ".join(f"{k} {a.shape} {a.dtype}" for k, a in arrays.items()) or "none"
@@ -92,10 +91,8 @@ class CharRNNSteps:
         self.state = None if not states else states if len(states) > 1 else states[0]
 
 
-class CharLoopSteps:
+class CharLoopTask:
     """CharLoopModel's data (windows), step and evaluation; each epoch visits the windows in its own order."""
-
-    model_class = CharLoopModel
 
     def __init__(self, config, train_ids, val_ids):
         need = config.window + config.batch
@@ -148,12 +145,12 @@ class CharLoopSteps:
         pass
 
 
-STEPS = {"charrnn": CharRNNSteps, "charloop": CharLoopSteps}
+TASKS = {"charrnn": CharRNNTask, "charloop": CharLoopTask}
 
 
 def model_config(config, vocab_size: int) -> dict:
     """The constructor arguments of the model that the training settings ``config`` build."""
-    return STEPS[config.model].model_config(config, vocab_size)
+    return TASKS[config.model].model_config(config, vocab_size)
 
 
 def sum_nll(logp, target) -> float:

@@ -1,7 +1,7 @@
 """The training loop for character models, as a library function: ``train(TrainConfig(...))``.
 
-A run trains, step by step (steps.py: CharRNN by stateful truncated BPTT,
-CharLoopModel on windows), evaluates every ``eval_every`` steps and once more at
+A run trains, training step by training step (tasks.py: CharRNN by stateful truncated BPTT,
+CharLoopModel on windows), evaluates every ``eval_every`` training steps and once more at
 its end, and after each evaluation writes its run directory (rundir.py):
 
     last.npz       model, optimizer, position in the data, carried state, RNG states
@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy
 
-from minirnn import checkpoint
+from minirnn import checkpoint, models
 from minirnn.checkpoint import refused_as
 from minirnn.core.grad_mode import no_grad
 from minirnn.data import Vocab, default_corpus, read_text, split
@@ -39,7 +39,7 @@ from minirnn.optim import OPTIMIZERS, clip_grad_norm, grad_norm, step_decay, war
 from .config import TrainConfig, resumed
 from .run_state import RunState, SinceEval, check_rng_states
 from .rundir import RunDirectory
-from .tasks import STEPS, model_config
+from .tasks import TASKS, model_config
 from .terminal import StopOnInterrupt, progress_display
 
 LN2 = math.log(2.0)
@@ -72,7 +72,7 @@ def text_digest(text: str) -> str:
 
 def build_model(config: TrainConfig, vocab_size: int):
     """The model the settings ask for, initialised from config.seed."""
-    return STEPS[config.model].model_class(**model_config(config, vocab_size), seed=config.seed)
+    return models.build_model(config.model, **model_config(config, vocab_size), seed=config.seed)
 
 
 def build_optimizer(config: TrainConfig, model):
@@ -111,7 +111,7 @@ class Trainer:
         self.text_sha256 = text_digest(text)
         self.vocab = vocab or Vocab.from_text(text)
         train_ids, val_ids = split(self.vocab.encode(text), config.val_fraction, name="--val-fraction")
-        self.steps = STEPS[config.model](config, train_ids, val_ids)
+        self.task = TASKS[config.model](config, train_ids, val_ids)
         self.model = build_model(config, len(self.vocab))
         self.optimizer = build_optimizer(config, self.model)
         self.state = RunState()
@@ -136,12 +136,12 @@ class Trainer:
 
     def _restore(self, saved) -> None:
         """Check what depends on the data and the built model, then restore everything (nothing before)."""
-        state, batches = saved.state, len(self.steps.train)
+        state, batches = saved.state, len(self.task.train)
         if state.batch_index >= batches or state.step != state.epoch * batches + state.batch_index:
             raise ValueError(f"its position (step {state.step}, epoch {state.epoch}, batch {state.batch_index}) "
                              f"does not fit {batches} batches per epoch")
         check_rng_states(saved.rng_states, [prefix for prefix, _ in self.model.named_modules()])
-        self.steps.check_state_arrays(saved.checkpoint.arrays, state.step)
+        self.task.check_state_arrays(saved.checkpoint.arrays, state.step)
         expected = {k: v for k, v in self.optimizer.hyperparameters().items() if k != "lr"}
         stored = {k: v for k, v in saved.checkpoint.optimizer["hyper"].items() if k != "lr"}
         if stored != expected:
@@ -149,7 +149,7 @@ class Trainer:
         self.model.load_state_dict(saved.checkpoint.params)
         self.optimizer.load_state_dict(saved.checkpoint.optimizer_arrays, saved.checkpoint.optimizer)
         self.model.set_rng_state(saved.rng_states)
-        self.steps.restore(saved.checkpoint.arrays, self.model.xp)
+        self.task.restore(saved.checkpoint.arrays, self.model.xp)
         self.state = state
 
     # -- checkpoints ------------------------------------------------------------------------
@@ -157,7 +157,7 @@ class Trainer:
         meta = {"train_config": self.config.run_settings(), "vocab": self.vocab.to_json(),
                 "text_sha256": self.text_sha256, "window": self.config.window, "run": self.state.to_json(),
                 "rng_states": self.model.rng_state()}
-        checkpoint.save(path, self.model, self.optimizer, meta, self.steps.state_arrays())
+        checkpoint.save(path, self.model, self.optimizer, meta, self.task.state_arrays())
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self) -> TrainResult:
@@ -192,8 +192,8 @@ class Trainer:
     def total_steps(self) -> int | None:
         """The step to stop at when ``epochs`` is set (or, with neither epochs nor minutes, after one epoch)."""
         if self.config.epochs is None:
-            return None if self.config.minutes is not None else len(self.steps.train)
-        return max(1, math.ceil(self.config.epochs * len(self.steps.train)))
+            return None if self.config.minutes is not None else len(self.task.train)
+        return max(1, math.ceil(self.config.epochs * len(self.task.train)))
 
     def finished(self) -> bool:
         """Whether the run has reached its end: its last step, or its training time."""
@@ -215,7 +215,7 @@ class Trainer:
     def train_step(self) -> tuple[float, int]:
         """One optimizer step on the next batch. Returns (loss, tokens); raises FloatingPointError on NaN/Inf."""
         state = self.state
-        loss, d_out, tokens, carried = self.steps.forward_loss(self.model, state.epoch, state.batch_index)
+        loss, d_out, tokens, carried = self.task.forward_loss(self.model, state.epoch, state.batch_index)
         self.model.zero_grad()
         self.model.backward(d_out)
         grads = self.model.grads
@@ -226,10 +226,10 @@ class Trainer:
                                      "Try a lower --lr or --clip")
         self.optimizer.lr = self._learning_rate()
         self.optimizer.step()
-        self.steps.carry(carried)
+        self.task.carry(carried)
         state.step += 1
         state.batch_index += 1
-        if state.batch_index == len(self.steps.train):
+        if state.batch_index == len(self.task.train):
             state.epoch, state.batch_index = state.epoch + 1, 0
         return loss, tokens
 
@@ -245,7 +245,7 @@ class Trainer:
     def evaluate(self) -> float:
         """Mean validation loss in nats per character, with no backward cache and no dropout."""
         with self.model.evaluating(), no_grad():
-            total, count = self.steps.evaluate(self.model)
+            total, count = self.task.evaluate(self.model)
         return total / count
 
     def evaluate_and_save(self, display, scheduled: bool) -> None:
@@ -260,7 +260,7 @@ class Trainer:
             raise FloatingPointError(f"training stopped at step {state.step}: the validation loss is {val_loss}; "
                                      f"{self._kept()}. Try a lower --lr or --clip")
         since = state.since_eval
-        record = {"step": state.step, "epoch": round(state.step / len(self.steps.train), 6),
+        record = {"step": state.step, "epoch": round(state.step / len(self.task.train), 6),
                   "train_loss": since.loss_sum / since.steps, "val_loss": val_loss, "val_bpc": val_loss / LN2,
                   "tokens_per_sec": since.tokens / since.seconds if since.seconds else 0.0,
                   "elapsed_sec": round(state.train_seconds, 3)}
@@ -283,7 +283,7 @@ class Trainer:
         return f"{self.run_dir / 'last.npz'} (step {self._last_evaluated_step()}) is kept as it was"
 
     def _description(self) -> str:
-        model, data = self.model, self.steps
+        model, data = self.model, self.task
         return (f"minirnn train: {type(model).__name__} {model.config()}, "
                 f"{sum(p.size for p in model.params.values()):,} parameters; vocab {len(self.vocab)}; "
                 f"{data.train.tokens:,} training and {data.val.tokens:,} validation characters; "

@@ -1,0 +1,220 @@
+"""The minirnn command's error boundary: one line and exit 2 for what a user can get wrong, quiet on a closed
+pipe, 130 on Ctrl-C, flags named as typed, plain-text help, and --version."""
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import minirnn
+from minirnn import checkpoint
+from minirnn.core import backend
+from minirnn.core.atomic import atomic_write
+from minirnn.data import Vocab
+from minirnn.models import CharRNN
+from minirnn.tools import cli
+from minirnn.tools.cli import output
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def saved(tmp_path):
+    """A small CharRNN checkpoint with its vocabulary, as minirnn train writes one."""
+    vocab = Vocab("abcde \n")
+    path = tmp_path / "tiny.npz"
+    checkpoint.save(path, CharRNN(len(vocab), emb=3, hidden=4, seed=0), meta={"vocab": vocab.to_json()})
+    return path
+
+
+def one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err, captured.err
+    return captured.err
+
+
+def minirnn_process(*argv, **popen):
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.Popen([sys.executable, "-m", "minirnn", *argv], env=env, stderr=subprocess.PIPE, **popen)
+
+
+def read_soon(stream, count: int, seconds: float = 30.0) -> bytes:
+    """At least ``count`` bytes from a process's pipe, or what came within ``seconds`` (never a hang)."""
+    got, deadline = b"", time.monotonic() + seconds
+    while len(got) < count and select.select([stream], [], [], max(deadline - time.monotonic(), 0))[0]:
+        chunk = os.read(stream.fileno(), count - len(got))
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0 and capsys.readouterr().out == f"minirnn {minirnn.__version__}\n"
+
+
+def test_a_value_argparse_cannot_read_is_one_line_with_exit_2(capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["sample", "x.npz", "--length", "many"])
+    assert stop.value.code == 2
+    assert one_line_error(capsys) == ("minirnn sample: error: argument --length: invalid int value: 'many' "
+                                      "(see minirnn sample --help)\n")
+
+
+def test_a_library_error_names_the_flag_the_user_typed(saved, capsys):
+    assert cli.main(["sample", str(saved), "--top-k", "0"]) == 2
+    assert one_line_error(capsys) == "minirnn: error: --top-k must be a positive integer, got 0\n"
+
+
+def test_a_prime_outside_the_vocabulary_is_named_by_its_flag(saved, capsys):
+    assert cli.main(["sample", str(saved), "--prime", "aZ"]) == 2
+    assert one_line_error(capsys) == ("minirnn: error: --prime must use only the vocabulary's characters, got some "
+                                      "not in the vocabulary: 'Z'\n")
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("top_k must be a positive integer", "--top-k must be a positive integer"),
+    ("the last val_fraction of the text", "the last --val-fraction of the text"),
+    ("length must be an integer >= 0", "--length must be an integer >= 0"),
+    ("text of 6 characters is too short", "text of 6 characters is too short"),
+    ("vocab has 5 characters but the model predicts 6", "vocab has 5 characters but the model predicts 6"),
+    ("No such file: '/data/top_k.txt'", "No such file: '/data/top_k.txt'"),
+])
+def test_argument_names_become_flags_only_where_they_name_the_argument(message, expected):
+    flags = {"top_k": "--top-k", "val_fraction": "--val-fraction", "length": "--length", "text": "--text",
+             "model": "--model"}
+    assert cli.name_flags(message, flags) == expected
+
+
+@pytest.mark.skipif(minirnn.gpu_available(), reason="a GPU is present")
+@pytest.mark.parametrize("argv", [["bench", "--backend", "cupy", "--quick"], ["gradcheck", "--backend", "cupy"]])
+def test_cupy_asked_for_by_flag_without_cupy_or_a_gpu_is_one_line(argv, capsys):
+    assert cli.main(argv) == 2
+    err = one_line_error(capsys)
+    assert err.startswith("minirnn: error: --backend cupy: backend 'cupy' needs ") and not capsys.readouterr().out
+
+
+@pytest.mark.skipif(minirnn.gpu_available(), reason="a GPU is present")
+def test_cupy_asked_for_by_the_environment_is_one_line_before_training(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MINIRNN_BACKEND", "cupy")
+    monkeypatch.setattr(backend, "_default", None)          # read the environment again, as a new process would
+    assert cli.main(["train", "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert one_line_error(capsys).startswith("minirnn: error: MINIRNN_BACKEND=cupy: backend 'cupy' needs ")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("command", list(cli.SUBCOMMANDS))
+def test_help_is_plain_text_without_restructuredtext_marks(command, capsys):
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    shown = capsys.readouterr().out
+    assert "``" not in shown and ":func:" not in shown and ":class:" not in shown
+    assert f"usage: minirnn {command}" in shown and f"minirnn {command}:" not in shown
+
+
+def test_gradcheck_refuses_a_number_of_cases_it_could_not_finish(capsys):
+    assert cli.main(["gradcheck", "--cases", "100000000000"]) == 2
+    assert "--cases must be an integer in [1, 10,000], got 100000000000" in one_line_error(capsys)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["explain", "rnn", "--emb", "5"], "--emb does not apply to rnn; it sizes charloop, charrnn"),
+    (["explain", "lstm", "--nonlinearity", "relu"], "--nonlinearity does not apply to lstm; it sizes rnn"),
+    (["explain", "charloop", "--num-layers", "2"], "--num-layers does not apply to charloop"),
+])
+def test_explain_refuses_a_flag_that_sizes_nothing_in_the_model(argv, message, capsys):
+    assert cli.main(argv) == 2
+    assert message in one_line_error(capsys)
+
+
+def test_explain_refuses_sizes_for_a_checkpoint_which_has_its_own(saved, capsys):
+    assert cli.main(["explain", str(saved), "--hidden-size", "8"]) == 2
+    assert "--hidden-size does not apply to a checkpoint, which has its own sizes" in one_line_error(capsys)
+
+
+def test_explain_takes_the_flags_that_size_the_model(capsys):
+    assert cli.main(["explain", "rnn", "--nonlinearity", "relu", "--hidden-size", "3", "--brief"]) == 0
+    assert capsys.readouterr().out.startswith("RNN(input_size=10, hidden_size=3, num_layers=1")
+
+
+def test_sample_streams_characters_and_ctrl_c_exits_130(saved):
+    """An endless sample shows its first characters at once; Ctrl-C ends it with one line and 130."""
+    process = minirnn_process("sample", str(saved), "--length", str(10 ** 12), "--prime", "ab",
+                              stdout=subprocess.PIPE)
+    try:
+        assert len(read_soon(process.stdout, 50)) == 50             # read while the sample is still being drawn
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and err == b"minirnn: interrupted\n"
+
+
+def test_a_closed_pipe_ends_the_command_quietly():
+    """minirnn explain lstm | head -1: the reader is gone before the first line is written."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        process = minirnn_process("explain", "lstm", stdout=write_end)
+    finally:
+        os.close(write_end)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 141 and err == b""
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
+def test_an_output_in_a_read_only_directory_is_refused(tmp_path):
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(ValueError, match="--out: .* cannot be written, the directory .* is read-only"):
+            output.check_outputs({"--out": tmp_path / "page.html"}, force=False)
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_a_dangling_link_counts_as_an_existing_file(tmp_path):
+    (tmp_path / "link.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(ValueError, match="already exists; pass --force to replace it"):
+        output.check_outputs({"--out": tmp_path / "link.png"}, force=False)
+
+
+def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    path = tmp_path / "page.html"
+    path.write_text("old")
+
+    def interrupted(file):
+        file.write(b"half of the new")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(path, interrupted)
+    assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
+
+
+def test_a_file_that_cannot_be_created_is_named_not_its_temporary(tmp_path, monkeypatch):
+    def refused(prefix, suffix, dir):
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}x1y2{suffix}")
+
+    monkeypatch.setattr("tempfile.mkstemp", refused)
+    with pytest.raises(PermissionError) as error:
+        atomic_write(tmp_path / "page.html", lambda file: None)
+    assert error.value.filename == str(tmp_path / "page.html")
+
+
+def test_a_missing_file_is_named_with_its_reason_alone(tmp_path, capsys):
+    missing = tmp_path / "nothing.npz"
+    assert cli.main(["sample", str(missing)]) == 2
+    assert one_line_error(capsys) == f"minirnn: error: {missing}: No such file or directory\n"
+
+
+def test_sizes_too_large_for_memory_are_one_line_with_exit_2(capsys):
+    # 4e12 x 10 float64 is 291 TiB: more than any address space, so the allocation fails at once.
+    assert cli.main(["explain", "lstm", "--hidden-size", str(10**12)]) == 2
+    assert one_line_error(capsys).startswith("minirnn: error: not enough memory for the sizes asked for (")
