@@ -67,6 +67,10 @@ def run_table(rows, results_path, quick: bool = False, seed: int = 0, threads: i
             if library == "torch":
                 results["machine"]["torch"] = torch_version
             stored.save(results_path, results)
+            first, last = stored.losses(ROWS[number], recorded[library])
+            log(f"row {number} {library}: {first:.3f} → {last:.3f} in {recorded[library]['seconds']:.1f} s "
+                f"(the 2017 notebook: {ROWS[number].notebook[0]:.3f} → {ROWS[number].notebook[1]:.3f}); "
+                f"recorded in {results_path}")
     return results
 
 
