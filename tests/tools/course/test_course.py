@@ -278,3 +278,21 @@ def test_torchs_worker_records_a_row_beside_minirnns(tmp_path, nietzsche):
     assert cli.main(["course", "7", "--quick", "--threads", "1", "--results", str(path), "--no-download"]) == 0
     row = results.load(path)["rows"]["7"]
     assert results.losses(ROWS[7], row["torch"]) == pytest.approx(results.losses(ROWS[7], row["minirnn"]), rel=1e-3)
+
+
+def test_without_the_corpus_the_command_says_where_to_put_it_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MINIRNN_DATA", str(tmp_path))
+    assert cli.main(["course", "7", "--quick", "--no-download", "--results", str(tmp_path / "r.json")]) == 2
+    assert capsys.readouterr().err == (
+        f"minirnn: error: the nietzsche corpus is not in {tmp_path}: download "
+        f"https://s3.amazonaws.com/text-datasets/nietzsche.txt to {tmp_path / 'nietzsche.txt'} "
+        "(or set MINIRNN_DATA to the directory that holds nietzsche.txt)\n")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_the_download_shows_one_line_then_its_progress(capsys):
+    said = []
+    progress = runner.download_progress(said.append)
+    progress(300_000, 600_901)
+    progress(600_901, 600_901)
+    assert said == ["downloading the nietzsche corpus"]
