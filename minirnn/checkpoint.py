@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 import numpy
 
 from . import optim
-from .core import validate
+from .core import backend, validate
 from .core.atomic import atomic_write
 from .core.module import DTYPES, shapes_only
 from .data import Vocab
@@ -136,7 +136,9 @@ def _check_holds_model(optimizer, model) -> None:
 def save(path, model, optimizer=None, meta: dict | None = None, arrays: dict | None = None) -> None:
     """Write ``model`` (and ``optimizer``'s state, ``meta``, ``arrays``) to ``path`` atomically.
 
-    meta: a JSON-able dict; arrays: name -> array (host or device), stored as given.
+    meta: a JSON-able dict; arrays: name -> array (host or device) of plain numbers (bool, integer
+    or float), stored as given. What :func:`load` would refuse is refused here, before the file is
+    touched: an object or other non-numeric array, a NaN or Inf in any array, the model's included.
     """
     if type(model).__name__ not in MODEL_CLASSES:
         raise TypeError(f"model must be one of {tuple(MODEL_CLASSES)}, got {type(model).__name__}")
@@ -149,10 +151,27 @@ def save(path, model, optimizer=None, meta: dict | None = None, arrays: dict | N
         optimizer_arrays, metadata["optimizer"] = optimizer.state_dict()
         contents.update({f"optim/{key}": value for key, value in optimizer_arrays.items()})
     for name, value in (arrays or {}).items():
-        contents[f"array/{name}"] = value if isinstance(value, numpy.ndarray) else value.get()
-    text = json.dumps(metadata, allow_nan=False)      # strict JSON: a NaN in meta is a bug to report here
+        contents[f"array/{name}"] = _plain_numbers(f"arrays[{name!r}]", value)
+    for key, value in contents.items():
+        if value.dtype.kind == "f" and not numpy.isfinite(value).all():
+            raise ValueError(f"{key} holds NaN or Inf, which a checkpoint cannot hold (load would refuse it)")
+    try:
+        text = json.dumps(metadata, allow_nan=False)  # strict JSON: a NaN in meta is a bug to report here
+    except (TypeError, ValueError) as err:            # a set, an object, a NaN
+        raise type(err)(f"meta must hold JSON values (strings, finite numbers, lists, dicts): {err}") from None
     contents[METADATA_KEY] = numpy.frombuffer(text.encode("utf-8"), dtype=numpy.uint8)
     atomic_write(path, lambda file: numpy.savez(file, **contents))
+
+
+def _plain_numbers(what: str, value) -> numpy.ndarray:
+    """A caller's array on the host, if it holds what :func:`_read_npy` reads back: bools, integers, floats."""
+    if backend.backend_name(value) not in backend.BACKENDS:
+        raise TypeError(f"{what} must be a NumPy or CuPy array, got {validate.describe(value)}")
+    host = value if isinstance(value, numpy.ndarray) else value.get()
+    if host.dtype.hasobject or host.dtype.kind not in "biuf" or host.dtype.fields is not None:
+        raise ValueError(f"{what} must hold plain numbers (bool, integer or float), got {validate.describe(host)}; "
+                         "a checkpoint never holds pickled objects")
+    return host
 
 
 # -- reading ----------------------------------------------------------------------------

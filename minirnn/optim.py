@@ -478,8 +478,13 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int = 0, min_factor
 
     step counts from 1 (the step about to be taken): factor = step / warmup_steps
     during warm-up, then min + (1 - min) (1 + cos(pi progress)) / 2 with progress
-    running from 0 to 1 over the remaining steps.
+    running from 0 to 1 over the remaining steps. step and total_steps are integers >= 1,
+    warmup_steps >= 0 and min_factor in [0, 1].
     """
+    step, total_steps = validate.positive_int("step", step), validate.positive_int("total_steps", total_steps)
+    warmup_steps = validate.non_negative_int("warmup_steps", warmup_steps)
+    if validate.finite_number("min_factor", min_factor) > 1:
+        raise ValueError(f"min_factor must be a number in [0, 1], got {min_factor!r}")
     if warmup_steps and step <= warmup_steps:
         return step / warmup_steps
     span = max(1, total_steps - warmup_steps)
@@ -488,5 +493,9 @@ def warmup_cosine(step: int, total_steps: int, warmup_steps: int = 0, min_factor
 
 
 def step_decay(step: int, step_size: int, gamma: float = 0.1) -> float:
-    """gamma ** (number of whole ``step_size`` periods before this step): torch's StepLR."""
-    return gamma ** ((step - 1) // step_size)
+    """gamma ** (number of whole ``step_size`` periods before this step): torch's StepLR.
+
+    step counts from 1 (the step about to be taken); step_size is an integer >= 1, gamma a number >= 0.
+    """
+    step, step_size = validate.positive_int("step", step), validate.positive_int("step_size", step_size)
+    return validate.finite_number("gamma", gamma) ** ((step - 1) // step_size)

@@ -7,10 +7,15 @@ from other models (children) show the children's arrays under a dotted prefix,
 ``rnn.weight_ih_l0``, as torch's state_dict does. As in torch, each parameter is
 also an attribute (``lstm.weight_ih_l0``, ``model.rnn.weight_hh_l0``), and
 ``named_parameters()`` lists them in torch's order.
+
+Threads: the cache a forward keeps for its backward belongs to the thread that ran
+the forward, so each thread's backward answers its own thread's forward; the
+backwards of several threads add into the one ``grads``, under the model's lock.
 """
 from __future__ import annotations
 
 import contextvars
+import threading
 import weakref
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -91,12 +96,24 @@ class LiveArrays(Mapping):
 
 
 def float_dtype(value) -> numpy.dtype:
-    """float32 or float64 from a name or a NumPy dtype; anything else is refused by name."""
+    """float32 or float64 from a name or a NumPy dtype; anything else is refused by name.
+
+    None is refused too: NumPy reads it as float64, which nobody who wrote it meant.
+    """
     try:
-        name = numpy.dtype(value).name
+        name = None if value is None else numpy.dtype(value).name
     except TypeError:
         name = value
     return numpy.dtype(validate.choice("dtype", name, DTYPES))
+
+
+def _in_bytes(size: float) -> str:
+    """A number of bytes as people read it: '3.6 TiB'."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if size < 1024:
+            break
+        size /= 1024
+    return f"{size:.1f} {unit}" if unit != "B" else f"{size:.0f} B"
 
 
 class Module:
@@ -104,13 +121,14 @@ class Module:
 
     Subclasses register parameters with :meth:`add_param` (and children with
     :meth:`add_child`, or by assigning a Module to an attribute), store their
-    forward cache with :meth:`save_cache` and fetch it once in backward with
-    :meth:`take_cache`. A model of several modules is one Module with them as
-    children; an optimizer also takes a list of modules (``Adam([emb, lstm, head])``).
+    forward cache with :meth:`save_cache`, fetch it once in backward with
+    :meth:`take_cache`, and add their parameter gradients with :meth:`add_grads`.
+    A model of several modules is one Module with them as children; an optimizer
+    also takes a list of modules (``Adam([emb, lstm, head])``).
     """
 
     def __init__(self, dtype="float32", seed: int | None = None):
-        self.dtype = float_dtype(dtype)
+        self.dtype = float_dtype("float32" if dtype is None else dtype)   # None: the default, as torch's dtype=None
         self.backend = backend.default_backend()
         self.xp = backend.namespace(self.backend)
         seed = None if seed is None else validate.non_negative_int("seed", seed)
@@ -120,14 +138,32 @@ class Module:
         self._grads: dict = {}
         self._children: dict[str, Module] = {}
         self._left_out: dict[str, str] = {}    # parameter name -> why this module has none (torch's None parameters)
-        self._cache = None
+        self._local_state()
 
     # -- parameters ---------------------------------------------------------------
     def add_param(self, name: str, value) -> None:
         """Register a parameter (already on this model's backend and dtype) and a zero gradient for it."""
         self._params[name] = value
-        self._grads[name] = value if _SHAPES_ONLY.get() else self.xp.zeros_like(value)
+        self._grads[name] = value if _SHAPES_ONLY.get() else \
+            self._allocated(value.shape, lambda: self.xp.zeros_like(value))
         _OWNERS[id(value)] = self
+
+    def _local_state(self) -> None:
+        """What belongs to this process and its threads, never copied: each thread's forward cache, the lock."""
+        self._caches = threading.local()       # .cache: the calling thread's last forward cache (or None)
+        self._grads_lock = threading.Lock()
+
+    def add_grads(self, grads) -> None:
+        """Add (name, gradient) pairs into :attr:`grads` (a None gradient adds nothing).
+
+        Under the model's lock: two threads' ``+=`` into one array could each read it
+        before the other wrote it back, and one of the two gradients would be lost.
+        """
+        store = self.grads if self._children else self._grads
+        with self._grads_lock:
+            for name, grad in grads:
+                if grad is not None:
+                    store[name] += grad
 
     def leave_out_param(self, name: str, because: str) -> None:
         """Record a parameter this module was built without (``bias_ih_l0`` when ``because`` is
@@ -226,13 +262,28 @@ class Module:
         """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
         if _SHAPES_ONLY.get():
             return ParamShape(tuple(shape), self.dtype)
-        return backend.uniform(self.rng, -bound, bound, shape, self.dtype, self.backend)
+        return self._allocated(shape, lambda: backend.uniform(self.rng, -bound, bound, shape, self.dtype,
+                                                              self.backend))
 
     def init_normal(self, shape):
         """N(0, 1) values on this model's backend and dtype (torch's Embedding init)."""
         if _SHAPES_ONLY.get():
             return ParamShape(tuple(shape), self.dtype)
-        return backend.normal(self.rng, shape, self.dtype, self.backend)
+        return self._allocated(shape, lambda: backend.normal(self.rng, shape, self.dtype, self.backend))
+
+    def _allocated(self, shape, make):
+        """``make()``, a new array of ``shape``; sizes beyond this machine's memory are a MemoryError naming the
+        model's sizes (NumPy says "array is too big", a ValueError, beyond the address space)."""
+        try:
+            return make()
+        except (MemoryError, ValueError):
+            try:
+                model = repr(self)                      # the constructor call, with its sizes
+            except AttributeError:                      # a config() that reads what __init__ has not set yet
+                model = type(self).__name__
+            size = float(numpy.prod(shape, dtype=numpy.float64)) * self.dtype.itemsize
+            raise MemoryError(f"{model}: a parameter of shape {tuple(shape)} {self.dtype.name} takes "
+                              f"{_in_bytes(size)}, more than this machine's memory") from None
 
     def dropout_mask(self, shape, p: float):
         """Inverted dropout: 1 / (1 - p) with probability 1 - p, else 0; None outside training or at p = 0.
@@ -324,7 +375,7 @@ class Module:
                 for name in store:
                     store[name] = store[name].astype(dtype)
             module._record_params()
-            module._cache = None
+            module._caches = threading.local()        # a cache of the old dtype would not fit the new parameters
         return self
 
     def to(self, name: str) -> "Module":
@@ -336,7 +387,7 @@ class Module:
                 for key in store:
                     store[key] = backend.to_backend(store[key], name)
             module._record_params()
-            module._cache = None
+            module._caches = threading.local()        # nor one of the old backend
         return self
 
     def train(self, mode: bool = True) -> "Module":
@@ -360,18 +411,19 @@ class Module:
 
     # -- the forward cache ------------------------------------------------------------
     def save_cache(self, cache) -> None:
-        """Keep what backward needs. Inside ``no_grad()`` nothing is kept, and the cache of
-        an earlier forward stays for its backward (an evaluation in between changes nothing)."""
+        """Keep what backward needs, for the calling thread. Inside ``no_grad()`` nothing is kept, and
+        the cache of an earlier forward stays for its backward (an evaluation in between changes nothing)."""
         if is_grad_enabled():
-            self._cache = cache
+            self._caches.cache = cache
 
     def take_cache(self):
-        """The last forward's cache, handed out once: a second backward is an error."""
-        if self._cache is None:
+        """The calling thread's last forward's cache, handed out once: a second backward is an error."""
+        cache = getattr(self._caches, "cache", None)
+        if cache is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward needs a forward first: call forward (outside no_grad()) "
-                "before each backward; a forward's cache is used by one backward only")
-        cache, self._cache = self._cache, None
+                "before each backward, in the same thread; a forward's cache is used by one backward only")
+        self._caches.cache = None
         return cache
 
     def __call__(self, *args, **kwargs):
@@ -393,12 +445,15 @@ class Module:
 
     # -- copies ---------------------------------------------------------------------
     def __getstate__(self) -> dict:
-        """What pickle and copy.deepcopy keep: everything but the array module, which the backend's name restores."""
+        """What pickle and copy.deepcopy keep: everything but the array module, which the backend's name
+        restores, and the threads' caches and the lock, which a copy makes afresh."""
         state = dict(self.__dict__)
-        state.pop("xp", None)
+        for name in ("xp", "_caches", "_grads_lock"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.xp = backend.namespace(self.backend)
         self._record_params()
+        self._local_state()

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy  # host-side bookkeeping of the comparison; the model math runs on its own backend
 
-from ..core import backend
+from ..core import backend, validate
 
 EPS = 1e-6
 ATOL = 1e-7
@@ -58,24 +58,28 @@ class TensorReport:
 
 
 def _entry_losses(loss_fn, array, index, eps) -> tuple[float, float]:
-    """L with one entry moved by +eps and by -eps (the entry is restored)."""
+    """L with one entry moved by +eps and by -eps (the entry is restored, also when loss_fn raises)."""
     original = float(array[index])
-    array[index] = original + eps
-    loss_plus = float(loss_fn())
-    array[index] = original - eps
-    loss_minus = float(loss_fn())
-    array[index] = original
+    try:
+        array[index] = original + eps
+        loss_plus = float(loss_fn())
+        array[index] = original - eps
+        loss_minus = float(loss_fn())
+    finally:
+        array[index] = original
     return loss_plus, loss_minus
 
 
 def _direction_losses(loss_fn, array, direction, eps) -> tuple[float, float]:
-    """L with the whole tensor moved by +eps v and by -eps v (the tensor is restored)."""
+    """L with the whole tensor moved by +eps v and by -eps v (the tensor is restored, also when loss_fn raises)."""
     original = array.copy()
-    array += eps * direction
-    loss_plus = float(loss_fn())
-    array[...] = original - eps * direction
-    loss_minus = float(loss_fn())
-    array[...] = original
+    try:
+        array += eps * direction
+        loss_plus = float(loss_fn())
+        array[...] = original - eps * direction
+        loss_minus = float(loss_fn())
+    finally:
+        array[...] = original
     return loss_plus, loss_minus
 
 
@@ -111,17 +115,27 @@ def check_gradients(loss_fn, grads: dict, tensors: dict, *, eps: float = EPS, at
     max_entries: tensors with at most this many entries are checked entry by
         entry; larger ones at a seeded random subset of that many entries plus
         one random direction over the whole tensor.
+    eps: the step, a finite number > 0; atol, rtol: finite numbers >= 0.
     Returns one :class:`TensorReport` per tensor, in the order of ``tensors``.
     """
+    eps = validate.finite_number("eps", eps, positive=True)
+    atol, rtol = validate.finite_number("atol", atol), validate.finite_number("rtol", rtol)
+    max_entries = validate.positive_int("max_entries", max_entries)
+    for name, array in tensors.items():                # all of them before the first loss is computed
+        if backend.backend_name(array) not in backend.BACKENDS or array.dtype != numpy.float64:
+            raise TypeError(f"the gradient check needs float64 tensors; {name} is {validate.describe(array)}")
+        if name not in grads:
+            raise ValueError(f"grads has no gradient for the tensor {name!r}; it has {sorted(grads, key=str)}")
+        if backend.backend_name(grads[name]) not in backend.BACKENDS:
+            raise TypeError(f"grads[{name!r}] must be an array, got {validate.describe(grads[name])}")
+        if tuple(grads[name].shape) != tuple(array.shape):
+            raise ValueError(f"gradient of {name} has shape {tuple(grads[name].shape)}, the tensor "
+                             f"{tuple(array.shape)}")
     picker = numpy.random.default_rng(seed)
     judge = _Judge(float(loss_fn()), eps, atol, rtol)
     reports = []
     for name, array in tensors.items():
-        if array.dtype != numpy.float64:
-            raise TypeError(f"the gradient check needs float64 tensors; {name} is {array.dtype}")
         analytic = backend.to_host(grads[name]).astype(numpy.float64)
-        if analytic.shape != tuple(array.shape):
-            raise ValueError(f"gradient of {name} has shape {analytic.shape}, the tensor {tuple(array.shape)}")
         pairs, kinks = [], 0
         if array.size <= max_entries:
             for index in numpy.ndindex(*array.shape):

@@ -80,9 +80,7 @@ class RecurrentCell(Module):
         B = cache.x.shape[1]                 # the cache's x is the step's (1, B, I)
         d_final = self._states(tuple(f"d_{s}" for s in self.gate_math.state_names), d_state, B, unbatched)
         dx, d_prev, grads = layer_backward(cache, None, d_final)
-        for name, grad in zip(CELL_PARAM_NAMES, grads):
-            if grad is not None:
-                self._grads[name] += grad
+        self.add_grads(zip(CELL_PARAM_NAMES, grads))
         return (dx[0, 0] if unbatched else dx[0]), self._out(d_prev, unbatched)
 
 

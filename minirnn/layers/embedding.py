@@ -42,4 +42,4 @@ class Embedding(Module):
         """d_out: dL/d(out), out's shape. Adds dL/dW into ``grads`` (each row sums the positions that read it)."""
         cache, out_shape = self.take_cache()
         d_out = validate.float_array("d_out", d_out, out_shape, self.xp, self.dtype)
-        self._grads["weight"] += embedding_backward(d_out, cache)
+        self.add_grads([("weight", embedding_backward(d_out, cache))])

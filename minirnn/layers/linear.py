@@ -62,7 +62,5 @@ class Linear(Module):
         cache, y_shape = self.take_cache()
         d_y = validate.float_array("d_y", d_y, y_shape, self.xp, self.dtype)
         dx, d_weight, d_bias = linear_backward(d_y, cache)
-        self._grads["weight"] += d_weight
-        if d_bias is not None:
-            self._grads["bias"] += d_bias
+        self.add_grads([("weight", d_weight), ("bias", d_bias)])
         return dx

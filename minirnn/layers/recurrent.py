@@ -64,10 +64,9 @@ class Recurrent(Module):
     All are drawn from U(-1/sqrt(H), 1/sqrt(H)), as torch does.
 
     Threads: the work buffers a layer keeps between calls belong to the thread that
-    made them, so several threads may run forwards of one model at once (each gets
-    what it would get alone). The cache a backward reads is the model's, as for any
-    Module: the forward and backward of one training step must not be interleaved
-    with another thread's forward of the same model.
+    made them, as the forward cache does (see Module), so several threads may run
+    forwards and backwards of one model at once: each gets what it would get alone,
+    and the parameter gradients add up.
     """
 
     def __init__(self, gate_math, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
@@ -200,9 +199,7 @@ class Recurrent(Module):
         for d, cache in enumerate(caches):
             d_h = None if d_by_direction is None else d_by_direction[:, :, d]
             dx, d_s0, grads = layer_backward(cache, d_h, tuple(None if s is None else s[d] for s in d_final))
-            for name, grad in zip(layer_param_names(layer, d), grads):
-                if grad is not None:
-                    self._grads[name] += grad
+            self.add_grads(zip(layer_param_names(layer, d), grads))
             for store, ds in zip(d_state0, d_s0):
                 store[d] = ds
             d_input = dx if d_input is None else d_input + dx

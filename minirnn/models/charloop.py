@@ -86,19 +86,15 @@ class CharLoopModel(Module):
     def backward(self, d_logp) -> None:
         """d_logp: (B, V), dL/d(log p). Adds every parameter's gradient into ``grads``."""
         emb_cache, in_cache, relu_cache, hidden_cache, unroll_cache, out_cache, logp_cache = self.take_cache()
-        g = self.grads
         d_logp = validate.float_array("d_logp", d_logp, (unroll_cache.gates.shape[1], self.vocab_size),
                                     self.xp, self.dtype)
         d_logits = log_softmax_backward(d_logp, logp_cache)
-        d_h_last, d_w, d_b = linear_backward(d_logits, out_cache)
-        g["l_out.weight"] += d_w
-        g["l_out.bias"] += d_b
+        d_h_last, d_w_out, d_b_out = linear_backward(d_logits, out_cache)
         d_x_proj, _, d_w_recurrent, _ = unroll_backward(unroll_cache, None, (d_h_last,))  # BPTT
-        d_inp, d_w_input, d_b = linear_backward(d_x_proj, hidden_cache)
-        g["l_hidden.weight"] += d_w_input + d_w_recurrent   # W is used on inp_t and on h_{t-1}
-        g["l_hidden.bias"] += d_b
+        d_inp, d_w_input, d_b_hidden = linear_backward(d_x_proj, hidden_cache)
         d_pre_in = relu_backward(d_inp, relu_cache)
-        d_emb, d_w, d_b = linear_backward(d_pre_in, in_cache)
-        g["l_in.weight"] += d_w
-        g["l_in.bias"] += d_b
-        g["e.weight"] += embedding_backward(d_emb, emb_cache)
+        d_emb, d_w_in, d_b_in = linear_backward(d_pre_in, in_cache)
+        self.add_grads([("l_out.weight", d_w_out), ("l_out.bias", d_b_out),
+                        ("l_hidden.weight", d_w_input + d_w_recurrent),   # W is used on inp_t and on h_{t-1}
+                        ("l_hidden.bias", d_b_hidden), ("l_in.weight", d_w_in), ("l_in.bias", d_b_in),
+                        ("e.weight", embedding_backward(d_emb, emb_cache))])

@@ -114,6 +114,44 @@ def test_save_replaces_atomically_and_leaves_no_temporary_file(saved, monkeypatc
     assert os.listdir(path.parent) == [path.name]             # and no half-written file is left beside it
 
 
+@pytest.mark.parametrize("value, message", [
+    (numpy.array([None, 1], dtype=object), r"arrays\['extra'\] must hold plain numbers .*, got \(2,\) object"),
+    (numpy.array(["a"]), r"arrays\['extra'\] must hold plain numbers .*, got \(1,\) <U1"),
+    (numpy.zeros(2, dtype=[("a", "f8")]), r"arrays\['extra'\] must hold plain numbers"),
+    (numpy.array([1.0, numpy.nan]), r"array/extra holds NaN or Inf"),
+])
+def test_save_refuses_an_array_that_load_would_refuse(tmp_path, value, message):
+    model = CharLoopModel(6, 3, 4, seed=0)
+    with pytest.raises(ValueError, match=message):
+        checkpoint.save(tmp_path / "c.npz", model, arrays={"extra": value})
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_refuses_an_extra_that_is_not_an_array(tmp_path):
+    with pytest.raises(TypeError, match=r"arrays\['extra'\] must be a NumPy or CuPy array, got list"):
+        checkpoint.save(tmp_path / "c.npz", CharLoopModel(6, 3, 4, seed=0), arrays={"extra": [1, 2]})
+
+
+@pytest.mark.parametrize("meta, error", [({"x": {1, 2}}, TypeError), ({"x": float("nan")}, ValueError)])
+def test_save_refuses_meta_that_is_not_json_by_name(tmp_path, meta, error):
+    with pytest.raises(error, match="meta must hold JSON values"):
+        checkpoint.save(tmp_path / "c.npz", CharLoopModel(6, 3, 4, seed=0), meta=meta)
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_refuses_a_model_with_nan_weights(tmp_path):
+    model = CharLoopModel(6, 3, 4, seed=0)
+    model.params["l_out.bias"][2] = numpy.inf
+    with pytest.raises(ValueError, match="param/l_out.bias holds NaN or Inf"):
+        checkpoint.save(tmp_path / "c.npz", model)
+
+
+def test_save_into_a_directory_names_the_path_given(tmp_path):
+    with pytest.raises(ValueError, match=f"^{tmp_path} is a directory, not a regular file"):
+        checkpoint.save(tmp_path, CharLoopModel(6, 3, 4, seed=0))
+    assert os.listdir(tmp_path) == []
+
+
 def test_checkpoint_gets_an_ordinary_file_mode(saved, tmp_path):
     plain = tmp_path / "plain.txt"
     plain.write_text("")

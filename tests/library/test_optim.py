@@ -162,6 +162,23 @@ def test_step_decay_multiplies_by_gamma_every_step_size():
     assert [optim.step_decay(step, 2, 0.5) for step in range(1, 7)] == [1, 1, 0.5, 0.5, 0.25, 0.25]
 
 
+@pytest.mark.parametrize("schedule, args, message", [
+    (optim.warmup_cosine, (-5, 10, 2), "step must be a positive integer, got -5"),
+    (optim.warmup_cosine, (0, 10), "step must be a positive integer, got 0"),
+    (optim.warmup_cosine, (1, 0), "total_steps must be a positive integer, got 0"),
+    (optim.warmup_cosine, (1, 10, -1), "warmup_steps must be an integer >= 0, got -1"),
+    (optim.warmup_cosine, (1, 10, 2, 1.5), r"min_factor must be a number in \[0, 1\], got 1.5"),
+    (optim.warmup_cosine, (1, 10, 2, float("nan")), "min_factor must be a finite number >= 0, got nan"),
+    (optim.step_decay, (3, 0), "step_size must be a positive integer, got 0"),
+    (optim.step_decay, (0, 2), "step must be a positive integer, got 0"),
+    (optim.step_decay, (3, 2.5), "step_size must be a positive integer, got 2.5"),
+    (optim.step_decay, (3, 2, -0.5), "gamma must be a finite number >= 0, got -0.5"),
+])
+def test_schedules_refuse_arguments_out_of_range_by_name(schedule, args, message):
+    with pytest.raises(ValueError, match=message):
+        schedule(*args)
+
+
 def test_bad_hyperparameters_name_the_argument():
     with pytest.raises(ValueError, match="lr must be a finite number > 0, got -1"):
         optim.SGD(Weights(w=P0), lr=-1)

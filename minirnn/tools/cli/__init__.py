@@ -17,7 +17,7 @@ line on stderr and never a traceback:
 
     exit 2    a mistake the user can make, or something this machine lacks: ValueError,
               TypeError, OSError, and RuntimeError (minirnn's for a missing CuPy, GPU or
-              matplotlib), as ``minirnn: error: ...``; the argument names of the library
+              matplotlib, or a cell check that ended without a report), as ``minirnn: error: ...``; the argument names of the library
               (``top_k``) are given as the flags the user typed (``--top-k``); a wrong
               flag or value, as argparse's ``minirnn CMD: error: ...``; an OSError that
               names a file, as ``FILE: reason`` (without its errno); and sizes too large for
@@ -25,7 +25,14 @@ line on stderr and never a traceback:
     exit 1    a run stopped by a NaN or Inf (FloatingPointError);
     exit 130  Ctrl-C (KeyboardInterrupt), as ``minirnn: interrupted``;
     exit 141  stdout closed by its reader (``minirnn explain lstm | head -1``), silently, as a
-              program killed by SIGPIPE ends.
+              program killed by SIGPIPE ends;
+    exit 74   the command did its work, but stdout or stderr was closed when it started
+              (``minirnn sample best.npz >&-``) and what it had to say there was lost
+              (EX_IOERR of sysexits.h); any other status is kept as it is.
+
+A command runs with its standard streams closed: descriptors 0, 1 and 2 are taken
+(on the null device) before anything is opened, so that no file the command
+writes can get one of those numbers and receive what was meant for the terminal.
 
 Any other exception is a bug in minirnn and keeps its traceback.
 """
@@ -33,9 +40,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import re
 import sys
+from contextlib import contextmanager
 
 from minirnn import __version__, set_num_threads
 from minirnn.core import backend
@@ -57,6 +66,7 @@ EXIT_NAN = 1               # a run stopped by a NaN or Inf
 EXIT_USER_ERROR = 2        # argparse's status for a usage error, and ours for every other user error
 EXIT_INTERRUPTED = 130     # 128 + SIGINT: what a shell reports for a program stopped by Ctrl-C
 EXIT_PIPE_CLOSED = 141     # 128 + SIGPIPE: what `yes | head -1` reports for yes
+EXIT_NOT_REPORTED = 74     # EX_IOERR: done, but stdout or stderr was closed and what was written there is lost
 
 
 class _Parser(argparse.ArgumentParser):
@@ -161,8 +171,71 @@ def _discard_stdout() -> None:
         pass
 
 
+class _ClosedStream(io.TextIOBase):
+    """What a standard stream that was closed becomes: text written to it goes nowhere, and it says whether
+    any came. Its descriptor is held open on the null device, for the libraries that ask for one."""
+
+    encoding = "utf-8"
+
+    def __init__(self, descriptor: int):
+        super().__init__()
+        self.descriptor, self.lost = descriptor, False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.lost = self.lost or bool(text)
+        return len(text)
+
+    def fileno(self) -> int:
+        return self.descriptor
+
+
+@contextmanager
+def _standard_streams():
+    """Inside: descriptors 0-2 are open (a closed one on the null device) and sys.stdout and sys.stderr
+    are streams (a closed one a _ClosedStream); yields those _ClosedStreams."""
+    closed = []
+    for descriptor in (0, 1, 2):               # in order: each open() below takes the lowest free number
+        try:
+            os.fstat(descriptor)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != descriptor:
+                os.dup2(null, descriptor)
+                os.close(null)
+            closed.append(descriptor)
+    saved = sys.stdout, sys.stderr
+    for name, descriptor in (("stdout", 1), ("stderr", 2)):
+        if descriptor in closed or getattr(sys, name) is None:     # Python sets None for one closed at start
+            setattr(sys, name, _ClosedStream(descriptor))
+    try:
+        yield [stream for stream in (sys.stdout, sys.stderr) if isinstance(stream, _ClosedStream)]
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def main(argv=None) -> int:
     """Run the command line with ``argv`` (default: sys.argv[1:]); returns the exit status."""
+    with _standard_streams() as closed:
+        try:
+            return _reported(_run(argv), closed)
+        except SystemExit as stop:               # argparse's --help and --version print, then exit
+            raise SystemExit(_reported(stop.code or 0, closed)) from None
+
+
+def _reported(status, closed: list):
+    """``status``, or EXIT_NOT_REPORTED for a command that succeeded while what it wrote to a closed stream was lost."""
+    lost = [stream for stream in closed if stream.lost]
+    if status != 0 or not lost:
+        return status
+    if sys.stdout in lost and sys.stderr not in closed:
+        print("minirnn: error: stdout is closed, so the command's output was lost", file=sys.stderr)
+    return EXIT_NOT_REPORTED
+
+
+def _run(argv) -> int:
     flag_names = {}
     try:
         args = build_parser().parse_args(argv)

@@ -14,8 +14,10 @@ options. Exits with 1 if any tensor fails or a case stays all zero.
 
 With --cell FILE.py:NAME it checks one cell of your own instead: a minirnn.gates.GateMath named NAME,
 or the step pair NAME_forward / NAME_backward written like minirnn's reference implementations
-(minirnn/reference/). The kind of cell comes
-from --kind or from the name (lstm_step is an LSTM); see docs/exercise_lstm_backward.md.
+(minirnn/reference/). The kind of cell comes from --kind or from the name (lstm_step is an LSTM);
+see docs/exercise_lstm_backward.md. The file runs in a child process, stopped after --time-limit
+seconds: a check that does not finish with its report (a loop that never ends, an exit inside the
+cell's code) is an error, never a pass.
 """
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ import time
 
 from minirnn.cell_kinds import CELL_KINDS
 from minirnn.core import backend, validate
-from minirnn.gradcheck import ATOL, EPS, MODELS, RTOL, check_case, check_cell, draw_cases
+from minirnn.gradcheck import ATOL, EPS, MODELS, RTOL, check_case, check_cell_file, draw_cases
+from minirnn.gradcheck.isolated import DEFAULT_TIME_LIMIT
 
 # The cases are drawn before the first row: at 10-100 ms a case, this many per model already take
 # minutes to hours, and a far larger --cases is a typo that would fill the memory before printing a row.
@@ -51,14 +54,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "NAME_forward/NAME_backward")
     parser.add_argument("--kind", choices=tuple(CELL_KINDS),
                         help="with --cell: the kind of cell (default: from NAME's prefix, or the gate math's name)")
+    parser.add_argument("--time-limit", type=float, metavar="SECONDS",
+                        help=f"with --cell: seconds the check may take, the file's import included (default "
+                             f"{DEFAULT_TIME_LIMIT:g})")
 
 
 def run(args: argparse.Namespace) -> int:
     validate.non_negative_int("--seed", args.seed)
     if args.cell is not None:
         return run_cell(args)
-    if args.kind is not None:
-        raise ValueError("--kind goes with --cell FILE.py:NAME")
+    for flag, value in (("--kind", args.kind), ("--time-limit", args.time_limit)):
+        if value is not None:
+            raise ValueError(f"{flag} goes with --cell FILE.py:NAME")
     if args.cases is not None and not 1 <= args.cases <= MAX_CASES:
         raise ValueError(f"--cases must be an integer in [1, {MAX_CASES:,}], got {args.cases}")
     print(f"Gradient check: central differences in float64, eps={EPS:g}; an entry passes when "
@@ -106,6 +113,7 @@ def run_cell(args: argparse.Namespace) -> int:
     """``--cell FILE.py:NAME``: one cell, step by step, against finite differences and minirnn's own cell."""
     if args.model or args.cases is not None or args.backend != "numpy":
         raise ValueError("--cell checks one cell on NumPy: it takes no --model, --cases or --backend")
-    report = check_cell(args.cell, args.kind, seed=args.seed)
-    print(report.format(verbose=args.verbose))
+    time_limit = DEFAULT_TIME_LIMIT if args.time_limit is None else args.time_limit
+    report = check_cell_file(args.cell, args.kind, seed=args.seed, verbose=args.verbose, time_limit=time_limit)
+    print(report.text)
     return 0 if report.passed else 1

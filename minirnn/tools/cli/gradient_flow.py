@@ -31,6 +31,7 @@ from . import output
 
 DEFAULT_CORPUS_BYTES = 300_000
 PROBE_CHARS = 20_000          # the probe windows are drawn from the last this many characters of the text
+TRAIN_STEPS, HIDDEN = 100, 64  # the defaults of the models trained without --checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,9 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=50, metavar="T",
                         help="steps before the loss (default %(default)s)")
     parser.add_argument("--batch", type=int, default=16, metavar="B", help="probe windows (default %(default)s)")
-    parser.add_argument("--train-steps", type=int, default=100, metavar="N",
-                        help="updates of the short training run (default %(default)s)")
-    parser.add_argument("--hidden", type=int, default=64, metavar="H", help="hidden units (default %(default)s)")
+    # No argparse default for these two: given with --checkpoint, whose model is trained already, they are refused.
+    parser.add_argument("--train-steps", type=int, metavar="N",
+                        help=f"updates of the short training run (default {TRAIN_STEPS}; not with --checkpoint)")
+    parser.add_argument("--hidden", type=int, metavar="H",
+                        help=f"hidden units of the models trained (default {HIDDEN}; not with --checkpoint)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="(default %(default)s)")
 
 
@@ -52,8 +55,11 @@ def run(args: argparse.Namespace) -> int:
     # Everything that can be wrong is found before the models train.
     validate.positive_int("--steps", args.steps)
     validate.positive_int("--batch", args.batch)
-    validate.positive_int("--train-steps", args.train_steps)
-    validate.positive_int("--hidden", args.hidden)
+    for flag, value in (("--train-steps", args.train_steps), ("--hidden", args.hidden)):
+        if value is not None and args.checkpoint:
+            raise ValueError(f"{flag} does not apply to --checkpoint, whose model is trained already; leave it out")
+    train_steps = validate.positive_int("--train-steps", TRAIN_STEPS if args.train_steps is None else args.train_steps)
+    hidden = validate.positive_int("--hidden", HIDDEN if args.hidden is None else args.hidden)
     validate.non_negative_int("--seed", args.seed)
     out = Path(args.out)
     output.check_outputs({"--out": out}, args.force, inputs={"--checkpoint": args.checkpoint, "--text": args.text})
@@ -79,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
         text = read_text(args.text) if args.text else default_corpus(DEFAULT_CORPUS_BYTES)
         source = (f"--text {args.text}" if args.text else f"the built-in corpus ({DEFAULT_CORPUS_BYTES} bytes of "
                   f"Python {sys.version_info.major}.{sys.version_info.minor}'s standard library)")
-        flows = gradient_flow.gradient_flow(text, steps=args.steps, batch=args.batch, train_steps=args.train_steps,
-                                            hidden=args.hidden, seed=args.seed,
+        flows = gradient_flow.gradient_flow(text, steps=args.steps, batch=args.batch, train_steps=train_steps,
+                                            hidden=hidden, seed=args.seed,
                                             log=lambda line: print(line, file=sys.stderr, flush=True))
     source += f"; the text read has SHA-256 {text_digest(text)}"
     atomic_write(out, lambda file: gradient_flow.plot_flows(flows, file, source=source))

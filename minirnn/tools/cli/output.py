@@ -18,8 +18,8 @@ def check_outputs(outputs: dict, force: bool, inputs: dict | None = None) -> Non
     outputs: name -> path, the name as the user knows it (the flag, ``--out``);
     inputs: name -> path (or None) of the files the command reads. Refused with a
     ValueError naming the output: a directory that does not exist or cannot be
-    written, a directory in the file's place, an input, another output, or an
-    existing file without ``force``.
+    written, a directory, device, FIFO or socket in the file's place (even with
+    ``force``), an input, another output, or an existing file without ``force``.
     """
     claimed = {Path(path).resolve(): name for name, path in (inputs or {}).items() if path is not None}
     for name, path in outputs.items():
@@ -29,6 +29,9 @@ def check_outputs(outputs: dict, force: bool, inputs: dict | None = None) -> Non
             raise ValueError(f"{name}: {path} cannot be written, there is no directory {str(directory)!r}")
         if path.is_dir():
             raise ValueError(f"{name}: {path} is a directory; give the name of a file")
+        if path.exists() and not path.is_file():       # not even with --force: a rename would replace a device
+            raise ValueError(f"{name}: {path} is not a regular file (a device, a FIFO or a socket); give the "
+                             "name of a file")
         if path.resolve() in claimed:
             raise ValueError(f"{name} and {claimed[path.resolve()]} name the same file, {path}")
         if os.path.lexists(path) and not force:

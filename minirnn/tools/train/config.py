@@ -108,6 +108,8 @@ class TrainConfig:
         for name in ("text", "out"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ValueError(f"{flag(name)} must be a path, got {getattr(self, name)!r}")
+        if self.out == "":                     # the current directory would silently become the run's
+            raise ValueError(f"{flag('out')} must name the run's directory, got ''")
         if self.schedule == "cosine" and self.epochs is None:
             raise ValueError("--schedule cosine needs --epochs, to know the last step (--minutes alone cannot say)")
         for name, applies, where in self._applicability():

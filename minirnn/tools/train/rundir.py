@@ -4,7 +4,7 @@
     best.npz       the same, for the evaluation with the lowest validation loss
     metrics.jsonl  one JSON line per evaluation
     loss.png       the losses against the step
-    .lock          locked (flock) while a run writes here
+    metrics.jsonl.rejected  damaged lines found in metrics.jsonl, set aside (only if there were any)
 
 ``last.npz`` is the truth: the directory holds what it has committed. A new run
 commits its step-0 state before it trains (so a directory it cannot write fails
@@ -20,13 +20,19 @@ Every file is replaced by an atomic rename (core/atomic.py). Killed at any insta
 best.npz is therefore never older than what metrics.jsonl and last.npz say the
 best is, and metrics.jsonl is at most one line ahead of last.npz. The next run to
 open the directory (``--resume``) puts it back to exactly what last.npz committed,
-before anything else: it removes temporaries of killed writes, drops metrics lines
-that are torn, foreign or after last.npz's step, puts back the previous best.npz
-when the new one was never committed, and adds last.npz's own metrics line if it
-is missing. A resumed run then redoes the lost steps and writes the same files.
+before anything else: it removes temporaries of killed writes, drops the metrics
+lines after last.npz's step (the resumed run writes them again) and sets aside
+those that are damaged (torn, foreign, out of order) in metrics.jsonl.rejected,
+puts back the previous best.npz when the new one was never committed, and adds
+last.npz's own metrics line if it is missing. A resumed run then redoes the lost
+steps and writes the same files. A run that had ended draws its loss.png again,
+in case it was killed before drawing it.
 
-The lock is ``flock`` on ``.lock``: a second writer is refused at once, naming the
-directory, and the kernel releases the lock when its holder dies, however it dies.
+The lock is ``flock`` on the directory itself, which cannot be deleted while it holds
+the run's files: a second writer is refused at once, naming the directory, and the
+kernel releases the lock when its holder dies, however it dies. A directory deleted
+(or replaced) under a run anyway stops the run before its next file write (a write
+already under way can still land in the new directory: the writes go by path).
 """
 from __future__ import annotations
 
@@ -34,14 +40,17 @@ import fcntl
 import json
 import math
 import os
+import stat
 from pathlib import Path
+from typing import NamedTuple
 
 from minirnn.checkpoint import CheckpointError
 from minirnn.core.atomic import atomic_write, fsync_directory, remove_temporaries
 
 from .run_state import RunState, SavedRun, check_record, read_run
 
-LAST, BEST, METRICS, PLOT, LOCK = "last.npz", "best.npz", "metrics.jsonl", "loss.png", ".lock"
+LAST, BEST, METRICS, PLOT = "last.npz", "best.npz", "metrics.jsonl", "loss.png"
+REJECTED = "metrics.jsonl.rejected"
 PREVIOUS_BEST = ".best.previous.npz"
 LN2 = math.log(2.0)
 
@@ -87,7 +96,7 @@ class RunDirectory:
         return saved
 
     def close(self) -> None:
-        """Release the lock (the lock file stays: removing it would let two writers lock two files)."""
+        """Release the lock."""
         if self._lock_descriptor is not None:
             os.close(self._lock_descriptor)
             self._lock_descriptor = None
@@ -95,17 +104,17 @@ class RunDirectory:
     def _lock(self) -> None:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            descriptor = os.open(self / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+            descriptor = os.open(self.path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         except OSError as err:
             raise OSError(f"cannot write the run directory --out {self.path}: {err.strerror or err}") from None
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(descriptor)
-            raise BlockingIOError(f"--out {self.path} is in use by another minirnn train (it holds "
-                                  f"{self / LOCK}); wait for it to end, or choose another --out") from None
+            raise BlockingIOError(f"--out {self.path} is in use by another minirnn train (it holds the "
+                                  "directory's lock); wait for it to end, or choose another --out") from None
         self._lock_descriptor = descriptor
-        removed = remove_temporaries(self.path, (LAST, BEST, METRICS, PLOT, PREVIOUS_BEST))
+        removed = remove_temporaries(self.path, (LAST, BEST, METRICS, PLOT, PREVIOUS_BEST, REJECTED))
         if removed:
             self.log(f"{self.path}: removed {len(removed)} temporary file(s) left by a write that was killed")
 
@@ -115,12 +124,27 @@ class RunDirectory:
 
         save(path): writes the run's checkpoint to ``path``; record: its metrics line.
         """
+        # Before each write, that the directory is still the one locked: the writes go by its path.
+        self._check_still_locked()
         if improved:
             self._keep_previous_best()
             save(self / BEST)
+            self._check_still_locked()
         self._append_metrics(record)
+        self._check_still_locked()
         save(self / LAST)
         _remove(self / PREVIOUS_BEST)
+
+    def _check_still_locked(self) -> None:
+        """Refuse to write into a directory that is no longer the one locked: deleted, or put in its place."""
+        locked, there = os.fstat(self._lock_descriptor), None
+        try:
+            there = os.stat(self.path)
+        except FileNotFoundError:
+            pass
+        if there is None or (there.st_dev, there.st_ino) != (locked.st_dev, locked.st_ino):
+            raise RuntimeError(f"--out {self.path} was deleted or replaced while this run wrote into it; the run "
+                               "stopped rather than write into another directory")
 
     def _keep_previous_best(self) -> None:
         if not (self / BEST).exists():
@@ -134,8 +158,10 @@ class RunDirectory:
     def _append_metrics(self, record: dict) -> None:
         """One line, in one write, synced: a kill leaves it whole or absent."""
         line = (json.dumps(record, allow_nan=False) + "\n").encode("utf-8")
-        descriptor = os.open(self / METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        # Non-blocking, so that a FIFO in its place is refused rather than waited on for a reader.
+        descriptor = os.open(self / METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o666)
         try:
+            _check_regular(self / METRICS, descriptor)
             if os.write(descriptor, line) != len(line):
                 raise OSError(f"could not append to {self / METRICS} (is the disk full?)")
             os.fsync(descriptor)
@@ -144,15 +170,20 @@ class RunDirectory:
 
     # -- putting the directory back to its last commit --------------------------------------
     def _repair_metrics(self, state: RunState) -> None:
-        records, dropped = read_metrics(self / METRICS, up_to_step=state.step)
+        records, later, damaged = read_metrics(self / METRICS, up_to_step=state.step)
         restored = state.record is not None and (not records or records[-1]["step"] < state.step)
         if restored:
             records.append(state.record)
-        if dropped or restored:
+        if damaged:                      # set aside before metrics.jsonl loses them: a kill between keeps them twice
+            kept = (self / REJECTED).read_bytes() if (self / REJECTED).exists() else b""
+            atomic_write(self / REJECTED, lambda file: file.write(kept + b"".join(line + b"\n" for line in damaged)))
+        if later or damaged or restored:
             text = "".join(json.dumps(record) + "\n" for record in records)
             atomic_write(self / METRICS, lambda file: file.write(text.encode("utf-8")))
             self.log(f"{self / METRICS}: kept the {len(records)} lines of the evaluations up to step {state.step} "
-                     f"(last.npz); dropped {dropped} torn, foreign or later line(s)"
+                     f"(last.npz); dropped {later} later line(s)"
+                     + (f", set aside {len(damaged)} torn, foreign or out-of-order line(s) in {self / REJECTED}"
+                        if damaged else "")
                      + (", restored the last one" if restored else ""))
 
     def _repair_best(self, state: RunState) -> None:
@@ -185,7 +216,7 @@ class RunDirectory:
         except ImportError:
             self.log("loss curve: install matplotlib (pip install 'minirnn[plot]') to get loss.png")
             return
-        records, _ = read_metrics(self / METRICS)
+        records = read_metrics(self / METRICS).records
         steps = [r["step"] for r in records]
         figure = Figure(figsize=(6, 4))
         FigureCanvasAgg(figure)        # an off-screen canvas: no display and no global pyplot state
@@ -200,30 +231,49 @@ class RunDirectory:
         atomic_write(self / PLOT, lambda file: figure.savefig(file, format="png", dpi=100))
 
 
-def read_metrics(path, up_to_step: int | None = None) -> tuple[list, int]:
-    """(records, dropped): the sound metrics lines of ``path`` in increasing step order, up to ``up_to_step``.
+class Metrics(NamedTuple):
+    """What :func:`read_metrics` finds in metrics.jsonl."""
+    records: list          # the sound lines, as dicts, in increasing step order
+    later: int             # sound lines after the step asked for (written ahead of last.npz)
+    damaged: list          # the other lines as they were (bytes without their newline): torn, foreign, out of order
 
-    A line is dropped when it is torn (no newline at its end), not a metrics record,
-    out of step order, or after ``up_to_step``; a missing file has no lines.
+
+def read_metrics(path, up_to_step: int | None = None) -> Metrics:
+    """The metrics lines of ``path``, sorted into sound ones up to ``up_to_step``, later ones and damaged ones.
+
+    A line is damaged when it is torn (no newline at its end), not a metrics record,
+    or out of step order; a missing file has no lines.
     """
     try:
-        raw = Path(path).read_bytes()
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)     # a FIFO must not block the open
     except FileNotFoundError:
-        return [], 0
+        return Metrics([], 0, [])
+    with os.fdopen(descriptor, "rb") as file:
+        _check_regular(path, descriptor)
+        raw = file.read()
     lines = raw.split(b"\n")
-    records, dropped = [], int(lines[-1] != b"")           # the last piece has no newline: torn
+    records, later, damaged = [], 0, []
     for line in lines[:-1]:
         try:
             record = check_record(json.loads(line))
         except (ValueError, RecursionError):
-            dropped += 1
+            damaged.append(line)
             continue
-        if (up_to_step is not None and record["step"] > up_to_step) or \
-                (records and record["step"] <= records[-1]["step"]):
-            dropped += 1
-            continue
-        records.append(record)
-    return records, dropped
+        if records and record["step"] <= records[-1]["step"]:
+            damaged.append(line)
+        elif up_to_step is not None and record["step"] > up_to_step:
+            later += 1
+        else:
+            records.append(record)
+    if lines[-1] != b"":                                   # the last piece has no newline: torn
+        damaged.append(lines[-1])
+    return Metrics(records, later, damaged)
+
+
+def _check_regular(path, descriptor: int) -> None:
+    """Refuse what is open at ``descriptor`` unless it is a regular file (a FIFO or a device never ends)."""
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        raise ValueError(f"{path} is not a regular file; a run directory holds files only")
 
 
 def _step_of(path: Path) -> int | None:

@@ -170,6 +170,7 @@ class Trainer:
         """
         try:
             if self.finished():
+                self.run_dir.plot()            # a run killed after its last commit may not have drawn it
                 return self._nothing_to_train()
             self.log(self._description())
             losses = []

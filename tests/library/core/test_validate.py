@@ -117,6 +117,33 @@ def test_bad_constructor_arguments(kwargs, message):
         RNN(**{"input_size": 3, "hidden_size": 4, **kwargs})
 
 
+@pytest.mark.parametrize("make", [
+    lambda: RNN(4, 3, dtype=None), lambda: LSTM(4, 3, dtype=None), lambda: GRU(4, 3, dtype=None),
+    lambda: minirnn.RNNCell(4, 3, dtype=None), lambda: minirnn.LSTMCell(4, 3, dtype=None),
+    lambda: minirnn.GRUCell(4, 3, dtype=None), lambda: minirnn.Linear(4, 3, dtype=None),
+    lambda: minirnn.Embedding(4, 3, dtype=None), lambda: CharLoopModel(4, 3, 2, dtype=None),
+])
+def test_dtype_none_is_the_default_float32_as_in_torch(make):
+    model = make()
+    assert model.dtype == np.float32 and all(p.dtype == np.float32 for p in model.params.values())
+
+
+def test_astype_none_is_refused_rather_than_read_as_float64():
+    with pytest.raises(ValueError, match=r"dtype must be one of \('float32', 'float64'\), got None"):
+        RNN(4, 3).astype(None)
+
+
+@pytest.mark.parametrize("make, sizes", [
+    (lambda: RNN(10**6, 10**6), r"RNN\(input_size=1000000, hidden_size=1000000, .*\): a parameter of shape "
+                                r"\(1000000, 1000000\) float32 takes 3.6 TiB"),
+    (lambda: GRU(10**10, 10**10), r"GRU\(input_size=10000000000, hidden_size=10000000000, .*\): a parameter"),
+    (lambda: minirnn.Embedding(10**7, 10**7), r"Embedding\(num_embeddings=10000000, embedding_dim=10000000, "),
+])
+def test_sizes_beyond_memory_are_a_memory_error_naming_them(make, sizes):
+    with pytest.raises(MemoryError, match=sizes + ".*more than this machine's memory"):
+        make()
+
+
 def test_proj_size_is_not_supported_and_says_so():
     with pytest.raises(ValueError, match="proj_size is not supported"):
         LSTM(3, 4, proj_size=2)

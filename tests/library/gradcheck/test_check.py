@@ -86,3 +86,35 @@ def test_large_tensors_are_checked_on_a_subset_and_a_direction():
 def test_float32_tensors_are_refused():
     with pytest.raises(TypeError, match="float64"):
         check_gradients(lambda: 0.0, {"x": np.zeros(2)}, {"x": np.zeros(2, np.float32)})
+
+
+def test_a_tensor_without_a_gradient_is_named():
+    with pytest.raises(ValueError, match=r"grads has no gradient for the tensor 'b'; it has \['a'\]"):
+        check_gradients(lambda: 0.0, {"a": np.zeros(2)}, {"a": np.zeros(2), "b": np.zeros(3)})
+
+
+@pytest.mark.parametrize("settings, message", [
+    (dict(eps=0), "eps must be a finite number > 0, got 0"),
+    (dict(eps=float("nan")), "eps must be a finite number > 0, got nan"),
+    (dict(atol=-1.0), "atol must be a finite number >= 0, got -1.0"),
+    (dict(max_entries=0), "max_entries must be a positive integer, got 0"),
+])
+def test_settings_out_of_range_are_refused_by_name(settings, message):
+    with pytest.raises(ValueError, match=message):
+        check_gradients(lambda: 0.0, {"x": np.zeros(2)}, {"x": np.zeros(2)}, **settings)
+
+
+@pytest.mark.parametrize("size, max_entries", [(4, 400), (40, 5)])     # entry by entry; a subset and a direction
+def test_every_tensor_is_restored_when_the_loss_raises(size, max_entries):
+    x = np.linspace(-1.0, 1.0, size)
+    before, calls = x.copy(), []
+
+    def loss():
+        calls.append(1)
+        if len(calls) == 3 + 2 * (max_entries if size > max_entries else 0):    # inside a perturbation
+            raise RuntimeError("the loss failed")
+        return float((x ** 2).sum())
+
+    with pytest.raises(RuntimeError, match="the loss failed"):
+        check_gradients(loss, {"x": 2 * x}, {"x": x}, max_entries=max_entries)
+    assert np.array_equal(x, before)

@@ -1,8 +1,10 @@
 """The minirnn command's error boundary: one line and exit 2 for what a user can get wrong, quiet on a closed
 pipe, 130 on Ctrl-C, flags named as typed, plain-text help, and --version."""
+import json
 import os
 import select
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -169,6 +171,74 @@ def test_a_closed_pipe_ends_the_command_quietly():
     assert process.returncode == 141 and err == b""
 
 
+def closed_stream_process(redirection: str, *argv, cwd):
+    """``minirnn ARGV`` started by a shell with ``>&-`` or ``2>&-``: the stream is closed before Python starts."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run(["sh", "-c", f'exec "$@" {redirection}', "sh", sys.executable, "-m", "minirnn", *argv],
+                          env=env, cwd=cwd, capture_output=True, timeout=300)
+
+
+def test_a_command_whose_stdout_is_closed_runs_and_says_its_output_was_lost(tmp_path):
+    done = closed_stream_process(">&-", "explain", "lstm", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (74, b"minirnn: error: stdout is closed, so the command's output "
+                                                  b"was lost\n")
+
+
+def test_train_with_stderr_closed_trains_and_writes_no_line_of_its_log_into_a_file(tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("def f(x):\n    return x\n" * 60)
+    done = closed_stream_process("2>&-", "train", "--text", str(text), "--out", "run", "--emb", "4", "--hidden",
+                                 "8", "--batch", "2", "--bptt", "8", "--epochs", "0.2", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 74 and done.stdout.startswith(b"step ")     # its log is lost, its result is not
+    run = tmp_path / "run"
+    assert checkpoint.load(run / "last.npz").meta["run"]["step"] > 0
+    assert all(json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines())
+    assert not any(b"minirnn train" in path.read_bytes() for path in run.iterdir() if path.is_file())
+
+
+# Each command in one child process, run with its stdout (1) or stderr (2) closed, as a shell's >&- or 2>&-
+# leaves it: the descriptor closed and sys.stdout or sys.stderr None. Prints the exit statuses as JSON.
+CLOSED_CHILD = r"""
+import json, os, sys
+from minirnn.tools import cli
+statuses = []
+for descriptor, argv in json.loads(sys.argv[1]):
+    name, kept = ("stdout", "stderr")[descriptor - 1], os.dup(descriptor)
+    os.close(descriptor)
+    setattr(sys, name, None)
+    try:
+        statuses.append(cli.main(argv))
+    finally:
+        os.dup2(kept, descriptor)
+        os.close(kept)
+        setattr(sys, name, getattr(sys, "__" + name + "__"))
+print(json.dumps(statuses))
+"""
+
+
+def test_every_command_runs_with_a_closed_stream_and_exits_74_when_it_lost_what_it_wrote(saved, tmp_path):
+    text = tmp_path / "text.txt"
+    text.write_text("abcde \n" * 200)
+    commands = {          # argv -> (status with stdout closed, with stderr closed)
+        ("sample", str(saved), "--length", "5"): (74, 0),
+        ("explain", "gru", "--brief"): (74, 0),
+        ("gradcheck", "--model", "rnncell", "--cases", "1"): (74, 0),
+        ("draw", "rnn", "--figure", "cell", "--format", "svg", "--out", str(tmp_path / "figures"), "--force"): (74, 0),
+        ("visualize", str(saved), "--string", "abc", "--out", str(tmp_path / "page.html"), "--force"): (74, 0),
+        ("gradient-flow", "--checkpoint", str(saved), "--text", str(text), "--steps", "4", "--batch", "2", "--out",
+         str(tmp_path / "flow.png"), "--force"): (0, 74),          # its one line goes to stderr
+        ("explain", "gru", "--steps", "0"): (2, 2),                 # an error: its status says it
+    }
+    runs = [[descriptor, list(argv)] for argv in commands for descriptor in (1, 2)]
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-c", CLOSED_CHILD, json.dumps(runs)], env=env, capture_output=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr.decode()
+    assert json.loads(done.stdout.splitlines()[-1]) == [status for statuses in commands.values() for status in statuses], \
+        done.stderr.decode()
+    assert b"Traceback" not in done.stderr
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only directories")
 def test_an_output_in_a_read_only_directory_is_refused(tmp_path):
     tmp_path.chmod(0o555)
@@ -183,6 +253,18 @@ def test_a_dangling_link_counts_as_an_existing_file(tmp_path):
     (tmp_path / "link.png").symlink_to(tmp_path / "nowhere.png")
     with pytest.raises(ValueError, match="already exists; pass --force to replace it"):
         output.check_outputs({"--out": tmp_path / "link.png"}, force=False)
+
+
+@pytest.mark.parametrize("command", ["gradient-flow", "visualize"])
+def test_an_out_that_is_not_a_file_is_refused_even_with_force(command, saved, tmp_path, capsys):
+    fifo = tmp_path / "pipe"                   # a FIFO stands for any device: nothing is written to a real one
+    os.mkfifo(fifo)
+    argv = {"gradient-flow": ["gradient-flow", "--checkpoint", str(saved)],
+            "visualize": ["visualize", str(saved), "--string", "abc"]}[command]
+    assert cli.main([*argv, "--out", str(fifo), "--force"]) == 2
+    assert one_line_error(capsys) == (f"minirnn: error: --out: {fifo} is not a regular file (a device, a FIFO or "
+                                      "a socket); give the name of a file\n")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 def test_an_interrupted_write_leaves_the_old_file_and_no_temporary(tmp_path):

@@ -232,6 +232,47 @@ def test_flags_that_do_not_go_together_are_refused(capsys, args, message):
     assert gradcheck(*args) == 2 and message in capsys.readouterr().err
 
 
+# -- code that never ends, or ends the process: an error, never a hang or a pass ---------------------
+@pytest.mark.parametrize("where, source", [
+    ("at import", LSTM_STEP + "\nwhile True:\n    pass\n"),
+    ("in the step", LSTM_STEP.replace(RIGHT_F, RIGHT_F + "\n    while True:\n        pass")),
+])
+def test_a_cell_whose_code_never_ends_is_stopped_at_the_time_limit(tmp_path, capsys, monkeypatch, where, source):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, source)
+    assert gradcheck("--cell", "learner.py:lstm_step", "--time-limit", "1.5") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        "minirnn: error: learner.py:lstm_step: the cell check did not finish within --time-limit 1.5 s; the cell's "
+        "code may never end (a loop at import or in a step)\n")
+
+
+def test_a_cell_that_ends_the_process_is_an_error_not_a_pass(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, LSTM_STEP.replace(RIGHT_F, RIGHT_F + "\n    __import__('os')._exit(0)"))
+    assert gradcheck("--cell", "learner.py:lstm_step") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == (
+        "minirnn: error: learner.py:lstm_step: the cell check ended without a report (exit status 0): the cell's "
+        "code ended the process, so nothing was checked\n")
+
+
+def test_a_keyboard_interrupt_raised_by_the_cells_code_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, LSTM_STEP.replace(RIGHT_F, RIGHT_F + "\n    raise KeyboardInterrupt"))
+    assert gradcheck("--cell", "learner.py:lstm_step") == 2
+    assert capsys.readouterr().err == ("minirnn: error: learner.py:lstm_step: the cell's code raised "
+                                       "KeyboardInterrupt\n")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--time-limit", "5"], "--time-limit goes with --cell"),
+    (["--cell", "x.py:lstm_step", "--time-limit", "0"], "--time-limit must be a finite number > 0, got 0.0"),
+])
+def test_a_time_limit_needs_a_cell_and_a_positive_number(capsys, args, message):
+    assert gradcheck(*args) == 2 and message in capsys.readouterr().err
+
+
 # -- the exercise page: its quote, its commands and its printouts ----------------------------------
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "exercise_lstm_backward.md"
 

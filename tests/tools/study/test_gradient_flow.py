@@ -12,7 +12,7 @@ import pytest
 
 from minirnn import checkpoint
 from minirnn.data import Vocab
-from minirnn.models import CharLoopModel
+from minirnn.models import CharLoopModel, CharRNN
 from minirnn.ops import cross_entropy
 from minirnn.tools import cli
 from minirnn.tools.study import gradient_flow
@@ -224,6 +224,17 @@ def test_a_checkpoint_that_is_not_a_charrnn_is_refused_by_flag(tmp_path, capsys)
     checkpoint.save(path, CharLoopModel(3, 2, 2), meta={"vocab": Vocab("abc").to_json()})
     assert cli.main(["gradient-flow", "--checkpoint", str(path), "--out", str(tmp_path / "f.png")]) == 2
     assert f"--checkpoint {path} must hold a CharRNN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--hidden", "--train-steps"])
+def test_a_flag_of_the_training_run_is_refused_with_a_checkpoint(flag, tmp_path, capsys):
+    path = tmp_path / "rnn.npz"
+    checkpoint.save(path, CharRNN(3, 2, 2), meta={"vocab": Vocab("abc").to_json()})
+    out = tmp_path / "f.png"
+    assert cli.main(["gradient-flow", "--checkpoint", str(path), flag, "5", "--out", str(out)]) == 2
+    assert capsys.readouterr().err == (f"minirnn: error: {flag} does not apply to --checkpoint, whose model is "
+                                       "trained already; leave it out\n")
+    assert not out.exists()
 
 
 def test_the_script_is_the_command(tmp_path):

@@ -1,6 +1,7 @@
 """The run directory: one writer at a time, a write order that keeps it consistent, and its repair on resume."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,6 +100,32 @@ def test_the_lock_dies_with_its_holder(tmp_path):
     directory.close()
 
 
+def test_deleting_what_is_left_of_an_old_lock_file_lets_no_second_writer_in(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from minirnn.tools.train.rundir import "
+                               "RunDirectory; RunDirectory(sys.argv[1], print)._lock(); print('locked', flush=True); "
+                               "time.sleep(60)", str(tmp_path)], stdout=subprocess.PIPE, text=True,
+                              env=dict(os.environ, PYTHONPATH=str(REPO)))
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        for leftover in tmp_path.iterdir():                          # whatever file a lock could be on: gone
+            leftover.unlink()
+        with pytest.raises(BlockingIOError, match="is in use by another minirnn train"):
+            RunDirectory(tmp_path, quiet)._lock()
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+
+
+def test_a_run_whose_directory_is_deleted_and_made_again_stops_rather_than_write_into_the_new_one(corpus, tmp_path):
+    out = tmp_path / "run"
+    trainer = Trainer(small(corpus, out), quiet)
+    shutil.rmtree(out)
+    out.mkdir()                                                     # another run's directory, perhaps
+    with pytest.raises(RuntimeError, match=f"--out {out} was deleted or replaced while this run wrote into it"):
+        trainer.run()
+    assert os.listdir(out) == []
+
+
 # -- the write order and the repair ---------------------------------------------------------------------------
 def test_a_run_killed_between_its_best_and_its_last_checkpoint_resumes_to_the_same_files(corpus, tmp_path,
                                                                                        expected, monkeypatch):
@@ -123,14 +150,26 @@ def test_a_run_killed_between_its_best_and_its_last_checkpoint_resumes_to_the_sa
     same_files(tmp_path, expected)
 
 
-def test_torn_and_foreign_metrics_lines_are_dropped_when_the_run_goes_on(corpus, tmp_path, expected):
+def test_torn_and_foreign_metrics_lines_are_set_aside_when_the_run_goes_on(corpus, tmp_path, expected):
     train(small(corpus, tmp_path, epochs=0.14), quiet)        # to step 8, an evaluation step
-    with open(tmp_path / rundir.METRICS, "a") as file:
-        file.write('not a metrics line\n{"step": 99, "epoch": 1.0, "train_loss": 3.1, "val')   # foreign, then torn
+    damaged = b'not a metrics line\n{"step": 99, "epoch": 1.0, "train_loss": 3.1, "val'   # foreign, then torn
+    with open(tmp_path / rundir.METRICS, "ab") as file:
+        file.write(damaged)
     lines = []
     train(TrainConfig(out=str(tmp_path), resume=True, epochs=0.3, progress=False), lines.append)
-    assert any("dropped 2 torn, foreign or later line(s)" in line for line in lines)
+    assert any(f"set aside 2 torn, foreign or out-of-order line(s) in {tmp_path / rundir.REJECTED}" in line
+               for line in lines)
+    assert (tmp_path / rundir.REJECTED).read_bytes() == damaged + b"\n"
     same_files(tmp_path, expected)
+
+
+def test_lines_set_aside_by_two_resumes_are_all_kept(corpus, tmp_path):
+    train(small(corpus, tmp_path, epochs=0.14), quiet)
+    for damage, epochs in ((b"first damage\n", 0.2), (b"second damage\n", 0.3)):
+        with open(tmp_path / rundir.METRICS, "ab") as file:
+            file.write(damage)
+        train(TrainConfig(out=str(tmp_path), resume=True, epochs=epochs, progress=False), quiet)
+    assert (tmp_path / rundir.REJECTED).read_bytes() == b"first damage\nsecond damage\n"
 
 
 def test_a_lost_metrics_line_of_the_last_checkpoint_is_restored_from_it(corpus, tmp_path, expected):
@@ -139,6 +178,28 @@ def test_a_lost_metrics_line_of_the_last_checkpoint_is_restored_from_it(corpus, 
     (tmp_path / rundir.METRICS).write_text("".join(kept))
     train(TrainConfig(out=str(tmp_path), resume=True, epochs=0.3, progress=False), quiet)
     same_files(tmp_path, expected)
+
+
+def test_a_run_killed_after_its_last_commit_draws_its_missing_plot_when_resumed(corpus, tmp_path):
+    pytest.importorskip("matplotlib")
+    train(small(corpus, tmp_path, epochs=0.14), quiet)
+    (tmp_path / rundir.PLOT).unlink()                         # killed between the last commit and the plot
+    lines = []
+    train(TrainConfig(out=str(tmp_path), resume=True, progress=False), lines.append)
+    assert any(line.startswith("nothing to train") for line in lines)
+    assert (tmp_path / rundir.PLOT).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_fifo_in_place_of_the_metrics_is_refused_not_waited_on(corpus, tmp_path, capsys):
+    train(small(corpus, tmp_path, epochs=0.14), quiet)
+    (tmp_path / rundir.METRICS).unlink()
+    os.mkfifo(tmp_path / rundir.METRICS)
+    assert cli.main(["train", "--resume", "--out", str(tmp_path), "--epochs", "0.3", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (f"minirnn: error: {tmp_path / rundir.METRICS} is not a regular file; a run "
+                                       "directory holds files only\n")
+    with pytest.raises(OSError) as error:                      # no reader: the open says so at once
+        RunDirectory(tmp_path, quiet)._append_metrics({"step": 1})
+    assert error.value.filename == str(tmp_path / rundir.METRICS)
 
 
 def test_temporaries_of_killed_writes_are_removed_when_the_directory_is_reopened(corpus, tmp_path):

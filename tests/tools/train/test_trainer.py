@@ -290,6 +290,13 @@ def test_train_errors_are_one_line_naming_the_flag(argv, message, capsys, tmp_pa
     assert not (tmp_path / "run" / "last.npz").exists()
 
 
+def test_an_empty_out_is_refused_rather_than_the_current_directory_used(corpus, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, _, err = train_cli(capsys, "--text", str(corpus), *TINY, "--epochs", "0.1", "--out", "")
+    assert (status, err) == (2, "minirnn: error: --out must name the run's directory, got ''\n")
+    assert os.listdir(tmp_path) == []
+
+
 def test_val_fraction_that_leaves_too_little_training_text_names_the_flag(corpus, tmp_path, capsys):
     status, _, err = train_cli(capsys, "--text", str(corpus), "--val-fraction", "0.999", "--out", str(tmp_path))
     assert status == 2 and "the training text (5 characters: the text less its last --val-fraction 0.999) is " \
