@@ -245,8 +245,7 @@ def test_a_rerun_with_other_settings_is_refused(tmp_path, nietzsche):
         runner.run_table([7], path, quick=False, threads=1, use_torch=False, download=False)
 
 
-def test_a_failing_worker_is_one_line_naming_the_row(tmp_path, nietzsche, capsys, monkeypatch):
-    monkeypatch.setattr(runner, "run_worker", runner.run_worker)
+def test_a_failing_worker_is_one_line_naming_the_row(tmp_path):
     spec = dict(row=7, library="minirnn", corpus=str(tmp_path / "missing.txt"), seed=0, quick=True, threads=1)
     with pytest.raises(ChildProcessError, match=r"^row 7 minirnn failed \(exit status 1\): FileNotFoundError: "):
         runner.run_worker(spec, runner.worker_environment(1), print)
