@@ -125,7 +125,7 @@ def sha256_of(path) -> str:
 
 
 def _reason(err: OSError) -> str:
-    """Why a download failed, in a few words: "Connection refused", "Name or service not known", "HTTP Error 404 ..."."""
+    """Why a download failed, in a few words: "Connection refused", "Name or service not known", "Not Found"."""
     reason = getattr(err, "reason", None) or err
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror

@@ -26,7 +26,8 @@ from ..course.runner import chosen_rows, run_table
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("rows", nargs="*", type=int, metavar="ROW", help="the rows to run (default: all)")
-    parser.add_argument("--quick", action="store_true", help="about a hundred training batches per row, to see that everything runs")
+    parser.add_argument("--quick", action="store_true",
+                        help="about a hundred training batches per row, to see that everything runs")
     parser.add_argument("--results", default="course_results.json", metavar="FILE",
                         help="where each row's result is recorded, and read back (default course_results.json)")
     parser.add_argument("--redo", action="store_true", help="run the rows named again even when recorded")

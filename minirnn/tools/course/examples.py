@@ -79,7 +79,8 @@ class WindowExamples:
             self.val_batches = min(self.val_batches, QUICK_VAL_BATCHES)
 
     def epoch(self, number: int):
-        """Epoch ``number``'s training batches: (inputs (T, B), targets (B,) or (T, B)), in an order from (seed, number)."""
+        """Epoch ``number``'s training batches, (inputs (T, B), targets (B,) or (T, B)), in an order drawn
+        from (seed, number)."""
         order = numpy.random.default_rng([self.seed, number]).permutation(len(self.train_inputs))
         for k in range(self.batches_per_epoch):
             chosen = order[k * self.batch:(k + 1) * self.batch]

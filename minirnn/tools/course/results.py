@@ -109,8 +109,9 @@ def notes(results: dict) -> list[str]:
     if run["rows"]:
         said.append(f"In all, over the {run['rows']} rows both ran: minirnn {run['minirnn']:.1f} s, torch "
                     f"{run['torch']:.1f} s (torch/minirnn {run['ratio']:.2f}; above 1, minirnn is faster).")
+    threads = f"{setting['threads']} thread" + ("s" if setting["threads"] > 1 else "")
     said.append(f"Measured {machine['date'][:10]} on {machine['processor']}, {machine['cores']} cores, "
-                f"{setting['threads']} thread{'s' if setting['threads'] > 1 else ''}, float32; Python {machine['python']}, NumPy {machine['numpy']}, "
+                f"{threads}, float32; Python {machine['python']}, NumPy {machine['numpy']}, "
                 f"torch {machine['torch'] or '(not run)'}; seed {setting['seed']}; each library in a process of "
                 "its own, from the same first weights, on the same batches in the same order.")
     said.append(f"Rows 7-9: {DATA['streams']} (the notebook's split was not published).")

@@ -216,7 +216,8 @@ def test_row_1_is_measured_by_its_training_loss():
 def test_a_quick_table_says_its_numbers_are_interim_in_the_file_and_the_table():
     quick = results.begin(dict(quick=True, seed=0, threads=2), MACHINE)
     full = results.begin(dict(quick=False, seed=0, threads=2), MACHINE)
-    assert quick["note"].startswith("interim: the quick setting") and full["note"] == "the notebook's schedules, in full"
+    assert quick["note"].startswith("interim: the quick setting")
+    assert full["note"] == "the notebook's schedules, in full"
     assert "**Interim numbers, the quick setting:**" in results.markdown(quick)
     assert "Interim" not in results.markdown(full)
 
