@@ -294,11 +294,16 @@ def _checked(name: str, members: dict) -> Checkpoint:
             raise ValueError(f"array/{key} holds NaN or Inf")
     if "vocab" in meta:
         vocab = meta["vocab"]
-        sound = isinstance(vocab, dict) and set(vocab) == {"chars"} and isinstance(vocab["chars"], str) \
+        sound = isinstance(vocab, dict) and isinstance(vocab.get("chars"), str) \
             and len(vocab["chars"]) == config["vocab_size"]           # checked before a dict of them is built
-        if not sound or "".join(Vocab(vocab["chars"]).chars) != vocab["chars"]:
+        try:
+            sound = sound and "".join(Vocab.from_json(vocab).chars) == vocab["chars"]
+        except ValueError:
+            sound = False
+        if not sound:
             raise ValueError(f"its vocabulary must be {{'chars': the model's vocab_size={config['vocab_size']} "
-                             "distinct characters in sorted order}")
+                             "distinct characters in sorted order}, with optional 'lower' (a bool) and 'unknown' "
+                             "(one of those characters)")
     if "window" in meta:
         validate.positive_int("meta window", meta["window"])
     return Checkpoint(path=name, model_class=model["class"], model_config=config, params=params,

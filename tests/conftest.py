@@ -61,3 +61,13 @@ def stand_in():
     """The stand-in alone, for the tests that count copies to the host."""
     with plugged_in():
         yield Device("strict")
+
+
+@pytest.fixture(scope="session")
+def nietzsche():
+    """The course's corpus from the data directory ($MINIRNN_DATA), or a skip: tests never download it."""
+    from minirnn.data import load_corpus
+    try:
+        return load_corpus("nietzsche", download=False)
+    except FileNotFoundError as err:
+        pytest.skip(str(err))

@@ -49,3 +49,13 @@ def test_printouts_are_compared_to_the_last_digit():
     assert same_printout("step 0  loss 1.1064\n", "step 0  loss 1.1065")
     assert not same_printout("step 0  loss 1.1062", "step 0  loss 1.1064")
     assert not same_printout("step 1  loss 1.1064", "step 0  loss 1.1064")
+
+
+def test_the_course_table_is_the_one_its_results_file_makes():
+    from minirnn.tools.course import results
+    text = README.read_text(encoding="utf-8")
+    start = text.index("<!-- course table: ")
+    block = text[text.index("\n", start) + 1:text.index("<!-- end of course table -->")]
+    recorded = results.load(README.parent / "docs" / "course_results.json")
+    assert block.strip() == results.markdown(recorded).strip(), \
+        "refresh the README's course table: minirnn course --markdown --results docs/course_results.json"

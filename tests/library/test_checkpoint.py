@@ -73,6 +73,14 @@ def test_round_trip_keeps_model_optimizer_meta_and_arrays(saved):
     assert loaded.arrays["state0"].tolist() == [0, 1, 2, 3, 4, 5]
 
 
+def test_a_vocabulary_with_its_options_round_trips(tmp_path):
+    model, optimizer = trained_pair()
+    vocab = {"chars": VOCAB["chars"], "lower": True, "unknown": "i"}
+    checkpoint.save(tmp_path / "ckpt.npz", model, optimizer, meta={"vocab": vocab})
+    stored = checkpoint.load(tmp_path / "ckpt.npz").vocab()
+    assert (stored.lower, stored.unknown_id) == (True, 10) and stored.to_json() == vocab
+
+
 @pytest.mark.parametrize("model", [
     CharLoopModel(7, n_fac=3, n_hidden=5, seed=2), CharLoopConcatModel(7, n_fac=3, n_hidden=5, seed=2),
     CharSeqRNN(7, 3, 5, every_step=False, identity_init=True, seed=2),
@@ -322,6 +330,9 @@ def test_config_with_more_layers_than_arrays_is_refused(saved):
     (lambda m: m["optimizer"].update({"class": {}}), "optimizer class must be one of"),
     (lambda m: m.update(meta=[]), "its meta must be a JSON object"),
     (lambda m: m["meta"].update(vocab={"chars": "ba"}), "its vocabulary must be"),
+    (lambda m: m["meta"].update(vocab={**VOCAB, "unknown": "z"}), "its vocabulary must be"),
+    (lambda m: m["meta"].update(vocab={**VOCAB, "lower": "yes"}), "its vocabulary must be"),
+    (lambda m: m["meta"].update(vocab={**VOCAB, "extra": 1}), "its vocabulary must be"),
     (lambda m: m["meta"].update(window=0), "window must be a positive integer"),
 ])
 def test_metadata_out_of_its_schema_is_refused(saved, edit, reason):

@@ -56,6 +56,7 @@ SUBCOMMANDS = {
     "gradcheck": "minirnn.tools.cli.gradcheck",
     "gradient-flow": "minirnn.tools.cli.gradient_flow",
     "bench": "minirnn.tools.cli.bench",
+    "course": "minirnn.tools.cli.course",
     "explain": "minirnn.tools.cli.explain",
     "visualize": "minirnn.tools.cli.visualize",
     "draw": "minirnn.tools.cli.draw",

@@ -134,3 +134,116 @@ def test_read_text_refuses_a_directory_by_its_name(tmp_path):
 def test_read_text_refuses_a_device_without_reading_it():
     with pytest.raises(ValueError, match="'/dev/zero' is not a regular file"):
         data.read_text("/dev/zero")                           # without the check, memory runs out
+
+
+# -- the vocabulary's options ------------------------------------------------------------------------
+def test_vocab_with_padding_has_pad_as_id_0():
+    vocab = data.Vocab.from_text("ba", padding=True)
+    assert vocab.chars == [data.PAD, "a", "b"] and vocab.pad_id == 0
+    assert vocab.encode("ab").tolist() == [1, 2]
+
+
+def test_vocab_without_padding_has_no_pad_id():
+    assert data.Vocab.from_text("ba").pad_id is None
+
+
+def test_vocab_lower_is_built_from_and_encodes_lowercased_text():
+    vocab = data.Vocab.from_text("AbA", lower=True)
+    assert vocab.chars == ["a", "b"] and vocab.encode("BAb").tolist() == [1, 0, 1]
+
+
+def test_vocab_min_count_maps_rare_characters_to_the_unknown_symbol():
+    vocab = data.Vocab.from_text("aaabbbc", min_count=3, unknown=data.UNKNOWN)
+    assert vocab.chars == ["a", "b", data.UNKNOWN]
+    assert vocab.encode("abcz").tolist() == [0, 1, 2, 2]          # rare c and unseen z: one symbol
+
+
+def test_vocab_min_count_without_an_unknown_symbol_refuses_rare_characters():
+    vocab = data.Vocab.from_text("aaabbbc", min_count=3)
+    with pytest.raises(ValueError, match="not in the vocabulary: 'c'"):
+        vocab.encode("ac")
+
+
+def test_vocab_options_round_trip_through_json():
+    vocab = data.Vocab.from_text("AAAb", padding=True, lower=True, min_count=2, unknown=data.UNKNOWN)
+    stored = vocab.to_json()
+    assert stored == {"chars": "\0a\ufffd", "lower": True, "unknown": "\ufffd"}
+    again = data.Vocab.from_json(stored)
+    assert again.chars == vocab.chars and again.encode("Ab").tolist() == vocab.encode("Ab").tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("stored, message", [
+    ({"chars": "ab", "extra": 1}, "optional 'lower' and 'unknown'"),
+    ({"chars": "ab", "unknown": "z"}, "unknown must be one of the vocabulary's characters"),
+    ({"chars": "ab", "unknown": ["a"]}, "unknown must be one of the vocabulary's characters"),
+    ({"chars": "ab", "lower": 1}, "lower must be True or False"),
+])
+def test_vocab_from_json_refuses_what_to_json_does_not_write(stored, message):
+    with pytest.raises(ValueError, match=message):
+        data.Vocab.from_json(stored)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(min_count=0), "min_count must be a positive integer"),
+    (dict(min_count=5), "no character of the text is seen min_count=5 times"),
+    (dict(unknown="ab"), "unknown must be a single character or None"),
+    (dict(padding="yes"), "padding must be True or False"),
+])
+def test_vocab_from_text_refuses_bad_options(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        data.Vocab.from_text("aab", **kwargs)
+
+
+# -- windows and the random split ----------------------------------------------------------------------
+@given(n=st.integers(2, 60), length=st.integers(1, 9), stride=st.integers(1, 9))
+def test_windows_take_every_window_whose_targets_fit(n, length, stride):
+    ids = numpy.arange(n) * 10
+    if n <= length:
+        with pytest.raises(ValueError, match=f"at least {length + 1}"):
+            data.windows(ids, length, stride)
+        return
+    inputs, targets = data.windows(ids, length, stride)
+    starts = list(range(0, n - length, stride))                # the last target is ids[start + length] <= ids[-1]
+    assert inputs.tolist() == [ids[s:s + length].tolist() for s in starts]
+    assert targets.tolist() == [ids[s + 1:s + length + 1].tolist() for s in starts]
+
+
+def test_overlapping_and_non_overlapping_window_counts():
+    ids = numpy.arange(1001)
+    assert data.windows(ids, 8)[0].shape == (1001 - 8, 8)
+    assert data.windows(ids, 8, stride=8)[0].shape == ((1001 - 1) // 8, 8)
+
+
+def test_windows_are_views_of_the_ids_not_copies():
+    ids = numpy.arange(100)
+    inputs, targets = data.windows(ids, 8)
+    assert numpy.shares_memory(inputs, ids) and numpy.shares_memory(targets, ids)
+
+
+@pytest.mark.parametrize("ids, message", [
+    (numpy.arange(6.0), "ids must be a 1-D integer array, got \\(6,\\) float64"),
+    (numpy.zeros((2, 3), dtype=int), "ids must be a 1-D integer array"),
+])
+def test_windows_refuse_what_is_not_an_id_array(ids, message):
+    with pytest.raises(TypeError, match=message):
+        data.windows(ids, 2)
+
+
+def test_random_split_is_a_seeded_partition():
+    train, val = data.random_split(1000, 0.2, seed=7)
+    assert len(val) == 200 and len(train) == 800
+    assert sorted(numpy.concatenate([train, val]).tolist()) == list(range(1000))
+    assert (numpy.diff(train) > 0).all() and (numpy.diff(val) > 0).all()
+    again = data.random_split(1000, 0.2, seed=7)
+    assert (again[1] == val).all()
+    assert not (data.random_split(1000, 0.2, seed=8)[1] == val).all()
+
+
+@pytest.mark.parametrize("n, fraction, message", [
+    (3, 0.2, "leaves 3 for training and 0 for validation"),
+    (10, 1.0, "val_fraction must be a number in \\(0, 1\\)"),
+    (0, 0.5, "n must be a positive integer"),
+])
+def test_random_split_refuses_an_empty_part(n, fraction, message):
+    with pytest.raises(ValueError, match=message):
+        data.random_split(n, fraction, seed=0)
