@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 import time
 
+from minirnn.optim import cosine_warm_restarts
+
 from .table import Row
 
 SMOOTHING = 0.98        # the weight of the past in the training loss's running average
@@ -26,17 +28,13 @@ SMOOTHING = 0.98        # the weight of the past in the training loss's running 
 def learning_rate(row: Row, phase_index: int, step: int, batches_per_epoch: int) -> float:
     """The rate of training step ``step`` (from 0) of the phase: its lr, or the annealed value.
 
-    An annealed phase runs cycles of 1, 2, 4, ... epochs; at position t of a cycle
-    of T_i steps the rate is lr (1 + cos(pi t / T_i)) / 2, back to lr at each restart.
+    An annealed phase runs cycles of 1, 2, 4, ... epochs (minirnn.optim.cosine_warm_restarts):
+    at position t of a cycle of T_i steps the rate is lr (1 + cos(pi t / T_i)) / 2.
     """
     phase = row.phases[phase_index]
     if not phase.annealed:
         return phase.lr
-    cycle = batches_per_epoch
-    while step >= cycle:                 # past this cycle: the next is twice as long
-        step -= cycle
-        cycle *= 2
-    return phase.lr * (1 + math.cos(math.pi * step / cycle)) / 2
+    return phase.lr * cosine_warm_restarts(step + 1, batches_per_epoch, cycle_mult=2)
 
 
 def fit(side, examples, row: Row, report=None) -> dict:

@@ -2,9 +2,9 @@
 
 A builder returns the model and the kind of model it is, which says how a batch goes through it:
 
-    LastPrediction   model(x) -> log p (B, V) of the character after each window; nll_loss
-    EveryStep        model(x) -> (logits (T, B, V), h_n), a prediction at every step; cross_entropy
-    Stateful         model(x, state) -> (logits, state); the state is handed to the next batch
+    Window     CharLoopModel, CharLoopConcatModel: model(x) -> log p (B, V) of the character after each window
+    Sequence   CharSeqRNN: model(x, state) -> (log p, state), log p (B, V) after the last step or (T, B, V)
+               after every step; the state goes on to the next batch in the stateful rows
 
 Every model is seeded, so torch's side (torch_side.py) starts from the same weights by
 building the same model and copying them.
@@ -14,69 +14,25 @@ from __future__ import annotations
 import numpy
 
 from minirnn.core.grad_mode import no_grad
-from minirnn.models import CharLoopModel, CharRNN
-from minirnn.ops import cross_entropy, log_softmax_forward, nll_loss
+from minirnn.models import CharLoopConcatModel, CharLoopModel, CharSeqRNN
+from minirnn.ops import nll_loss
 from minirnn.optim import Adam
 
 from .table import N_FAC, N_HIDDEN, Row
 
 
-# -- how a batch goes through each kind of model: a training step's loss and backward, and the
-# -- log-probabilities for the evaluation; state is what a stateful model carries between batches --------
-class LastPrediction:
+# -- how a batch goes through each kind of model: the log-probabilities of the next characters and the
+# -- state to hand on (None for a model that keeps none) -------------------------------------------------
+class Window:
     @staticmethod
-    def train(model, x, y, state):
-        loss, d_logp = nll_loss(model(x), y)
-        model.backward(d_logp)
-        return loss, None
-
-    @staticmethod
-    def log_probabilities(model, x, state):
+    def forward(model, x, state):
         return model(x), None
 
 
-class EveryStep:
+class Sequence:
     @staticmethod
-    def train(model, x, y, state):
-        logits, _ = model(x)
-        loss, d_logits = cross_entropy(logits, y)
-        model.backward(d_logits)
-        return loss, None
-
-    @staticmethod
-    def log_probabilities(model, x, state):
-        return log_softmax_forward(model(x)[0])[0], None
-
-
-class Stateful:
-    @staticmethod
-    def train(model, x, y, state):
-        logits, state = model(x, state)              # from the state the previous batch left
-        loss, d_logits = cross_entropy(logits, y)
-        model.backward(d_logits)                     # BPTT within the chunk: the gradient stops at state
-        return loss, state
-
-    @staticmethod
-    def log_probabilities(model, x, state):
-        logits, state = model(x, state)
-        return log_softmax_forward(logits)[0], state
-
-
-class LastOfEveryStep:
-    """A model that predicts at every step, trained and measured on its last step's prediction alone."""
-
-    @staticmethod
-    def train(model, x, y, state):
-        logits, _ = model(x)
-        loss, d_last = cross_entropy(logits[-1], y)
-        d_logits = numpy.zeros_like(logits)
-        d_logits[-1] = d_last
-        model.backward(d_logits)
-        return loss, None
-
-    @staticmethod
-    def log_probabilities(model, x, state):
-        return log_softmax_forward(model(x)[0][-1])[0], None
+    def forward(model, x, state):
+        return model(x, state)
 
 
 def sum_nll(logp, y) -> float:
@@ -88,50 +44,41 @@ def sum_nll(logp, y) -> float:
 # -- each row's model ---------------------------------------------------------------------------------
 def char_loop(vocab_size: int, seed: int):
     """Rows 1 and 2: the article's CharLoopModel."""
-    return CharLoopModel(vocab_size, N_FAC, N_HIDDEN, seed=seed), LastPrediction
+    return CharLoopModel(vocab_size, N_FAC, N_HIDDEN, seed=seed), Window
 
 
 def char_loop_concat(vocab_size: int, seed: int):
     """Row 3: the input joined to the hidden state instead of added to it."""
-    from minirnn.models import CharLoopConcatModel
-    return CharLoopConcatModel(vocab_size, N_FAC, N_HIDDEN, seed=seed), LastPrediction
+    return CharLoopConcatModel(vocab_size, N_FAC, N_HIDDEN, seed=seed), Window
 
 
 def rnn_last(vocab_size: int, seed: int):
     """Row 4: an RNN layer, the prediction from its last output."""
-    return CharRNN(vocab_size, emb=N_FAC, hidden=N_HIDDEN, cell="rnn", seed=seed), LastOfEveryStep
+    return CharSeqRNN(vocab_size, N_FAC, N_HIDDEN, every_step=False, seed=seed), Sequence
 
 
 def rnn_every(vocab_size: int, seed: int):
-    """Row 5: a prediction at every step."""
-    return CharRNN(vocab_size, emb=N_FAC, hidden=N_HIDDEN, cell="rnn", seed=seed), EveryStep
+    """Rows 5 and 7: a prediction at every step (row 7 hands the state on)."""
+    return CharSeqRNN(vocab_size, N_FAC, N_HIDDEN, seed=seed), Sequence
 
 
 def rnn_every_identity(vocab_size: int, seed: int):
     """Row 6: as row 5, with weight_hh the identity at the start."""
-    model, forward = rnn_every(vocab_size, seed)
-    model.params["rnn.weight_hh_l0"][...] = numpy.eye(N_HIDDEN, dtype=model.dtype)
-    return model, forward
-
-
-def stateful_rnn(vocab_size: int, seed: int):
-    """Row 7: the state carried from batch to batch."""
-    return CharRNN(vocab_size, emb=N_FAC, hidden=N_HIDDEN, cell="rnn", seed=seed), Stateful
+    return CharSeqRNN(vocab_size, N_FAC, N_HIDDEN, identity_init=True, seed=seed), Sequence
 
 
 def stateful_lstm(vocab_size: int, seed: int):
     """Row 8: an LSTM."""
-    return CharRNN(vocab_size, emb=N_FAC, hidden=N_HIDDEN, cell="lstm", seed=seed), Stateful
+    return CharSeqRNN(vocab_size, N_FAC, N_HIDDEN, cell="lstm", seed=seed), Sequence
 
 
 def stateful_lstm2(vocab_size: int, seed: int):
-    """Row 9: two LSTM layers with dropout 0.25."""
-    return CharRNN(vocab_size, emb=N_FAC, hidden=N_HIDDEN, layers=2, cell="lstm", dropout=0.25,
-                   seed=seed), Stateful
+    """Row 9: two LSTM layers with dropout 0.25 between them."""
+    return CharSeqRNN(vocab_size, N_FAC, N_HIDDEN, cell="lstm", num_layers=2, dropout=0.25, seed=seed), Sequence
 
 
 BUILDERS = {"charloop": char_loop, "concat": char_loop_concat, "rnn_last": rnn_last, "rnn_every": rnn_every,
-            "rnn_every_identity": rnn_every_identity, "stateful_rnn": stateful_rnn, "stateful_lstm": stateful_lstm,
+            "rnn_every_identity": rnn_every_identity, "stateful_rnn": rnn_every, "stateful_lstm": stateful_lstm,
             "stateful_lstm2": stateful_lstm2}
 
 
@@ -141,6 +88,7 @@ class MinirnnSide:
     def __init__(self, row: Row, vocab_size: int, seed: int):
         self.model, self.kind = BUILDERS[row.model](vocab_size, seed)
         self.optimizer = Adam(self.model, lr=row.phases[0].lr, weight_decay=row.weight_decay)
+        self.stateful = row.stateful
         self.state = None
 
     def start_epoch(self) -> None:
@@ -149,15 +97,21 @@ class MinirnnSide:
     def train_step(self, x, y, lr: float) -> float:
         self.optimizer.lr = lr
         self.model.zero_grad()
-        loss, self.state = self.kind.train(self.model, x, y, self.state)
+        logp, state = self.kind.forward(self.model, x, self.state)
+        loss, d_logp = nll_loss(logp, y)
+        self.model.backward(d_logp)                # the backward of a batch stops at the state it was given
         self.optimizer.step()
+        if self.stateful:
+            self.state = state
         return loss
 
     def evaluate(self, batches) -> tuple[float, int]:
         total, count, state = 0.0, 0, None
         with self.model.evaluating(), no_grad():
             for x, y in batches:
-                logp, state = self.kind.log_probabilities(self.model, x, state)
+                logp, next_state = self.kind.forward(self.model, x, state)
                 total += sum_nll(logp, y)
                 count += y.size
+                if self.stateful:
+                    state = next_state
         return total, count

@@ -55,18 +55,18 @@ class CharLoopConcat(nn.Module):
 
 
 class CharRnn(nn.Module):
-    """Rows 4-9: an embedding, torch's RNN or LSTM, a linear head at every step (at the last alone: ``last``)."""
+    """Rows 4-9: an embedding, torch's RNN or LSTM, l_out at every step (at the last alone: ``last``)."""
 
     def __init__(self, vocab_size: int, cell: str = "rnn", layers: int = 1, dropout: float = 0.0, last=False):
         super().__init__()
         self.last = last
-        self.embedding = nn.Embedding(vocab_size, N_FAC)
+        self.e = nn.Embedding(vocab_size, N_FAC)
         self.rnn = {"rnn": nn.RNN, "lstm": nn.LSTM}[cell](N_FAC, N_HIDDEN, layers, dropout=dropout)
-        self.head = nn.Linear(N_HIDDEN, vocab_size)
+        self.l_out = nn.Linear(N_HIDDEN, vocab_size)
 
     def forward(self, cs, state=None):
-        out, state = self.rnn(self.embedding(cs), state)
-        return F.log_softmax(self.head(out[-1] if self.last else out), dim=-1), state
+        out, state = self.rnn(self.e(cs), state)
+        return F.log_softmax(self.l_out(out[-1] if self.last else out), dim=-1), state
 
 
 MODELS = {"charloop": CharLoop, "concat": CharLoopConcat, "rnn_last": partial(CharRnn, last=True),

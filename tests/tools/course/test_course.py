@@ -16,18 +16,6 @@ from minirnn.tools.course.table import ROWS, Phase, Row, schedule_text
 TEXT = default_corpus(60_000)         # long enough for every row's examples, streams of 64 included
 
 
-def concat_model_available() -> bool:
-    import minirnn.models
-    return hasattr(minirnn.models, "CharLoopConcatModel")
-
-
-def rows_here():
-    """Every row whose minirnn model this minirnn has."""
-    return [pytest.param(n, marks=pytest.mark.skipif(ROWS[n].model == "concat" and not concat_model_available(),
-                                                      reason="minirnn.models has no CharLoopConcatModel yet"))
-            for n in ROWS]
-
-
 # -- the table ---------------------------------------------------------------------------------------
 def test_the_table_has_the_notebooks_nine_rows_in_order():
     assert list(ROWS) == list(range(1, 10))
@@ -172,7 +160,7 @@ def test_fit_stops_at_a_non_finite_loss_naming_where():
 
 
 # -- the two libraries agree ------------------------------------------------------------------------------
-@pytest.mark.parametrize("number", rows_here())
+@pytest.mark.parametrize("number", list(ROWS))
 def test_torchs_model_of_each_row_takes_the_same_steps_as_minirnns(number):
     pytest.importorskip("torch", reason="torch is not installed: its models are not compared")
     from minirnn.tools.course.torch_side import TorchSide
@@ -261,8 +249,8 @@ def test_unknown_rows_are_refused_by_number(capsys):
 def test_the_quick_table_runs_every_row_in_minirnn_and_records_each(tmp_path, nietzsche, capsys):
     """torch's side is compared step by step above and run end to end below, on one row, to keep the suite short."""
     path = tmp_path / "quick.json"
-    rows = [str(n) for n in ROWS if ROWS[n].model != "concat" or concat_model_available()]
-    assert cli.main(["course", *rows, "--quick", "--no-torch", "--threads", "1", "--results", str(path),
+    rows = [str(n) for n in ROWS]
+    assert cli.main(["course", "--quick", "--no-torch", "--threads", "1", "--results", str(path),
                      "--no-download"]) == 0
     recorded = results.load(path)
     assert {n: set(r) for n, r in recorded["rows"].items()} == {n: {"minirnn"} for n in rows}
