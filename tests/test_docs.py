@@ -82,6 +82,19 @@ def test_the_walkthroughs_printouts_are_what_explain_prints_now(capsys):
     assert f"The norms shrink on the way back: {norms[0]}, then {norms[1]}, then {norms[2]}." in " ".join(text.split())
 
 
+QUOTES = _all(r"<!-- quoted from ([\w/.]+)[^>]*-->\n```\w*\n(.*?)```", re.S)
+
+
+def test_the_readme_quotes_the_articles_loop():
+    assert ("README.md", "minirnn/reference/charloop.py") in {(doc, path) for doc, (path, _) in QUOTES}
+
+
+@pytest.mark.parametrize("doc, quote", QUOTES)
+def test_each_quoted_block_is_in_its_file_as_shown(doc, quote):
+    path, lines = quote
+    assert lines in (ROOT / path).read_text(encoding="utf-8"), f"{doc} quotes lines that {path} no longer has"
+
+
 def test_the_readme_layout_lists_every_script():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     layout = readme[readme.index("\nscripts/ "):readme.index("\ndocs/ ")]

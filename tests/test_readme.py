@@ -1,5 +1,6 @@
-"""The README's Python runs: every ```python block, each in a fresh namespace in an empty directory, and a
-block followed by "prints" and a ``` block prints that text."""
+"""The docs' Python runs: every ```python block of the README and of docs/*.md, each in a fresh namespace in
+an empty directory, and a block followed by "prints" and a ``` block prints that text. (A block quoted from
+the source, marked "<!-- quoted from ... -->", is not run: tests/test_docs.py holds it to its file.)"""
 from __future__ import annotations
 
 import re
@@ -8,15 +9,22 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-BLOCK = re.compile(r"```python\n(?P<code>.*?)```(?:\s*\nprints\s*\n\s*```[a-z]*\n(?P<printed>.*?)```)?", re.S)
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"(?P<quoted><!-- quoted from [^>]*-->\n)?"
+                   r"```python\n(?P<code>.*?)```(?:\s*\nprints\s*\n\s*```[a-z]*\n(?P<printed>.*?)```)?", re.S)
 NUMBER = re.compile(r"-?\d+\.\d+")
 
 
 def readme_blocks() -> list:
-    """(line number, code, the printed text it shows or None) for each ```python block of the README."""
-    text = README.read_text(encoding="utf-8")
-    return [(text.count("\n", 0, m.start()) + 1, m["code"], m["printed"]) for m in BLOCK.finditer(text)]
+    """(where, code, the printed text it shows or None) for each ```python block of the docs, "README.md:12"."""
+    blocks = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        blocks += [(f"{doc.relative_to(ROOT).as_posix()}:{text.count(chr(10), 0, m.start('code'))}", m["code"],
+                    m["printed"]) for m in BLOCK.finditer(text) if not m["quoted"]]
+    return blocks
 
 
 def same_printout(actual: str, expected: str) -> bool:
@@ -33,16 +41,14 @@ def test_the_readme_has_python_to_run():
     assert len(blocks) >= 4 and sum(printed is not None for _, _, printed in blocks) >= 2
 
 
-@pytest.mark.parametrize("line, code, printed", [pytest.param(*block, id=f"README.md:{block[0]}")
-                                                  for block in readme_blocks()])
-def test_each_python_block_runs_and_prints_what_the_readme_shows(line, code, printed, tmp_path, monkeypatch,
-                                                                    capsys):
+@pytest.mark.parametrize("where, code, printed", [pytest.param(*block, id=block[0]) for block in readme_blocks()])
+def test_each_python_block_runs_and_prints_what_the_docs_show(where, code, printed, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)                          # what a block writes lands in an empty directory
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    exec(compile(code, f"README.md:{line}", "exec"), {"__name__": "__main__"})
+    exec(compile(code, where, "exec"), {"__name__": "__main__"})
     if printed is not None:
         shown = capsys.readouterr().out
-        assert same_printout(shown, printed), f"README.md:{line} printed\n{shown}\nbut the README shows\n{printed}"
+        assert same_printout(shown, printed), f"{where} printed\n{shown}\nbut the docs show\n{printed}"
 
 
 def test_printouts_are_compared_to_the_last_digit():

@@ -241,33 +241,11 @@ def _charloop_problem(case: Case, seed: int, name: str):
 
 
 def _charrnn_problem(case: Case, seed: int, name: str):
+    """CharRNN with a state handed in: L = sum(G_logits * logits) + sum(G_state * state_n)."""
     o = case.options
     model = build_model("charrnn", vocab_size=o["V"], emb=o["emb"], hidden=o["hidden"], layers=o["layers"],
                         cell=o["cell"], dropout=o["dropout"], dtype="float64", seed=seed).to(name).train()
-    rng = numpy.random.default_rng(seed + 1)
-    ids = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
-    n_states = len(model.rnn.gate_math.state_names)
-    shape = (o["layers"], o["B"], o["hidden"])
-    state0 = {f"state{k}": _normal(rng, shape, name) for k in range(n_states)} if o["h0"] else {}
-    g_logits = _normal(rng, (o["T"], o["B"], o["V"]), name)
-    g_state = tuple(_normal(rng, shape, name) for _ in range(n_states))
-    rng_state = model.rng_state()
-
-    def pack(states):
-        return None if not states else states[0] if n_states == 1 else tuple(states)
-
-    def forward():
-        model.set_rng_state(rng_state)                      # the same dropout masks every time
-        logits, state = model(ids, pack(tuple(state0.values())))
-        states = state if n_states > 1 else (state,)
-        return float((logits * g_logits).sum()) + sum(float((a * g).sum()) for a, g in zip(states, g_state))
-
-    model.zero_grad()
-    forward()
-    d_state0 = model.backward(g_logits, pack(g_state))
-    d_states = d_state0 if n_states > 1 else (d_state0,)
-    grads = dict(model.grads, **{k: d for k, d in zip(state0, d_states)})
-    return forward, grads, dict(model.params, **state0)
+    return _state_handing_problem(model, (o["T"], o["B"], o["V"]), o, o["hidden"], seed, name)
 
 
 def _charseq_problem(case: Case, seed: int, name: str):
@@ -276,13 +254,19 @@ def _charseq_problem(case: Case, seed: int, name: str):
     model = build_model("charseq", vocab_size=o["V"], n_fac=o["n_fac"], n_hidden=o["n_hidden"], cell=o["cell"],
                         num_layers=o["layers"], dropout=o["dropout"], every_step=o["every_step"],
                         identity_init=o["identity_init"], dtype="float64", seed=seed).to(name).train()
+    out_shape = (o["T"], o["B"], o["V"]) if o["every_step"] else (o["B"], o["V"])
+    return _state_handing_problem(model, out_shape, o, o["n_hidden"], seed, name)
+
+
+def _state_handing_problem(model, out_shape: tuple, o: dict, hidden: int, seed: int, name: str):
+    """A character model whose forward(ids, state) returns (out, state) with out of ``out_shape``:
+    L = sum(G_out * out) + sum(G_state * state_n), the state handed in checked too when o["h0"]."""
     rng = numpy.random.default_rng(seed + 1)
-    cs = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
+    ids = backend.to_backend(rng.integers(0, o["V"], size=(o["T"], o["B"])), name)
     n_states = len(model.rnn.gate_math.state_names)
-    shape = (o["layers"], o["B"], o["n_hidden"])
+    shape = (o["layers"], o["B"], hidden)
     state0 = {f"state{k}": _normal(rng, shape, name) for k in range(n_states)} if o["h0"] else {}
-    logp_shape = (o["T"], o["B"], o["V"]) if o["every_step"] else (o["B"], o["V"])
-    g_logp = _normal(rng, logp_shape, name)
+    g_out = _normal(rng, out_shape, name)
     g_state = tuple(_normal(rng, shape, name) for _ in range(n_states))
     rng_state = model.rng_state()
 
@@ -291,13 +275,13 @@ def _charseq_problem(case: Case, seed: int, name: str):
 
     def forward():
         model.set_rng_state(rng_state)                      # the same dropout masks every time
-        logp, state = model(cs, pack(tuple(state0.values())))
+        out, state = model(ids, pack(tuple(state0.values())))
         states = state if n_states > 1 else (state,)
-        return float((logp * g_logp).sum()) + sum(float((a * g).sum()) for a, g in zip(states, g_state))
+        return float((out * g_out).sum()) + sum(float((a * g).sum()) for a, g in zip(states, g_state))
 
     model.zero_grad()
     forward()
-    d_state0 = model.backward(g_logp, pack(g_state))
+    d_state0 = model.backward(g_out, pack(g_state))
     d_states = d_state0 if n_states > 1 else (d_state0,)
     grads = dict(model.grads, **{k: d for k, d in zip(state0, d_states)})
     return forward, grads, dict(model.params, **state0)

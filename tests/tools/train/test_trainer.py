@@ -447,11 +447,11 @@ def test_train_loss_is_the_running_mean_since_the_previous_scheduled_evaluation(
         previous = record["step"] - record["step"] % 4 if record["step"] % 4 else record["step"]
 
 
-def test_train_loss_is_defined_in_the_help_and_the_readme(capsys):
+def test_train_loss_is_defined_in_the_help_and_the_training_guide(capsys):
     with pytest.raises(SystemExit):
         cli.main(["train", "--help"])
     definition = "train_loss, the running mean of the training loss"
     assert definition in " ".join(capsys.readouterr().out.split())
-    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    guide = " ".join((REPO / "docs" / "training.md").read_text(encoding="utf-8").split())
     assert "`train_loss` is the running mean of the training loss (nats per character) over the training steps " \
-           "since the previous `--eval-every` evaluation" in readme
+           "since the previous `--eval-every` evaluation" in guide
