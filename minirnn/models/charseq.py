@@ -22,6 +22,7 @@ from ..cell_kinds import LAYERS
 from ..core import validate
 from ..core.grad_mode import is_grad_enabled
 from ..core.module import Module, ParamShape
+from ..core.param_names import layer_param_names
 from ..layers import Embedding, Linear
 from ..ops import (
     embedding_backward,
@@ -74,7 +75,8 @@ class CharSeqRNN(Module):
         self.l_out = self.add_child("l_out", Linear(H, V, dtype=dtype, seed=child_seed()))
         if self.identity_init:
             for layer in range(self.num_layers):
-                weight_hh = self.rnn.params[f"weight_hh_l{layer}"]
+                _, weight_hh_name, _, _ = layer_param_names(layer, 0)
+                weight_hh = self.rnn.params[weight_hh_name]
                 if not isinstance(weight_hh, ParamShape):      # a model built for its shapes alone has no values
                     weight_hh[...] = self.xp.eye(H, dtype=self.dtype)
 
