@@ -258,6 +258,11 @@ class Module:
         for grad in self.grads.values():
             grad.fill(0)
 
+    def child_seed(self) -> int:
+        """A seed for a part of this model, drawn from the model's generator: the parts' weights (and
+        their dropout masks) then follow from the model's one seed."""
+        return int(self.rng.integers(2**63))
+
     def init_uniform(self, bound: float, shape):
         """Uniform(-bound, bound) values on this model's backend and dtype (torch's RNN and Linear init)."""
         if _SHAPES_ONLY.get():

@@ -122,13 +122,10 @@ class CharLoopConcatModel(Module):
         self.n_hidden = validate.positive_int("n_hidden", n_hidden)
         V, F, H, dtype = self.vocab_size, self.n_fac, self.n_hidden, self.dtype.name
 
-        def child_seed() -> int:   # each part's weights from a seed of this model's: one seed fixes all
-            return int(self.rng.integers(2**63))
-
-        self.e = self.add_child("e", Embedding(V, F, dtype, seed=child_seed()))
-        self.l_in = self.add_child("l_in", Linear(H + F, H, dtype=dtype, seed=child_seed()))
-        self.l_hidden = self.add_child("l_hidden", Linear(H, H, dtype=dtype, seed=child_seed()))
-        self.l_out = self.add_child("l_out", Linear(H, V, dtype=dtype, seed=child_seed()))
+        self.e = self.add_child("e", Embedding(V, F, dtype, seed=self.child_seed()))
+        self.l_in = self.add_child("l_in", Linear(H + F, H, dtype=dtype, seed=self.child_seed()))
+        self.l_hidden = self.add_child("l_hidden", Linear(H, H, dtype=dtype, seed=self.child_seed()))
+        self.l_out = self.add_child("l_out", Linear(H, V, dtype=dtype, seed=self.child_seed()))
         self._workspaces = Workspaces()   # the loop's buffers, reused from one forward to the next
 
     def config(self) -> dict:

@@ -47,16 +47,11 @@ class CharRNN(Module):
         V, E, H = self.vocab_size, self.emb, self.hidden
         dtype = self.dtype.name
 
-        # Each child draws its weights (and the rnn its dropout masks) from a seed taken
-        # from this model's generator, so one seed fixes the whole model.
-        def child_seed() -> int:
-            return int(self.rng.integers(2**63))
-
-        self.embedding = self.add_child("embedding", Embedding(V, E, dtype, seed=child_seed()))
+        self.embedding = self.add_child("embedding", Embedding(V, E, dtype, seed=self.child_seed()))
         between_layers = self.dropout if self.layers > 1 else 0.0   # one layer has nothing between
         self.rnn = self.add_child("rnn", LAYERS[cell](E, H, self.layers, dropout=between_layers, dtype=dtype,
-                                                    seed=child_seed()))
-        self.head = self.add_child("head", Linear(H, V, dtype=dtype, seed=child_seed()))
+                                                    seed=self.child_seed()))
+        self.head = self.add_child("head", Linear(H, V, dtype=dtype, seed=self.child_seed()))
 
     def config(self) -> dict:
         return dict(vocab_size=self.vocab_size, emb=self.emb, hidden=self.hidden, layers=self.layers,

@@ -66,13 +66,10 @@ class CharSeqRNN(Module):
                              f"got cell={cell!r}")
         V, F, H, dtype = self.vocab_size, self.n_fac, self.n_hidden, self.dtype.name
 
-        def child_seed() -> int:   # each part's weights from a seed of this model's: one seed fixes all
-            return int(self.rng.integers(2**63))
-
-        self.e = self.add_child("e", Embedding(V, F, dtype, seed=child_seed()))
+        self.e = self.add_child("e", Embedding(V, F, dtype, seed=self.child_seed()))
         self.rnn = self.add_child("rnn", LAYERS[cell](F, H, self.num_layers, dropout=self.dropout, dtype=dtype,
-                                                     seed=child_seed()))
-        self.l_out = self.add_child("l_out", Linear(H, V, dtype=dtype, seed=child_seed()))
+                                                     seed=self.child_seed()))
+        self.l_out = self.add_child("l_out", Linear(H, V, dtype=dtype, seed=self.child_seed()))
         if self.identity_init:
             for layer in range(self.num_layers):
                 _, weight_hh_name, _, _ = layer_param_names(layer, 0)
