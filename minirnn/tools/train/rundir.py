@@ -208,13 +208,14 @@ class RunDirectory:
                      "records; the next better evaluation will replace it")
 
     # -- the loss curve -------------------------------------------------------------------------
-    def plot(self) -> None:
-        """loss.png from metrics.jsonl when matplotlib is installed; otherwise a one-line hint."""
+    def plot(self, hint: bool = True) -> None:
+        """loss.png from metrics.jsonl when matplotlib is installed; otherwise a one-line hint (if ``hint``)."""
         try:
             from matplotlib.backends.backend_agg import FigureCanvasAgg
             from matplotlib.figure import Figure
         except ImportError:
-            self.log("loss curve: install matplotlib (pip install 'minirnn[plot]') to get loss.png")
+            if hint:
+                self.log("loss curve: install matplotlib (pip install 'minirnn[plot]') to get loss.png")
             return
         records = read_metrics(self / METRICS).records
         steps = [r["step"] for r in records]

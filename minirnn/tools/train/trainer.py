@@ -170,7 +170,9 @@ class Trainer:
         """
         try:
             if self.finished():
-                self.run_dir.plot()            # a run killed after its last commit may not have drawn it
+                # loss.png again, which a run killed after its last commit may lack (without matplotlib, no hint:
+                # the run gave it when it trained)
+                self.run_dir.plot(hint=False)
                 return self._nothing_to_train()
             self.log(self._description())
             losses = []
