@@ -99,3 +99,36 @@ def test_the_readme_layout_lists_every_script():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     layout = readme[readme.index("\nscripts/ "):readme.index("\ndocs/ ")]
     assert [p.name for p in sorted((ROOT / "scripts").glob("*.py")) if p.name not in layout] == []
+
+
+def _bench_results():
+    from minirnn.tools.bench import bench
+    return bench, bench.load_results(ROOT / "docs" / "bench_results.json")
+
+
+def test_the_performance_table_is_the_one_its_results_file_makes():
+    bench, results = _bench_results()
+    text = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    start = text.index("<!-- bench table: ")
+    block = text[text.index("```text\n", start) + len("```text\n"):text.index("```\n<!-- end of bench table -->")]
+    assert block.strip() == bench.table(results).strip(), \
+        "refresh docs/performance.md's table: python scripts/bench.py --show docs/bench_results.json"
+
+
+def test_what_the_performance_page_says_of_the_courses_lstm_shape_holds_for_its_results():
+    bench, results = _bench_results()
+    row = next(r for r in results["rows"] if (r["cell"], r["mode"], r["T"], r["B"], r["I"], r["H"])
+               == ("lstm", "train", 8, 64, 42, 256))
+    rate = results["info"]["matmul_gflops"] * 1e9
+    step_flops = 4 * row["T"] * row["B"] * 4 * row["H"] ** 2              # h W_hh^T and d_hh W_hh, T of each
+    other_ms = (bench.matmul_flops(4, row["T"], row["B"], row["I"], row["H"], row["V"]) - step_flops) / rate * 1e3
+    floor_ms = row["step_ms"] + other_ms
+    said = {f"{row['ms']:.2f} ms", f"torch's {row['torch_ms']:.2f} ms", f"alone take {row['step_ms']:.2f} ms",
+            f"{row['step_gflops']:.1f} GFLOP/s on them", f"take {other_ms:.2f} ms more",
+            f"{results['info']['matmul_gflops']:.1f} GFLOP/s", f"at least {floor_ms:.2f} ms",
+            f"torch's step {row['torch_ms'] - floor_ms:.2f} ms", f"spends {row['ms'] - floor_ms:.2f} ms"}
+    text = " ".join((ROOT / "docs" / "performance.md").read_text(encoding="utf-8").split())
+    assert [phrase for phrase in said if phrase not in text] == []
+    summary = results["summary"]
+    assert summary["rnn fwd+bwd"]["median_speedup"] < 2 and summary["gru fwd+bwd"]["median_speedup"] < 1.5
+    assert summary["lstm fwd+bwd"]["median_speedup"] < 0.9 and summary["lstm char"]["median_speedup"] < 1  # "none is met"

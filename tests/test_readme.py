@@ -65,3 +65,18 @@ def test_the_course_table_is_the_one_its_results_file_makes():
     recorded = results.load(README.parent / "docs" / "course_results.json")
     assert block.strip() == results.markdown(recorded).strip(), \
         "refresh the README's course table: minirnn course --markdown --results docs/course_results.json"
+
+
+def test_what_the_readme_says_of_the_course_table_holds_for_its_results():
+    from minirnn.tools.course import results
+    from minirnn.tools.course.table import ROWS
+    recorded = results.load(README.parent / "docs" / "course_results.json")["rows"]
+    for number, row in ROWS.items():
+        _, last = results.losses(row, recorded[str(number)]["minirnn"])
+        assert last <= row.notebook[1] + 0.03, f"row {number} ends at {last:.3f}"
+    faster = [n for n in ROWS if recorded[str(n)]["minirnn"]["seconds"] < recorded[str(n)]["torch"]["seconds"]]
+    slower = [n for n in ROWS if n not in faster]
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    assert faster == list(range(1, 8)) and slower == [8, 9]
+    assert "Every row ends within 0.03 nats of the loss the notebook printed." in text
+    assert "minirnn trains rows 1–7 faster than torch, and the LSTM rows 8 and 9 slower" in text

@@ -46,9 +46,10 @@ import numpy
 from minirnn.cell_kinds import LAYERS, default_kind
 from minirnn.core import backend
 
-# (T, B, I, H): min-char-rnn, the article's course, a small batch, the PTB medium LSTM,
-# a mid-sized layer, a large one, and two shapes where torch's fused LSTM led by most.
-GRID = ((25, 1, 65, 100), (8, 512, 42, 256), (64, 32, 64, 128), (35, 20, 650, 650),
+# (T, B, I, H): min-char-rnn, the article's course (its windows, rows 2-6, and its stateful
+# streams, rows 7-9), a small batch, the PTB medium LSTM, a mid-sized layer, a large one, and
+# two shapes where torch's fused LSTM led by most.
+GRID = ((25, 1, 65, 100), (8, 512, 42, 256), (8, 64, 42, 256), (64, 32, 64, 128), (35, 20, 650, 650),
         (64, 64, 256, 512), (100, 16, 512, 1024), (50, 32, 128, 256), (30, 8, 300, 300))
 QUICK_GRID = ((25, 1, 65, 100), (64, 32, 64, 128), (35, 20, 650, 650))
 # The README's training run: T (bptt), B, I (embedding), H, V (vocabulary), gradient clipping.
@@ -69,9 +70,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-train", action="store_true", help="time forward + backward only")
     parser.add_argument("--no-torch", action="store_true", help="do not run torch even when it is installed")
     parser.add_argument("--json", action="store_true", help="print the results as JSON instead of a table")
+    parser.add_argument("--show", metavar="FILE",
+                        help="print the table of results saved with --json (docs/performance.md shows one) and "
+                             "time nothing")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.show is not None:
+        print(table(load_results(args.show)))
+        return 0
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
     unknown = sorted(set(cells) - set(LAYERS))
     if unknown or not cells:
@@ -100,12 +107,32 @@ def run(args: argparse.Namespace) -> int:
         row["matmul_fraction"] = row["gflops"] * 1e9 / rate
     info["matmul_gflops"] = round(rate / 1e9, 1)
     summary = summarize(rows)
+    results = dict(info=info, rows=rows, summary=summary)
     if args.json:
-        json.dump(dict(info=info, rows=rows, summary=summary), sys.stdout, indent=1)
+        json.dump(results, sys.stdout, indent=1)
         print()
     else:
-        print("\n".join([_header(info)] + [_format_row(row) for row in rows] + [_format_summary(summary)]))
+        print(table(results))
     return 0
+
+
+def load_results(path) -> dict:
+    """Results saved with --json, checked to be such; a ValueError naming --show otherwise."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            results = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"--show {path}: cannot be read as results of minirnn bench --json "
+                         f"({type(error).__name__}: {error})") from None
+    if not (isinstance(results, dict) and {"info", "rows", "summary"} <= set(results)):
+        raise ValueError(f"--show {path}: not the output of minirnn bench --json (it has no info, rows and summary)")
+    return results
+
+
+def table(results: dict) -> str:
+    """The report as text: the header, a line per row, the summary."""
+    return "\n".join([_header(results["info"])] + [_format_row(row) for row in results["rows"]]
+                     + [_format_summary(results["summary"])])
 
 
 def row_specs(cells, args, threads: int) -> list:

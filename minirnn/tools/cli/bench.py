@@ -10,6 +10,7 @@ threadpoolctl, or minirnn[bench]). Besides each row's time and rate, "step GF/s"
   minirnn bench --quick          three shapes, a few minutes
   minirnn bench                  the full grid
   minirnn bench --cells lstm --json > lstm.json
+  minirnn bench --show lstm.json  the table of saved results
 """
 from ..bench.bench import add_arguments, run  # noqa: F401  (the subcommand contract)
 

@@ -1,5 +1,6 @@
 """minirnn bench: what it counts, its workers' environment, and a row end to end (tiny shapes, torch left out)."""
 import argparse
+import json
 import os
 
 import pytest
@@ -57,3 +58,26 @@ def test_help_is_plain_text(capsys):
         cli.main(["bench", "--help"])
     text = capsys.readouterr().out
     assert "alternating rounds" in text and "``" not in text and ":func:" not in text
+
+
+def test_show_prints_the_table_of_saved_results_and_times_nothing(tmp_path, capsys):
+    row = dict(cell="rnn", mode="fwd+bwd", T=2, B=3, I=4, H=5, V=4, clip=0.0, ms=1.5, tokens_per_s=4000.0,
+               gflops=2.0, step_ms=0.5, step_gflops=3.0, peak_mib=0.1, matmul_fraction=0.01, torch_ms=3.0,
+               speedup=2.0)
+    info = dict(date="2026-01-01T00:00:00", processor="a CPU", cores=2, backend="numpy", dtype="float32",
+                python="3.11", numpy="2.0", torch="2.0", threads=2, blas="openblas", kernel="some kernels",
+                unset=[], matmul_gflops=100.0, rounds=1, repeats=1)
+    saved = tmp_path / "bench.json"
+    saved.write_text(json.dumps(dict(info=info, rows=[row], summary=bench.summarize([row]))))
+    assert bench.run(parse("--show", str(saved))) == 0
+    printed = capsys.readouterr().out
+    assert "rnn   fwd+bwd     2    3     4     5      1.50" in printed and "2.00x" in printed
+    assert "rnn fwd+bwd   median 2.00x, lowest 2.00x" in printed
+
+
+@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"rows": []}'])
+def test_show_refuses_a_file_that_is_not_saved_results_naming_the_flag(tmp_path, content):
+    saved = tmp_path / "bench.json"
+    saved.write_text(content)
+    with pytest.raises(ValueError, match=r"--show .*bench\.json: "):
+        bench.run(parse("--show", str(saved)))
