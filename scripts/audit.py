@@ -675,9 +675,9 @@ def _module_probes():
             model = minirnn.LSTM(3, 4, dtype="float64", seed=0)
             x = numpy.random.default_rng(0).standard_normal((5, 2, 3))
             model(x)                                        # a cache: a copy must not carry it, or fail on it
-            twin = how(model)
-            ok = numpy.array_equal(twin(x)[0], model(x)[0])
-            twin.backward(numpy.ones((5, 2, 4)))
+            duplicate = how(model)
+            ok = numpy.array_equal(duplicate(x)[0], model(x)[0])
+            duplicate.backward(numpy.ones((5, 2, 4)))
             return (OK, "") if ok else (SILENT, "the copy computes something else")
         return lambda path: runs(lambda: run(path), lambda result: result[1] or None)
     import pickle

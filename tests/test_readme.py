@@ -80,3 +80,13 @@ def test_what_the_readme_says_of_the_course_table_holds_for_its_results():
     assert faster == list(range(1, 8)) and slower == [8, 9]
     assert "Every row ends within 0.03 nats of the loss the notebook printed." in text
     assert "minirnn trains rows 1–7 faster than torch, and the LSTM rows 8 and 9 slower" in text
+    from minirnn.tools.bench import bench          # row 8's shape in the benchmark (docs/performance.md)
+    saved = bench.load_results(README.parent / "docs" / "bench_results.json")
+    row = next(r for r in saved["rows"] if (r["cell"], r["mode"], r["T"], r["B"], r["I"], r["H"])
+               == ("lstm", "train", 8, 64, 42, 256))
+    T, B, I, H, V = (row[k] for k in "TBIHV")
+    step_flops = 4 * T * B * 4 * H * H
+    matmul_ms = row["step_ms"] + (bench.matmul_flops(4, T, B, I, H, V) - step_flops) / saved["info"]["matmul_gflops"] / 1e6
+    assert matmul_ms > row["torch_ms"] / 2                                   # "most of the time of torch's step"
+    assert row["ms"] - matmul_ms > row["torch_ms"] - matmul_ms               # "more than the rest"
+    assert "minirnn's matmuls alone take most of the time of torch's whole training step" in text

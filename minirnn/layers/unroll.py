@@ -10,8 +10,7 @@ The backward's local derivatives (sigma', tanh', and what multiplies them) depen
 the forward alone, so on NumPy the gate math takes them for a block of steps at once
 (prepare_backward, see PREPARE_BYTES): NumPy pays per call as much as per element at
 RNN sizes, and each step of the loop is left with only the products by the incoming
-gradient (at the sizes of min-char-rnn, B = 1 and H = 100, 9-16% of an LSTM's or GRU's
-forward and backward).
+gradient.
 
 Those buffers can also outlive the call: a caller that passes the same
 ``workspace`` dict to every forward (the sequence layers keep one per thread,
