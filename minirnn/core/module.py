@@ -121,8 +121,9 @@ class Module:
 
     Subclasses register parameters with :meth:`add_param` (and children with
     :meth:`add_child`, or by assigning a Module to an attribute), store their
-    forward cache with :meth:`save_cache`, fetch it once in backward with
-    :meth:`take_cache`, and add their parameter gradients with :meth:`add_grads`.
+    forward cache with :meth:`save_cache`, read it in backward with :meth:`last_cache`
+    and let it go with :meth:`release_cache` once backward's arguments are accepted,
+    and add their parameter gradients with :meth:`add_grads`.
     A model of several modules is one Module with them as children; an optimizer
     also takes a list of modules (``Adam([emb, lstm, head])``).
     """
@@ -421,15 +422,19 @@ class Module:
         if is_grad_enabled():
             self._caches.cache = cache
 
-    def take_cache(self):
-        """The calling thread's last forward's cache, handed out once: a second backward is an error."""
+    def last_cache(self):
+        """The calling thread's last forward's cache, left in place while backward checks its arguments."""
         cache = getattr(self._caches, "cache", None)
         if cache is None:
             raise RuntimeError(
                 f"{type(self).__name__}.backward needs a forward first: call forward (outside no_grad()) "
                 "before each backward, in the same thread; a forward's cache is used by one backward only")
-        self._caches.cache = None
         return cache
+
+    def release_cache(self) -> None:
+        """Called by backward once its arguments are accepted, before it adds any gradient: a forward
+        serves one backward, and a refused argument leaves the cache for a corrected call."""
+        self._caches.cache = None
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

@@ -22,12 +22,17 @@ def describe(value) -> str:
 
 
 def _pattern(shape) -> str:
-    """('T', 'B', 10) -> '(T, B, 10)', a single size as '(4,)', any leading sizes as '(..., 10)'."""
+    """('T', 'B', 10) -> '(T, B, 10)', a single size as '(4,)', any leading sizes as '(..., 10)';
+    a list of shapes, the alternatives: '(T, B, 10) or (T, 10)'."""
+    if isinstance(shape, list):
+        return " or ".join(_pattern(one) for one in shape)
     sizes = ["..." if d is Ellipsis else str(d) for d in shape]
     return "(" + ", ".join(sizes) + ("," if len(shape) == 1 and shape[0] is not Ellipsis else "") + ")"
 
 
 def _matches(actual, expected) -> bool:
+    if isinstance(expected, list):                 # alternatives: any one of them
+        return any(_matches(actual, one) for one in expected)
     if expected[:1] == (Ellipsis,):                # (..., 10): any number of leading sizes, then 10
         expected = expected[1:]
         if len(actual) < len(expected):
@@ -68,9 +73,10 @@ def float_array(name: str, value, shape, xp, dtype):
     """Validate a float input of the given shape and ``dtype`` (the model's) on ``xp``; return it.
 
     shape: a tuple whose entries are ints (must match) or names such as 'T' (any
-    size), optionally led by ``...`` (any number of leading sizes). Floats of
-    another precision are refused, as torch refuses them, rather than copied in
-    silence on every call; so are integers, bools, non-arrays and torch tensors.
+    size), optionally led by ``...`` (any number of leading sizes); or a list of
+    such tuples, any one of which may match. Floats of another precision are
+    refused, as torch refuses them, rather than copied in silence on every call;
+    so are integers, bools, non-arrays and torch tensors.
     """
     refuse_torch(name, value)
     check_backend(name, value, xp.__name__)

@@ -59,8 +59,9 @@ class RecurrentCell(Module):
         next state, h' (B, H) (unbatched (H,)), or (h', c') for the LSTMCell."""
         unbatched = getattr(x, "ndim", None) == 1     # one input vector: a batch of one inside
         given = x
-        x = validate.float_array("x", x, (self.input_size,) if unbatched else ("B", self.input_size), self.xp,
-                               self.dtype)
+        a_batch, one_input = ("B", self.input_size), (self.input_size,)
+        expected = {2: a_batch, 1: one_input}.get(getattr(x, "ndim", None), [a_batch, one_input])
+        x = validate.float_array("x", x, expected, self.xp, self.dtype)
         if x is given and is_grad_enabled():
             x = x.copy()     # the cache keeps x for dW_ih: the caller may change theirs before backward
         if unbatched:
@@ -76,9 +77,10 @@ class RecurrentCell(Module):
     def backward(self, d_state):
         """d_state: dL/dh', h''s shape (LSTMCell: a pair (dh', dc'), either may be None).
         Adds into ``grads`` and returns (dx, dh) with x's and h's shapes (LSTMCell: (dx, (dh, dc)))."""
-        cache, unbatched = self.take_cache()
+        cache, unbatched = self.last_cache()
         B = cache.x.shape[1]                 # the cache's x is the step's (1, B, I)
         d_final = self._states(tuple(f"d_{s}" for s in self.gate_math.state_names), d_state, B, unbatched)
+        self.release_cache()
         dx, d_prev, grads = layer_backward(cache, None, d_final)
         self.add_grads(zip(CELL_PARAM_NAMES, grads))
         return (dx[0, 0] if unbatched else dx[0]), self._out(d_prev, unbatched)

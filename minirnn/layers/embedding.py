@@ -40,6 +40,7 @@ class Embedding(Module):
 
     def backward(self, d_out) -> None:
         """d_out: dL/d(out), out's shape. Adds dL/dW into ``grads`` (each row sums the positions that read it)."""
-        cache, out_shape = self.take_cache()
+        cache, out_shape = self.last_cache()
         d_out = validate.float_array("d_out", d_out, out_shape, self.xp, self.dtype)
+        self.release_cache()
         self.add_grads([("weight", embedding_backward(d_out, cache))])

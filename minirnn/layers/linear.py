@@ -59,8 +59,9 @@ class Linear(Module):
 
     def backward(self, d_y):
         """d_y: dL/dy, y's shape. Adds dL/dW (and dL/db) into ``grads``; returns dx with x's shape."""
-        cache, y_shape = self.take_cache()
+        cache, y_shape = self.last_cache()
         d_y = validate.float_array("d_y", d_y, y_shape, self.xp, self.dtype)
+        self.release_cache()
         dx, d_weight, d_bias = linear_backward(d_y, cache)
         self.add_grads([("weight", d_weight), ("bias", d_bias)])
         return dx

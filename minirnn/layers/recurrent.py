@@ -211,7 +211,9 @@ class Recurrent(Module):
         xp, H = self.xp, self.hidden_size
         given = x
         unbatched = getattr(x, "ndim", None) == 2      # one sequence, (T, I): a batch of one inside
-        x = validate.float_array("x", x, self._layout("T", "B", self.input_size, unbatched), xp, self.dtype)
+        a_batch, one_sequence = (self._layout("T", "B", self.input_size, one) for one in (False, True))
+        expected = {3: a_batch, 2: one_sequence}.get(getattr(x, "ndim", None), [a_batch, one_sequence])
+        x = validate.float_array("x", x, expected, xp, self.dtype)
         if x is given and is_grad_enabled():
             x = x.copy()     # the cache keeps x for dW_ih: the caller may change theirs before backward
         if unbatched and lengths is not None:
@@ -249,7 +251,7 @@ class Recurrent(Module):
         Adds the parameter gradients into ``grads`` and returns (dx, dh0) with x's
         and h0's shapes (for the LSTM, (dx, (dh0, dc0))); unbatched, as the forward's were.
         """
-        cache = self.take_cache()
+        cache = self.last_cache()
         mask, T, B, unbatched = cache.mask, cache.T, cache.B, cache.unbatched
         xp, H, D = self.xp, self.hidden_size, len(self.directions)
         if d_output is not None:
@@ -259,6 +261,7 @@ class Recurrent(Module):
             if mask is not None:                    # outputs past the end were set to zero
                 d_output = xp.where(mask, d_output, 0)
         d_final = self._state_tuple(tuple(f"d_{s}_n" for s in self.gate_math.state_names), d_hx, B, unbatched)
+        self.release_cache()
         d_state0 = tuple(xp.empty((self.num_layers * D, B, H), self.dtype) for _ in self.gate_math.state_names)
         d_layer_out = d_output
         for layer in reversed(range(self.num_layers)):

@@ -158,9 +158,10 @@ class CharLoopModel(Module):
 
     def backward(self, d_logp) -> None:
         """d_logp: (B, V), dL/d(log p). Adds every parameter's gradient into ``grads``."""
-        in_cache, relu_cache, lookup_cache, loop_cache, out_cache, logp_cache = self.take_cache()
+        in_cache, relu_cache, lookup_cache, loop_cache, out_cache, logp_cache = self.last_cache()
         d_logp = validate.float_array("d_logp", d_logp, (loop_cache.hs.shape[1], self.vocab_size),
                                       self.xp, self.dtype)
+        self.release_cache()
         d_logits = log_softmax_backward(d_logp, logp_cache)
         d_h_last, d_w_out, d_b_out = linear_backward(d_logits, out_cache)
         d_inp, d_w_hidden, d_b_hidden = loop_backward(d_h_last, loop_cache)     # BPTT

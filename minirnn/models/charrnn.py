@@ -85,8 +85,9 @@ class CharRNN(Module):
         Adds every parameter's gradient into ``grads`` and returns dL/d(state passed
         in), which truncated BPTT drops.
         """
-        drop, (T, B) = self.take_cache()
+        drop, (T, B) = self.last_cache()
         d_logits = validate.float_array("d_logits", d_logits, (T, B, self.vocab_size), self.xp, self.dtype)
+        self.release_cache()
         d_h = self.head.backward(d_logits)
         if drop is not None:
             d_h *= drop

@@ -107,8 +107,9 @@ class CharSeqRNN(Module):
         Adds every parameter's gradient into ``grads`` and returns dL/d(state handed in), which
         a run that hands the state on from batch to batch drops: that cuts the gradient there.
         """
-        e_cache, out_cache, logp_cache = self.take_cache()
+        e_cache, out_cache, logp_cache = self.last_cache()
         d_logp = validate.float_array("d_logp", d_logp, logp_cache.shape, self.xp, self.dtype)
+        self.release_cache()
         d_logits = log_softmax_backward(d_logp, logp_cache)
         d_read, d_w_out, d_b_out = linear_backward(d_logits, out_cache)
         if self.every_step:

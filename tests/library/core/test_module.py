@@ -112,6 +112,8 @@ READERS = {
                 lambda out: (np.ones_like(out),)),
     "linear": (lambda: minirnn.Linear(3, 2, dtype="float64", seed=0), lambda rng: rng.standard_normal((4, 3)),
                lambda out: (np.ones_like(out),)),
+    "embedding": (lambda: minirnn.Embedding(6, 3, dtype="float64", seed=0), lambda rng: rng.integers(0, 6, (4, 2)),
+                  lambda out: (np.ones_like(out),)),
     "charloop": (lambda: CharLoopModel(6, 4, 8, dtype="float64", seed=0), lambda rng: rng.integers(0, 6, (4, 2)),
                  lambda out: (np.arange(out.size).reshape(out.shape) % 3.0,)),
     "charrnn": (lambda: CharRNN(6, 2, 3, dtype="float64", seed=0), lambda rng: rng.integers(0, 6, (4, 2)),
@@ -138,6 +140,21 @@ def test_every_model_keeps_the_input_it_read_for_its_backward(name):
         grads.append(model.grads)
     for key in grads[0]:
         np.testing.assert_array_equal(grads[1][key], grads[0][key])
+
+
+@pytest.mark.parametrize("name", READERS)
+def test_a_refused_gradient_leaves_the_forward_for_a_corrected_backward(name):
+    make, input_of, gradient_of = READERS[name]
+    model, alone, x = make(), make(), input_of(np.random.default_rng(0))
+    alone.backward(*gradient_of(alone(x)))
+    out = model(x)
+    with pytest.raises((ValueError, TypeError), match="must"):
+        model.backward(np.zeros((9, 9, 9, 9)))        # no model's gradient has this shape
+    model.backward(*gradient_of(out))
+    for key in alone.grads:
+        np.testing.assert_array_equal(model.grads[key], alone.grads[key])
+    with pytest.raises(RuntimeError, match="needs a forward first"):
+        model.backward(*gradient_of(out))             # and the forward served that one backward alone
 
 
 def test_evaluating_puts_every_child_in_eval_mode_and_restores_the_mode_it_found():

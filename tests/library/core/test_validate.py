@@ -18,8 +18,8 @@ def test_x_of_the_wrong_size(rnn):
         rnn(np.zeros((5, 3, 9), np.float32))
 
 
-def test_x_of_the_wrong_rank(rnn):
-    with pytest.raises(ValueError, match=r"x must be \(T, B, 10\) float array, got \(10,\) float64"):
+def test_x_of_neither_rank_names_both_a_batch_and_one_sequence(rnn):
+    with pytest.raises(ValueError, match=r"x must be \(T, B, 10\) or \(T, 10\) float array, got \(10,\) float64"):
         rnn(np.zeros(10))
 
 
@@ -39,7 +39,7 @@ def test_lengths_need_a_batch(rnn):
 
 
 def test_a_step_refuses_a_sequence():
-    with pytest.raises(ValueError, match=r"x must be \(B, 3\) float array, got \(5, 2, 3\) float64"):
+    with pytest.raises(ValueError, match=r"x must be \(B, 3\) or \(3,\) float array, got \(5, 2, 3\) float64"):
         minirnn.GRUCell(3, 4)(np.zeros((5, 2, 3)))
     with pytest.raises(ValueError, match=r"h_prev must be \(4,\) float array, got \(1, 4\) float32"):
         minirnn.GRUCell(3, 4)(np.zeros(3, np.float32), np.zeros((1, 4), np.float32))
