@@ -88,6 +88,20 @@ def fsync_directory(directory) -> None:
         os.close(descriptor)
 
 
+def probe_directory(path) -> None:
+    """Make and delete the temporary that atomic_write(path) would make, so that a directory where no
+    file can be created (read-only, /proc, out of inodes) is found before the work whose result would
+    go there. Raises OSError naming ``path``, as atomic_write would."""
+    given = str(path)
+    path = Path(os.path.realpath(path))
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+    except OSError as err:
+        raise type(err)(err.errno, err.strerror, given) from None
+    os.close(handle)
+    _remove(temporary)
+
+
 def remove_temporaries(directory, names) -> list[str]:
     """Delete what killed writes of ``names`` (file names in ``directory``) left behind; returns what went."""
     removed = []

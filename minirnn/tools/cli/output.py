@@ -11,15 +11,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from minirnn.core.atomic import probe_directory
+
 
 def check_outputs(outputs: dict, force: bool, inputs: dict | None = None) -> None:
     """Check, before any work starts, that a command can write the files it will write.
 
     outputs: name -> path, the name as the user knows it (the flag, ``--out``);
     inputs: name -> path (or None) of the files the command reads. Refused with a
-    ValueError naming the output: a directory that does not exist or cannot be
-    written, a directory, device, FIFO or socket in the file's place (even with
-    ``force``), an input, another output, or an existing file without ``force``.
+    ValueError naming the output: a directory that does not exist or where no file
+    can be made (tried by making one), a directory, device, FIFO or socket in the
+    file's place (even with ``force``), an input, another output, or an existing
+    file without ``force``.
     """
     claimed = {Path(path).resolve(): name for name, path in (inputs or {}).items() if path is not None}
     for name, path in outputs.items():
@@ -38,4 +41,8 @@ def check_outputs(outputs: dict, force: bool, inputs: dict | None = None) -> Non
             raise ValueError(f"{name}: {path} already exists; pass --force to replace it")
         if not os.access(directory, os.W_OK):
             raise ValueError(f"{name}: {path} cannot be written, the directory {str(directory)!r} is read-only")
+        try:
+            probe_directory(path)                      # what the permission bits do not tell (/proc, say)
+        except OSError as err:
+            raise ValueError(f"{name}: {path} cannot be written: {err.strerror}") from None
         claimed[path.resolve()] = name

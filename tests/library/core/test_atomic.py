@@ -93,3 +93,16 @@ def test_a_loop_of_links_is_named_as_given(tmp_path):
         atomic_write(tmp_path / "a", write_bytes(b"new"))
     assert error.value.filename == str(tmp_path / "a")
     assert (tmp_path / "a").is_symlink() and (tmp_path / "b").is_symlink()
+
+
+def test_a_probe_leaves_the_directory_as_it_found_it(tmp_path):
+    (tmp_path / "kept.txt").write_text("x")
+    atomic.probe_directory(tmp_path / "page.html")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.txt"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be made")
+def test_a_probe_where_no_file_can_be_made_names_the_path_given():
+    with pytest.raises(OSError) as caught:
+        atomic.probe_directory("/proc/figure.png")
+    assert caught.value.filename == "/proc/figure.png"

@@ -253,6 +253,12 @@ def test_an_output_in_a_read_only_directory_is_refused(tmp_path):
         tmp_path.chmod(0o755)
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, where no file can be made")
+def test_an_output_where_no_file_can_be_made_is_refused_before_any_work(capsys):
+    assert cli.main(["gradient-flow", "--out", "/proc/flow.png"]) == 2     # with no training first
+    assert one_line_error(capsys) == "minirnn: error: --out: /proc/flow.png cannot be written: No such file or directory\n"
+
+
 def test_a_dangling_link_counts_as_an_existing_file(tmp_path):
     (tmp_path / "link.png").symlink_to(tmp_path / "nowhere.png")
     with pytest.raises(ValueError, match="already exists; pass --force to replace it"):
