@@ -87,12 +87,18 @@ def _thread_count(text: str) -> int:
     return count
 
 
-def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    """--threads N, the one definition every subcommand gets."""
+def add_threads_argument(parser: argparse.ArgumentParser, in_workers: bool) -> None:
+    """--threads N, the one definition every subcommand gets; in_workers: the command's work runs in
+    worker processes (bench, course), which set the threads of NumPy's BLAS and of torch themselves."""
+    if in_workers:
+        what = "threads for the BLAS behind NumPy's matmuls and for torch, in each worker process"
+        needs = ""
+    else:
+        what = "threads for the BLAS behind NumPy's matmuls"
+        needs = ". Needs threadpoolctl (pip install threadpoolctl)"
     parser.add_argument("--threads", type=_thread_count, metavar="N",
-                        help="threads for the BLAS behind NumPy's matmuls, and for torch in bench (default: the "
-                             "BLAS's own, about one per core); on a busy machine fewer can be several times "
-                             "faster. Needs threadpoolctl (pip install threadpoolctl), except in bench")
+                        help=f"{what} (default: the BLAS's own, about one per core); on a busy machine fewer "
+                             f"can be several times faster{needs}")
 
 
 def _import_subcommand(module_name: str):
@@ -127,13 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
         sub = subparsers.add_parser(name, help=description.splitlines()[0] if description else None,
                                     description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
         module.add_arguments(sub)
-        add_threads_argument(sub)
+        in_workers = getattr(module, "THREADS_IN_WORKERS", False)
+        add_threads_argument(sub, in_workers)
         # The flags that spell an argument of the library (--top-k for top_k), for its error messages
         # (argparse keeps a parser's options in _actions and offers no public way to list them).
         flag_names = {action.dest: flag for action in sub._actions for flag in action.option_strings
                       if flag == "--" + action.dest.replace("_", "-")}
         sub.set_defaults(run=module.run, flag_names=flag_names,
-                         threads_in_workers=getattr(module, "THREADS_IN_WORKERS", False))
+                         threads_in_workers=in_workers)
     return parser
 
 

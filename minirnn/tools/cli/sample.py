@@ -12,7 +12,8 @@ from minirnn.sample import DEFAULT_TEMPERATURE, generate
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", metavar="CHECKPOINT", help="a .npz written by minirnn train")
     parser.add_argument("--prime", metavar="TEXT",
-                        help="text to start from (default: a newline, when the vocabulary has one)")
+                        help="text to start from (default: a newline, when the vocabulary has one); with '' "
+                             "a character drawn at random starts, and is printed before the --length new ones")
     parser.add_argument("--length", type=int, default=500, metavar="N",
                         help="characters to generate (default %(default)s)")
     parser.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, metavar="X",

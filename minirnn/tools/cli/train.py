@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
     add(data, "--text", metavar="FILE", default_shown=False,
         help="UTF-8 text to train on (default: the built-in corpus)")
-    add(data, "--corpus-bytes", type=int, metavar="N", help="size of the built-in corpus")
+    add(data, "--corpus-bytes", type=int, metavar="N",
+        help="bytes of the built-in corpus, at most what the standard library's top-level modules hold "
+             "(about 4.7 MB on Python 3.11)")
     add(data, "--val-fraction", type=float, metavar="X", help="the last X of the text is for validation")
     model = parser.add_argument_group("model")
     add(model, "--model", choices=("charrnn", "charloop"),

@@ -290,8 +290,14 @@ class Trainer:
         return (f"minirnn train: {type(model).__name__} {model.config()}, "
                 f"{sum(p.size for p in model.params.values()):,} parameters; vocab {len(self.vocab)}; "
                 f"{data.train.tokens:,} training and {data.val.tokens:,} validation characters; "
-                f"{len(data.train)} batches per epoch" + (f"; resuming at step {self.state.step}"
-                                                          if self.state.step else ""))
+                f"{len(data.train)} batches per epoch" + (self._resuming() if self.config.resume else ""))
+
+    def _resuming(self) -> str:
+        """Where a resumed run goes on from: its last commit, made at each evaluation."""
+        if self.state.step:
+            return f"; resuming at step {self.state.step}"
+        return (f"; resuming at step 0: no evaluation was reached before it stopped (a run commits its "
+                f"progress at each, every --eval-every {self.config.eval_every} steps)")
 
     def _nothing_to_train(self) -> TrainResult:
         total, config = self.total_steps, self.config

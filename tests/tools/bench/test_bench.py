@@ -12,7 +12,7 @@ from minirnn.tools.bench import bench, worker
 def parse(*argv):
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
-    cli.add_threads_argument(parser)
+    cli.add_threads_argument(parser, in_workers=True)
     return parser.parse_args(list(argv))
 
 

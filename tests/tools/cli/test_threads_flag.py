@@ -1,5 +1,5 @@
 """--threads N: one definition, on every subcommand; it sets the BLAS's thread count before the command runs,
-except in bench, which hands it to its worker processes."""
+except in bench and course, which hand it to their worker processes."""
 import sys
 
 import pytest
@@ -21,7 +21,10 @@ def test_every_subcommand_has_the_one_threads_flag():
     assert sorted(subparsers) == sorted(cli.SUBCOMMANDS)
     helps = {name: next(a for a in sub._actions if "--threads" in a.option_strings).help
              for name, sub in subparsers.items()}
-    assert len(set(helps.values())) == 1
+    in_workers = {name for name in helps if "in each worker process" in helps[name]}
+    assert in_workers == {"bench", "course"}                         # the two whose work runs in workers
+    assert len({helps[name] for name in helps if name not in in_workers}) == 1
+    assert all("torch" not in helps[name] and "threadpoolctl" in helps[name] for name in helps if name not in in_workers)
 
 
 def test_threads_are_set_before_a_command_runs(calls, capsys):

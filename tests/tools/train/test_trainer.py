@@ -109,6 +109,34 @@ def test_resume_keeps_the_saved_epochs_and_eval_every(corpus, tmp_path, monkeypa
     assert [r["step"] for r in metrics(tmp_path)] == [4, 8, 9, 12, 16, 20, 24, 28, 29]
 
 
+def test_a_resumed_run_says_the_step_it_goes_on_from(corpus, tmp_path, monkeypatch):
+    interrupt_at(monkeypatch, 7)                              # Ctrl-C: the run evaluates and commits step 7
+    train(small(corpus, tmp_path, epochs=0.5), quiet)
+    monkeypatch.undo()
+    lines = []
+    train(TrainConfig(out=str(tmp_path), resume=True, progress=False), lines.append)
+    assert lines[0].endswith("; resuming at step 7")
+
+
+def test_a_run_killed_before_its_first_evaluation_says_it_resumes_at_step_0_and_why(corpus, tmp_path, monkeypatch):
+    real, calls = minirnn.tools.train.tasks.cross_entropy, []
+
+    def killed(logits, target):                               # as kill -9 would: nothing after step 0 committed
+        calls.append(1)
+        if len(calls) == 3:
+            raise SystemExit(137)
+        return real(logits, target)
+
+    monkeypatch.setattr(minirnn.tools.train.tasks, "cross_entropy", killed)
+    with pytest.raises(SystemExit):
+        train(small(corpus, tmp_path, epochs=0.5, eval_every=100), quiet)
+    monkeypatch.undo()
+    lines = []
+    train(TrainConfig(out=str(tmp_path), resume=True, progress=False), lines.append)
+    assert lines[0].endswith("; resuming at step 0: no evaluation was reached before it stopped (a run commits "
+                             "its progress at each, every --eval-every 100 steps)")
+
+
 def test_resume_with_more_minutes_extends_a_timed_run(corpus, tmp_path, capsys):
     train(small(corpus, tmp_path, epochs=None, minutes=0.1 / 60, eval_every=10**6), quiet)
     first = metrics(tmp_path)[-1]
