@@ -40,10 +40,7 @@ def atomic_write(path, write: Callable[[IO[bytes]], None]) -> None:
     given = str(path)
     path = Path(os.path.realpath(path))              # the temporary goes beside the file, not beside a link
     mode = _mode_to_keep(path, given)
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
-    except OSError as err:                              # say which file could not be written, not the temporary
-        raise type(err)(err.errno, err.strerror, given) from None
+    handle, temporary = _temporary_beside(path, given)
     renamed = False
     try:
         os.chmod(temporary, mode)                       # mkstemp makes it private; these are ordinary files
@@ -88,16 +85,19 @@ def fsync_directory(directory) -> None:
         os.close(descriptor)
 
 
+def _temporary_beside(path: Path, given: str) -> tuple[int, str]:
+    """(descriptor, name) of a new private temporary in ``path``'s directory; an OSError names ``given``."""
+    try:
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
+    except OSError as err:                              # say which file could not be written, not the temporary
+        raise type(err)(err.errno, err.strerror, given) from None
+
+
 def probe_directory(path) -> None:
     """Make and delete the temporary that atomic_write(path) would make, so that a directory where no
     file can be created (read-only, /proc, out of inodes) is found before the work whose result would
     go there. Raises OSError naming ``path``, as atomic_write would."""
-    given = str(path)
-    path = Path(os.path.realpath(path))
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMPORARY_SUFFIX, dir=path.parent)
-    except OSError as err:
-        raise type(err)(err.errno, err.strerror, given) from None
+    handle, temporary = _temporary_beside(Path(os.path.realpath(path)), str(path))
     os.close(handle)
     _remove(temporary)
 

@@ -21,11 +21,13 @@ def describe(value) -> str:
     return type(value).__name__
 
 
-def _pattern(shape) -> str:
+def _pattern(shape, actual=None) -> str:
     """('T', 'B', 10) -> '(T, B, 10)', a single size as '(4,)', any leading sizes as '(..., 10)';
-    a list of shapes, the alternatives: '(T, B, 10) or (T, 10)'."""
+    a list of shapes, the alternatives: the one with as many sizes as ``actual`` (the shape that
+    came) when there is one, else all of them, '(T, B, 10) or (T, 10)'."""
     if isinstance(shape, list):
-        return " or ".join(_pattern(one) for one in shape)
+        same_rank = [one for one in shape if actual is not None and len(one) == len(actual)]
+        return _pattern(same_rank[0]) if len(same_rank) == 1 else " or ".join(_pattern(one) for one in shape)
     sizes = ["..." if d is Ellipsis else str(d) for d in shape]
     return "(" + ", ".join(sizes) + ("," if len(shape) == 1 and shape[0] is not Ellipsis else "") + ")"
 
@@ -74,15 +76,16 @@ def float_array(name: str, value, shape, xp, dtype):
 
     shape: a tuple whose entries are ints (must match) or names such as 'T' (any
     size), optionally led by ``...`` (any number of leading sizes); or a list of
-    such tuples, any one of which may match. Floats of another precision are
-    refused, as torch refuses them, rather than copied in silence on every call;
-    so are integers, bools, non-arrays and torch tensors.
+    such tuples, any one of which may match (an error names the one of the
+    value's rank). Floats of another precision are refused, as torch refuses
+    them, rather than copied in silence on every call; so are integers, bools,
+    non-arrays and torch tensors.
     """
     refuse_torch(name, value)
     check_backend(name, value, xp.__name__)
     if not hasattr(value, "dtype") or value.dtype.kind != "f" or not _matches(value.shape, shape):
         raise (ValueError if hasattr(value, "dtype") and value.dtype.kind == "f" else TypeError)(
-            f"{name} must be {_pattern(shape)} float array, got {describe(value)}")
+            f"{name} must be {_pattern(shape, getattr(value, 'shape', None))} float array, got {describe(value)}")
     if value.dtype != dtype:
         dtype = numpy.dtype(dtype).name
         other = f", or build the model with dtype='{value.dtype}'" if value.dtype.name in ("float32", "float64") else ""

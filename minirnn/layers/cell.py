@@ -59,9 +59,7 @@ class RecurrentCell(Module):
         next state, h' (B, H) (unbatched (H,)), or (h', c') for the LSTMCell."""
         unbatched = getattr(x, "ndim", None) == 1     # one input vector: a batch of one inside
         given = x
-        a_batch, one_input = ("B", self.input_size), (self.input_size,)
-        expected = {2: a_batch, 1: one_input}.get(getattr(x, "ndim", None), [a_batch, one_input])
-        x = validate.float_array("x", x, expected, self.xp, self.dtype)
+        x = validate.float_array("x", x, [("B", self.input_size), (self.input_size,)], self.xp, self.dtype)
         if x is given and is_grad_enabled():
             x = x.copy()     # the cache keeps x for dW_ih: the caller may change theirs before backward
         if unbatched:

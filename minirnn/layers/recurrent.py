@@ -211,9 +211,9 @@ class Recurrent(Module):
         xp, H = self.xp, self.hidden_size
         given = x
         unbatched = getattr(x, "ndim", None) == 2      # one sequence, (T, I): a batch of one inside
-        a_batch, one_sequence = (self._layout("T", "B", self.input_size, one) for one in (False, True))
-        expected = {3: a_batch, 2: one_sequence}.get(getattr(x, "ndim", None), [a_batch, one_sequence])
-        x = validate.float_array("x", x, expected, xp, self.dtype)
+        a_batch = self._layout("T", "B", self.input_size, unbatched=False)
+        one_sequence = self._layout("T", "B", self.input_size, unbatched=True)
+        x = validate.float_array("x", x, [a_batch, one_sequence], xp, self.dtype)
         if x is given and is_grad_enabled():
             x = x.copy()     # the cache keeps x for dW_ih: the caller may change theirs before backward
         if unbatched and lengths is not None:

@@ -52,14 +52,14 @@ def metrics(out):
     return [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
 
 
-def interrupt_at(monkeypatch, step):
-    """Press Ctrl-C (once) during the given training step."""
+def interrupt_at(monkeypatch, step, interrupt=lambda: signal.raise_signal(signal.SIGINT)):
+    """Press Ctrl-C (once) during the given training step, or call ``interrupt()`` there instead."""
     real, calls = minirnn.tools.train.tasks.cross_entropy, []
 
     def pressed(logits, target):
         calls.append(1)
         if len(calls) == step:
-            signal.raise_signal(signal.SIGINT)
+            interrupt()
         return real(logits, target)
 
     monkeypatch.setattr(minirnn.tools.train.tasks, "cross_entropy", pressed)
@@ -119,15 +119,10 @@ def test_a_resumed_run_says_the_step_it_goes_on_from(corpus, tmp_path, monkeypat
 
 
 def test_a_run_killed_before_its_first_evaluation_says_it_resumes_at_step_0_and_why(corpus, tmp_path, monkeypatch):
-    real, calls = minirnn.tools.train.tasks.cross_entropy, []
+    def killed():                                             # as kill -9 would: nothing after step 0 committed
+        raise SystemExit(137)
 
-    def killed(logits, target):                               # as kill -9 would: nothing after step 0 committed
-        calls.append(1)
-        if len(calls) == 3:
-            raise SystemExit(137)
-        return real(logits, target)
-
-    monkeypatch.setattr(minirnn.tools.train.tasks, "cross_entropy", killed)
+    interrupt_at(monkeypatch, 3, killed)
     with pytest.raises(SystemExit):
         train(small(corpus, tmp_path, epochs=0.5, eval_every=100), quiet)
     monkeypatch.undo()
